@@ -1,0 +1,1 @@
+"""Temporal activities: everything a journey does that touches the world."""

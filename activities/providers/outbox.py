@@ -1,0 +1,52 @@
+"""The ``outbox`` provider: writes each message as an ``.eml`` file instead of mailing it.
+
+The message row itself is already in the store; the file is what a person opens in a mail
+client (or ``sojourn outbox``) to see exactly what would have been sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from email.message import EmailMessage
+from pathlib import Path
+
+from store.records import MessageRecord
+
+
+def to_mime(message: MessageRecord) -> EmailMessage:
+    """The message as a MIME email with text and HTML alternatives."""
+    mime = EmailMessage()
+    for name, value in message.headers.items():
+        mime[name] = value
+    mime.set_content(message.text or "")
+    if message.html:
+        mime.add_alternative(message.html, subtype="html")
+    return mime
+
+
+class OutboxProvider:
+    """Writes ``<message_id>.eml`` under ``directory``; a second send of a key writes nothing."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, message: MessageRecord) -> Path:
+        """Where the ``.eml`` of ``message`` lives."""
+        return self.directory / f"{message.message_id}.eml"
+
+    async def send(self, message: MessageRecord) -> str:
+        path = self.path_for(message)
+        await asyncio.to_thread(self._write, path, message)
+        return path.name
+
+    def _write(self, path: Path, message: MessageRecord) -> None:
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(bytes(to_mime(message)))
+        # Rename is atomic: a reader never sees half a message, a crash leaves no .eml.
+        os.replace(tmp, path)

@@ -1,0 +1,13 @@
+"""The journeys, as code: one module each, plus their templates under ``templates/``.
+
+``ALL`` is the one registry the worker, the gateway's router and the tests use.
+"""
+
+from journeys.cross_sell import CrossSell
+from journeys.reactivation import Reactivation
+from journeys.welcome import Welcome
+
+ALL = (Welcome, CrossSell, Reactivation)
+BY_NAME = {j.spec.name: j for j in ALL}
+
+__all__ = ["ALL", "BY_NAME", "CrossSell", "Reactivation", "Welcome"]

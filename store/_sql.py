@@ -1,0 +1,31 @@
+"""Small helpers that keep the repositories portable between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def upsert(engine: AsyncEngine, table: sa.Table) -> Any:
+    """An ``INSERT`` that supports ``on_conflict_do_nothing/do_update`` on both backends."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Aware UTC datetime; SQLite hands back naive values that were stored as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def now() -> datetime:
+    """The current time, aware, UTC."""
+    return datetime.now(UTC)

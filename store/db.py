@@ -1,0 +1,85 @@
+"""Engine creation, migrations and the ``Store`` facade over the repositories."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from store.consent import ConsentRepo
+from store.contacts import ContactRepo
+from store.events import EventRepo
+from store.messages import MessageRepo
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for ``url``; SQLite files get their folder, WAL and a busy timeout."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Gateway, worker and CLI share the file: wait on locks instead of failing.
+        kwargs["connect_args"] = {"timeout": 30}
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+
+        @sa.event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    return engine
+
+
+def _alembic_config(connection: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+async def _upgrade(conn: AsyncConnection) -> None:
+    await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(sync_conn), "head"))
+
+
+class Store:
+    """The contact store: one engine, one repository per concern.
+
+    Args:
+        engine: an async engine, usually from :func:`create_engine`.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.contacts = ContactRepo(engine)
+        self.events = EventRepo(engine)
+        self.consent = ConsentRepo(engine)
+        self.messages = MessageRepo(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        """A store on a new engine for ``url``."""
+        return cls(create_engine(url))
+
+    # One process migrates at a time; the lock keeps concurrent callers in one process orderly.
+    _migrate_lock = asyncio.Lock()
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent)."""
+        async with self._migrate_lock, self.engine.begin() as conn:
+            await _upgrade(conn)
+
+    async def close(self) -> None:
+        """Dispose of the engine's connections."""
+        await self.engine.dispose()

@@ -1,0 +1,76 @@
+"""The append-only event log, and the routing marks the gateway's relay keeps on it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store._sql import now, upsert, utc
+from store.records import EventRecord
+from store.schema import events
+
+
+def _record(row: sa.Row) -> EventRecord:
+    data = dict(row._mapping)
+    for field in ("timestamp", "received_at", "routed_at"):
+        data[field] = utc(data[field])
+    return EventRecord.model_validate(data)
+
+
+class EventRepo:
+    """Events by ``messageId``: stored once, routed once."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def append(self, event: EventRecord, *, routed: bool = False) -> bool:
+        """Store ``event`` unless its ``message_id`` is known; True when it was new."""
+        values = event.model_dump(exclude={"seq"})
+        values["routed_at"] = now() if routed else None
+        stmt = upsert(self._engine, events).values(values).on_conflict_do_nothing()
+        async with self._engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def unrouted(self, limit: int = 100) -> list[EventRecord]:
+        """The oldest events Temporal has not accepted yet, in arrival order."""
+        stmt = (
+            sa.select(events)
+            .where(events.c.routed_at.is_(None))
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_record(r) for r in rows]
+
+    async def mark_routed(self, seqs: Sequence[int], at: datetime | None = None) -> None:
+        """Record that these events reached their journeys."""
+        if not seqs:
+            return
+        stmt = events.update().where(events.c.seq.in_(list(seqs))).values(routed_at=at or now())
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def get(self, message_id: str) -> EventRecord | None:
+        """One event by ``messageId``."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(events).where(events.c.message_id == message_id))
+            ).first()
+        return _record(row) if row else None
+
+    async def for_contact(self, contact_id: str, limit: int = 50) -> list[EventRecord]:
+        """A contact's most recent events, newest first."""
+        stmt = (
+            sa.select(events)
+            .where(events.c.contact_id == contact_id)
+            .order_by(events.c.seq.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_record(r) for r in rows]

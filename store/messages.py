@@ -1,0 +1,83 @@
+"""The send ledger: one row per idempotency key, so a retried send never mails twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store._sql import upsert, utc
+from store.records import MessageRecord
+from store.schema import messages
+
+
+def _record(row: sa.Row) -> MessageRecord:
+    data = dict(row._mapping)
+    data["created_at"] = utc(data["created_at"])
+    data["sent_at"] = utc(data["sent_at"])
+    return MessageRecord.model_validate(data)
+
+
+class MessageRepo:
+    """Messages by idempotency key."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def prepare(self, message: MessageRecord) -> MessageRecord:
+        """Insert ``message`` unless its key exists; return the row that is stored."""
+        stmt = upsert(self._engine, messages).values(message.model_dump()).on_conflict_do_nothing()
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)
+        stored = await self.get(message.key)
+        assert stored is not None
+        return stored
+
+    async def get(self, key: str) -> MessageRecord | None:
+        """One message by idempotency key."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(messages).where(messages.c.key == key))).first()
+        return _record(row) if row else None
+
+    async def by_message_id(self, message_id: str) -> MessageRecord | None:
+        """One message by its public id (what tracking events refer to as ``email_id``)."""
+        async with self._engine.connect() as conn:
+            stmt = sa.select(messages).where(messages.c.message_id == message_id)
+            row = (await conn.execute(stmt)).first()
+        return _record(row) if row else None
+
+    async def mark(
+        self,
+        key: str,
+        status: str,
+        *,
+        at: datetime | None = None,
+        reason: str | None = None,
+        provider: str | None = None,
+        provider_id: str | None = None,
+    ) -> bool:
+        """Move a prepared message to ``sent`` or ``refused``; False when it had moved already."""
+        stmt = (
+            messages.update()
+            .where(messages.c.key == key, messages.c.status == "prepared")
+            .values(
+                status=status, sent_at=at, reason=reason, provider=provider, provider_id=provider_id
+            )
+        )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def list(
+        self, *, contact_id: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[MessageRecord]:
+        """Most recent messages first, optionally for one contact or status."""
+        stmt = sa.select(messages).order_by(messages.c.created_at.desc()).limit(limit)
+        if contact_id is not None:
+            stmt = stmt.where(messages.c.contact_id == contact_id)
+        if status is not None:
+            stmt = stmt.where(messages.c.status == status)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_record(r) for r in rows]

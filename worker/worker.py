@@ -1,0 +1,23 @@
+"""The Temporal worker: every journey and activity from the registry, on one task queue."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from store import Store
+from worker.registry import JOURNEYS, Activities, make_router
+from worker.settings import Settings
+
+
+def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
+    """A worker for ``settings.task_queue`` with all journeys and activities registered."""
+    activities = Activities.build(
+        store=store, router=make_router(client, settings), settings=settings
+    )
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(JOURNEYS),
+        activities=activities.all(),
+    )

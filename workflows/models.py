@@ -1,0 +1,94 @@
+"""Payloads that cross the workflow boundary. One pydantic model in, one out.
+
+New fields always get defaults, so journeys that are already running keep replaying.
+Nothing here carries personal data: contacts travel by id, messages by id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Event(BaseModel):
+    """An event as journeys see it (Segment's track call, minus personal traits)."""
+
+    message_id: str
+    name: str
+    properties: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime | None = None
+
+
+class ExitReason(StrEnum):
+    """Why a journey ended."""
+
+    completed = "completed"
+    goal = "goal"
+    unsubscribed = "unsubscribed"
+    handed_over = "handed_over"
+
+
+class StepRecord(BaseModel):
+    """One line of a journey's story, as the state query shows it."""
+
+    at: datetime
+    step: str
+    detail: str = ""
+
+
+class SentMessage(BaseModel):
+    """Handle of a message a journey sent (or that consent refused)."""
+
+    message_id: str
+    template: str
+    step: str
+    status: str = "sent"
+    reason: str | None = None
+
+    @property
+    def sent(self) -> bool:
+        """True when the message actually left."""
+        return self.status == "sent"
+
+
+class JourneyInput(BaseModel):
+    """Start (or continue-as-new) input of every journey workflow."""
+
+    contact_id: str
+    # Identifies one stay in the journey; part of every idempotency key, so a contact who
+    # re-enters later gets new emails while a retried or replayed step never sends twice.
+    enrollment: str = ""
+    # Carried over by continue-as-new; empty on a fresh start.
+    inbox: list[Event] = Field(default_factory=list)
+    mark: int = 0
+    seen: list[str] = Field(default_factory=list)
+    history: list[StepRecord] = Field(default_factory=list)
+    sent: list[SentMessage] = Field(default_factory=list)
+    steps_taken: int = 0
+    resume: dict[str, Any] = Field(default_factory=dict)
+
+
+class JourneyResult(BaseModel):
+    """What a finished journey returns."""
+
+    contact_id: str
+    exit_reason: ExitReason
+    sent: list[SentMessage] = Field(default_factory=list)
+    handed_over_to: str | None = None
+
+
+class JourneyState(BaseModel):
+    """The state query's answer: where the journey is and how it got there."""
+
+    journey: str
+    contact_id: str
+    step: str
+    waiting_for: str | None = None
+    until: datetime | None = None
+    exit_reason: ExitReason | None = None
+    history: list[StepRecord] = Field(default_factory=list)
+    sent: list[SentMessage] = Field(default_factory=list)
+    inbox_size: int = 0

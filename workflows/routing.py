@@ -1,0 +1,104 @@
+"""Routing events to journeys by their deterministic workflow ids.
+
+Entry events signal-with-start the journey (so a contact is in it at most once at a time);
+every other event signals the contact's running journeys and skips the ones not running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.journey import Journey
+from workflows.models import Event, JourneyInput
+from workflows.search import CONTACT_ID, JOURNEY_STEP, workflow_id
+
+
+@dataclass
+class Routed:
+    """What routing one event did, journey by journey."""
+
+    started: list[str] = field(default_factory=list)
+    signalled: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class Router:
+    """Delivers events to journeys; shared by the gateway's relay and the hand-over activity.
+
+    Args:
+        client: a Temporal client (with the pydantic data converter).
+        journeys: the registry of journey classes.
+        task_queue: where the worker listens.
+    """
+
+    def __init__(self, client: Client, journeys: Sequence[type[Journey]], task_queue: str) -> None:
+        self.client = client
+        self.journeys = {j.spec.name: j for j in journeys}
+        self.task_queue = task_queue
+
+    def _start_options(self, journey: type[Journey], contact_id: str) -> dict:
+        return dict(
+            id=workflow_id(journey.spec.name, contact_id),
+            task_queue=self.task_queue,
+            id_reuse_policy=journey.spec.reentry.id_reuse_policy,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(CONTACT_ID, contact_id),
+                    SearchAttributePair(JOURNEY_STEP, "entered"),
+                ]
+            ),
+        )
+
+    async def route(self, contact_id: str, event: Event) -> Routed:
+        """Deliver ``event`` to every journey of ``contact_id`` that wants it.
+
+        Raises RPCError when Temporal is unreachable, so the caller can retry later; the
+        journeys drop duplicates by ``message_id``, so retrying is safe.
+        """
+        routed = Routed()
+        for name, journey in self.journeys.items():
+            if event.name in journey.spec.entry:
+                try:
+                    await self.client.start_workflow(
+                        name,
+                        JourneyInput(contact_id=contact_id),
+                        start_signal="event",
+                        start_signal_args=[event],
+                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                        **self._start_options(journey, contact_id),
+                    )
+                    routed.started.append(name)
+                except WorkflowAlreadyStartedError:
+                    routed.skipped.append(name)  # re-entry refused by policy
+                continue
+            handle = self.client.get_workflow_handle(workflow_id(name, contact_id))
+            try:
+                await handle.signal("event", event)
+                routed.signalled.append(name)
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                routed.skipped.append(name)  # not running: nothing to tell
+        return routed
+
+    async def start(self, name: str, contact_id: str) -> tuple[str, bool]:
+        """Start journey ``name`` for a contact (a hand-over); False if it is running or
+        its re-entry policy refuses the contact."""
+        journey = self.journeys[name]
+        options = self._start_options(journey, contact_id)
+        try:
+            await self.client.start_workflow(
+                name,
+                JourneyInput(contact_id=contact_id),
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                **options,
+            )
+        except WorkflowAlreadyStartedError:
+            return options["id"], False
+        return options["id"], True
