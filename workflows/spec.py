@@ -40,6 +40,8 @@ class JourneySpec:
         goal: events that end it with reason ``goal``.
         topic: consent topic; withdrawing it (or ``Unsubscribed``) ends the journey.
         reentry: whether a contact may enter again after leaving.
+        segment: a named segment whose members are enrolled by a schedule (segment entry).
+        exit_on_segment_leave: end the journey when the contact leaves ``segment``.
     """
 
     name: str
@@ -47,6 +49,8 @@ class JourneySpec:
     goal: tuple[str, ...] = ()
     topic: str = "marketing"
     reentry: Reentry = Reentry.never
+    segment: str | None = None
+    exit_on_segment_leave: bool = False
 
 
 def _names(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
@@ -64,6 +68,8 @@ def journey(
     goal: str | tuple[str, ...] | None = None,
     topic: str = "marketing",
     reentry: Reentry | str = Reentry.never,
+    segment: str | None = None,
+    exit_on_segment_leave: bool = False,
 ) -> Callable[[J], J]:
     """Declare a journey class and register it as a Temporal workflow named ``name``.
 
@@ -78,6 +84,8 @@ def journey(
             goal=_names(goal),
             topic=topic,
             reentry=Reentry(reentry),
+            segment=segment,
+            exit_on_segment_leave=exit_on_segment_leave,
         )
 
         async def run(self: Any, input: Any) -> Any:
