@@ -1,0 +1,93 @@
+"""Gateway fixtures: an app on the test's store with a fake router, and an HTTP client on it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from gateway.app import create_app
+from gateway.relay import EventRouter
+from store import Store
+from worker.settings import Settings
+from workflows.models import Event
+
+WAIT = 60.0  # seconds; generous because the machine is shared, only reached on a bug
+
+
+class FakeRouter:
+    """Counts routed events; fails the first ``failures`` calls with ``error``."""
+
+    def __init__(self, failures: int = 0, error: Exception | None = None) -> None:
+        self.calls: list[tuple[str, Event]] = []
+        self.attempts = 0
+        self.failures = failures
+        self.error = error or RuntimeError("router down")
+        self.block: asyncio.Event | None = None
+
+    async def route(self, contact_id: str, event: Event) -> None:
+        self.attempts += 1
+        if self.block is not None:
+            await self.block.wait()
+        if self.attempts <= self.failures:
+            raise self.error
+        self.calls.append((contact_id, event))
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [event.message_id for _, event in self.calls]
+
+    def factory(self) -> Callable[[], Awaitable[EventRouter]]:
+        async def make() -> EventRouter:
+            return self
+
+        return make
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = WAIT) -> None:
+    """Poll ``check`` until it is true; fail (not hang) after ``timeout`` seconds."""
+
+    async def loop() -> None:
+        while not await check():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(loop(), timeout)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def fast_settings(settings: Settings) -> Settings:
+    """Settings with a relay that polls and backs off in milliseconds."""
+    return settings.model_copy(update={"relay_interval_seconds": 0.05})
+
+
+@pytest.fixture
+def fake_router() -> FakeRouter:
+    """A router that records what it was asked to route."""
+    return FakeRouter()
+
+
+@pytest.fixture
+def app(fast_settings: Settings, store: Store, fake_router: FakeRouter) -> FastAPI:
+    """The gateway on the test's store, routing to ``fake_router``."""
+    return create_app(fast_settings, store=store, router_factory=fake_router.factory())
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on ``app`` with its lifespan (store and relay) running."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as http,
+    ):
+        yield http
