@@ -1,0 +1,57 @@
+"""Small journeys that exercise one runtime rule each (not registered in production)."""
+
+from workflows import Journey, Reentry, days, hours, journey
+
+
+@journey(name="t_sleeper", entry="Go", goal="Stop")
+class Sleeper(Journey):
+    """Mail, sleep ten days, mail again: for goal and re-entry tests."""
+
+    async def steps(self) -> None:
+        await self.send("welcome/hello")
+        await self.sleep(days(10))
+        await self.send("welcome/offer")
+
+
+@journey(name="t_again", entry="Go", reentry=Reentry.after_exit)
+class Again(Journey):
+    """One mail and out; contacts may come back."""
+
+    async def steps(self) -> None:
+        await self.send("welcome/hello")
+
+
+@journey(name="t_early", entry="Go")
+class Early(Journey):
+    """An open that lands during the sleep must satisfy the wait that follows it."""
+
+    async def steps(self) -> None:
+        hello = await self.send("welcome/hello")
+        await self.sleep(days(1))
+        if await self.wait_for("Email Opened", within=hours(1), about=hello):
+            await self.send("welcome/offer")
+
+
+@journey(name="t_looper", entry="Go")
+class Looper(Journey):
+    """Counts four pings, continuing as new after the second."""
+
+    async def steps(self) -> None:
+        count = self.resume.get("count", 0)
+        while count < 4:
+            if await self.wait_for("Ping", within=days(30)) is None:
+                return
+            count += 1
+            if count == 2 and not self.resume:
+                self.continue_as_new({"count": count})
+
+
+@journey(name="t_broken", entry="Go")
+class Broken(Journey):
+    """Sends a template with a variable nobody provides."""
+
+    async def steps(self) -> None:
+        await self.send("broken/coupon")
+
+
+SAMPLES = (Sleeper, Again, Early, Looper, Broken)
