@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
+from structlog.testing import capture_logs
 
+import gateway.app
+import gateway.relay
 from gateway.app import create_app
 from gateway.relay import EventRouter
 from store import Store
@@ -91,3 +96,14 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as http,
     ):
         yield http
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """What the gateway logs during the test, as event dicts."""
+    with capture_logs() as entries:
+        # Fresh loggers: a module logger cached under another test's configuration
+        # (cache_logger_on_first_use) would bypass the capture.
+        for module in (gateway.app, gateway.relay):
+            monkeypatch.setattr(module, "log", structlog.get_logger(module.__name__))
+        yield entries

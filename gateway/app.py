@@ -1,0 +1,115 @@
+"""The gateway application: FastAPI app factory, its lifespan (store and relay), and ``serve``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+
+from gateway import errors, routes
+from gateway.relay import EventRouter, Relay, RouterFactory
+from store import Store
+from worker.registry import make_router
+from worker.settings import Settings
+from worker.temporal import connect
+
+log = structlog.get_logger(__name__)
+
+
+def default_router_factory(settings: Settings) -> RouterFactory:
+    """Connect to Temporal as ``settings`` say and route over every registered journey."""
+
+    async def factory() -> EventRouter:
+        client = await connect(settings)
+        return make_router(client, settings)
+
+    return factory
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    router_factory: RouterFactory | None = None,
+) -> FastAPI:
+    """The gateway as an ASGI app.
+
+    Args:
+        settings: Sojourn settings (database URL, Temporal address, relay interval).
+        store: a store to use; when None the lifespan opens (and migrates, and closes) one
+            from ``settings.database_url``.
+        router_factory: builds the router the relay uses; by default it connects to
+            Temporal with :func:`worker.temporal.connect`. Called lazily and retried, so the
+            app starts and accepts events while Temporal is down.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        active = store if store is not None else Store.from_url(settings.database_url)
+        try:
+            if own_store:
+                await active.migrate()
+            relay = Relay(
+                active,
+                router_factory or default_router_factory(settings),
+                interval=settings.relay_interval_seconds,
+            )
+            app.state.store = active
+            app.state.relay = relay
+            relay.start()
+            log.info("gateway started", temporal=settings.target)
+            try:
+                yield
+            finally:
+                await relay.stop()
+                log.info("gateway stopped", routed=relay.routed)
+        finally:
+            if own_store:
+                await active.close()
+
+    app = FastAPI(
+        title="Sojourn gateway",
+        summary="Segment-compatible event intake for Sojourn journeys.",
+        version="1",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(routes.router)
+    return app
+
+
+def build_server(settings: Settings, app: FastAPI | None = None) -> uvicorn.Server:
+    """A uvicorn server for the gateway on ``settings.gateway_host:gateway_port``.
+
+    Logging is left to the caller (the CLI configures structlog), so uvicorn gets no config.
+    """
+    config = uvicorn.Config(
+        app or create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_config=None,
+        lifespan="on",
+        access_log=False,  # access lines carry no ids we need, and would be noise at volume
+    )
+    return uvicorn.Server(config)
+
+
+async def serve(settings: Settings) -> None:
+    """Run the gateway until it is told to stop (SIGINT/SIGTERM, or this task is cancelled).
+
+    Cancelling still shuts down cleanly: open requests finish, the relay stops, the store
+    closes; then the cancellation propagates.
+    """
+    server = build_server(settings)
+    try:
+        await server.serve()
+    except asyncio.CancelledError:
+        if server.started:
+            server.should_exit = True
+            await server.shutdown()
+        raise
