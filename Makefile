@@ -18,10 +18,12 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/sojourn templates check
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/sojourn templates check
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)

@@ -6,7 +6,8 @@ the sandbox. One pydantic model in, one out; new fields get defaults.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -25,21 +26,29 @@ class PrepareMessage(BaseModel):
     template: str
     topic: str
     data: dict[str, Any] = Field(default_factory=dict)
+    # The journey's clock (workflow.now()): quiet hours and caps are judged at the later of
+    # this and the wall clock, so time-skipping tests and real runs agree.
+    at: datetime | None = None
+    # What a frequency cap does to this step: wait for the next slot, or skip the message.
+    on_cap: Literal["defer", "skip"] = "defer"
 
 
 class PreparedMessage(BaseModel):
-    """Outcome of preparing: ready to deliver, or refused with a reason."""
+    """Outcome of preparing: ready to deliver, refused with a reason, or deferred."""
 
     key: str
     message_id: str
     status: str
     reason: str | None = None
+    not_before: datetime | None = None
 
 
 class DeliverMessage(BaseModel):
     """Hand a prepared message to the provider (a regular activity with retries)."""
 
     key: str
+    at: datetime | None = None
+    on_cap: Literal["defer", "skip"] = "defer"
 
 
 class Delivery(BaseModel):
@@ -49,6 +58,7 @@ class Delivery(BaseModel):
     status: str
     reason: str | None = None
     provider_id: str | None = None
+    not_before: datetime | None = None
 
 
 class StartJourney(BaseModel):

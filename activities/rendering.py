@@ -1,89 +1,196 @@
-"""Jinja2 rendering of message templates: subject, HTML and text parts.
+"""Jinja2 rendering of message templates: subject, preheader, HTML and text, per locale.
 
-A message template ``welcome/hello`` is three files under ``journeys/templates``:
-``welcome/hello.subject.j2``, ``welcome/hello.html.j2`` and ``welcome/hello.txt.j2``.
-HTML is autoescaped; every variable must be defined (``StrictUndefined``), so a typo fails the
-send with an error naming the template and the variable instead of mailing a blank.
+Layout of ``journeys/templates``::
+
+    _shared/layouts/base.html.j2       layouts every locale extends
+    _shared/partials/*.html.j2         macros and snippets without words
+    en/partials/footer.html.j2         snippets with words, one per locale
+    en/welcome/hello.subject.j2        a message: subject, preheader (optional),
+    en/welcome/hello.preheader.j2      html, and txt (optional: derived from the
+    en/welcome/hello.html.j2           HTML when missing)
+    fr/welcome/hello.subject.j2        ...and the same message in French
+
+A message is rendered in the first locale that has it: the contact's (``fr-CA``, then ``fr``),
+then the default. Templates may one day be written by marketers, so the environment is a
+sandbox (no attribute access to Python internals, no mutation), HTML is autoescaped and every
+variable must be defined: a typo fails that send with an error naming template and variable.
+CSS is inlined by ``css-inline`` because most email clients ignore ``<style>``.
 """
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import css_inline
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from activities.htmltext import html_to_text
+from activities.template_filters import FILTERS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "journeys" / "templates"
-_UNDEFINED = re.compile(r"'([^']+)' is undefined")
+SHARED = "_shared"
+DEFAULT_LOCALE = "en"
+# Every built-in template ships in each of these; ``sojourn templates check`` enforces it.
+REQUIRED_LOCALES = ("fr", "en")
+_UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
+_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
+
+__all__ = ["Rendered", "Renderer", "TemplateError", "html_to_text", "locale_candidates"]
 
 
 class TemplateError(Exception):
     """A template that cannot be rendered; the message names template and variable."""
 
-    def __init__(self, template: str, problem: str, variable: str | None = None) -> None:
+    def __init__(
+        self, template: str, problem: str, variable: str | None = None, where: str = ""
+    ) -> None:
         self.template = template
         self.variable = variable
         detail = f"variable '{variable}' is undefined" if variable else problem
-        super().__init__(f"template {template}: {detail}")
+        super().__init__(f"template {template}{f' ({where})' if where else ''}: {detail}")
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """One rendered message."""
+    """One rendered message, in the locale it was rendered in."""
 
     subject: str
     html: str
     text: str
+    preheader: str = ""
+    locale: str = DEFAULT_LOCALE
 
 
-def make_environment(root: Path = TEMPLATES) -> jinja2.Environment:
-    """The sandboxed, strict Jinja environment used for every message."""
-    return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(root)),
+def locale_candidates(wanted: str | None, default: str = DEFAULT_LOCALE) -> list[str]:
+    """Locales to try, most specific first: ``fr_CA`` → ``fr-ca``, ``fr``, then ``default``."""
+    found: list[str] = []
+    if wanted:
+        tag = wanted.strip().replace("_", "-").lower()
+        found += [tag, tag.split("-")[0]]
+    found.append(default)
+    return list(dict.fromkeys(c for c in found if c))
+
+
+def make_environment(root: Path = TEMPLATES, locale: str | None = None) -> jinja2.Environment:
+    """The sandboxed, strict environment of one locale: its own folder, then ``_shared``.
+
+    Without ``locale``, a flat folder of templates (no locale variants), as tests use.
+    """
+    paths = [root / locale, root / SHARED] if locale else [root]
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([str(p) for p in paths]),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html")),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters.update(FILTERS)
+    return env
 
 
 class Renderer:
-    """Renders message templates from one long-lived environment."""
+    """Renders message templates; one long-lived environment per locale.
 
-    def __init__(self, env: jinja2.Environment | None = None) -> None:
-        self.env = env or make_environment()
+    Args:
+        root: the templates folder; or one ready environment over a flat folder (no locale
+            variants: every contact gets the same text).
+        default_locale: the locale used when the contact's has no variant of a message.
+    """
 
-    def render(self, template: str, context: dict[str, Any]) -> Rendered:
-        """Render all parts of ``template``; raises :class:`TemplateError`."""
-        parts: dict[str, str] = {}
-        for part in ("subject", "html", "txt"):
-            try:
-                parts[part] = self.env.get_template(f"{template}.{part}.j2").render(context)
-            except jinja2.TemplateNotFound as exc:
-                if part == "txt":
-                    parts[part] = ""
-                    continue
-                raise TemplateError(template, f"missing file {exc.name}") from exc
-            except jinja2.UndefinedError as exc:
-                match = _UNDEFINED.search(str(exc))
-                raise TemplateError(
-                    template, str(exc), variable=match.group(1) if match else None
-                ) from exc
-            except jinja2.TemplateError as exc:
-                raise TemplateError(template, str(exc)) from exc
-        text = parts["txt"] or html_to_text(parts["html"])
-        return Rendered(subject=" ".join(parts["subject"].split()), html=parts["html"], text=text)
+    def __init__(
+        self, root: Path | jinja2.Environment = TEMPLATES, default_locale: str = DEFAULT_LOCALE
+    ) -> None:
+        self.default_locale = default_locale
+        self._envs: dict[str, jinja2.Environment] = {}
+        self._flat: jinja2.Environment | None = None
+        if isinstance(root, jinja2.Environment):
+            self._flat = root
+            root = Path(".")
+        self.root = root
 
+    @cached_property
+    def locales(self) -> list[str]:
+        """The locales that have a folder of templates."""
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("_")
+        )
 
-def html_to_text(markup: str) -> str:
-    """A plain-text part for templates that ship HTML only: drop head and tags, keep lines."""
-    body = re.sub(r"(?is)<(head|style|script)\b.*?</\1>", "", markup)
-    body = re.sub(r"(?i)<br\s*/?>|</(p|h[1-6]|li|div|tr)>", "\n", body)
-    body = re.sub(r"<[^>]+>", "", body)
-    lines = [" ".join(line.split()) for line in html_lib.unescape(body).splitlines()]
-    return "\n".join(line for line in lines if line).strip() + "\n"
+    def templates(self, locale: str | None = None) -> list[str]:
+        """Names of the messages (``welcome/hello``) of ``locale``, or of any locale."""
+        names: set[str] = set()
+        for loc in [locale] if locale else self.locales:
+            base = self.root / loc
+            for path in base.rglob("*.html.j2"):
+                rel = path.relative_to(base).as_posix()
+                if not rel.startswith(("partials/", "layouts/")):
+                    names.add(rel.removesuffix(".html.j2"))
+        return sorted(names)
+
+    def has(self, template: str, locale: str) -> bool:
+        """Does ``locale`` have its own variant of ``template``?"""
+        if self._flat is not None:
+            return True
+        return (self.root / locale / f"{template}.html.j2").is_file()
+
+    def resolve(self, template: str, locale: str | None) -> str:
+        """The locale a contact with ``locale`` gets ``template`` in."""
+        for candidate in locale_candidates(locale, self.default_locale):
+            if self.has(template, candidate):
+                return candidate
+        raise TemplateError(template, f"no variant in {locale_candidates(locale)}")
+
+    def env(self, locale: str) -> jinja2.Environment:
+        """The environment of ``locale``, created once."""
+        if self._flat is not None:
+            return self._flat
+        if locale not in self._envs:
+            self._envs[locale] = make_environment(self.root, locale)
+        return self._envs[locale]
+
+    def render(self, template: str, context: dict[str, Any], locale: str | None = None) -> Rendered:
+        """Render all parts of ``template`` for ``locale`` (default: ``context['locale']``).
+
+        Raises:
+            TemplateError: naming the template and, when one is undefined, the variable.
+                Nothing is returned half-rendered.
+        """
+        chosen = self.resolve(template, locale or context.get("locale"))
+        # Filters format money and dates in the locale the message is actually written in.
+        ctx = {**context, "locale": chosen}
+        subject = " ".join(self._part(template, chosen, "subject", ctx).split())
+        preheader = " ".join((self._part(template, chosen, "preheader", ctx, True)).split())
+        ctx.update(subject=subject, preheader=preheader)
+        html = self._part(template, chosen, "html", ctx)
+        text = self._part(template, chosen, "txt", ctx, True) or html_to_text(html)
+        try:
+            html = _INLINER.inline(html)
+        except ValueError as exc:
+            raise TemplateError(template, f"CSS could not be inlined: {exc}") from exc
+        return Rendered(subject=subject, html=html, text=text, preheader=preheader, locale=chosen)
+
+    def _part(
+        self, template: str, locale: str, part: str, ctx: dict[str, Any], optional: bool = False
+    ) -> str:
+        name = f"{template}.{part}.j2"
+        where = f"{locale} {part}"
+        try:
+            return self.env(locale).get_template(name).render(ctx)
+        except jinja2.TemplateNotFound as exc:
+            if optional and exc.name == name:
+                return ""
+            raise TemplateError(template, f"missing file {exc.name}", where=where) from exc
+        except jinja2.UndefinedError as exc:
+            match = _UNDEFINED.search(str(exc))
+            variable = (match.group(1) or match.group(2)) if match else None
+            raise TemplateError(template, str(exc), variable=variable, where=where) from exc
+        except SecurityError as exc:
+            problem = f"not allowed in a template: {exc}"
+            raise TemplateError(template, problem, where=where) from exc
+        except jinja2.TemplateError as exc:
+            raise TemplateError(template, str(exc), where=where) from exc

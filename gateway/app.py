@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway import errors, routes
+from gateway.messaging import include_messaging_routes
 from gateway.relay import EventRouter, Relay, RouterFactory
 from store import Store
 from worker.registry import make_router
@@ -80,6 +81,7 @@ def create_app(
     )
     errors.install(app)
     app.include_router(routes.router)
+    include_messaging_routes(app, settings)
     return app
 
 

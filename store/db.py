@@ -50,7 +50,7 @@ def _alembic_config(connection: sa.Connection) -> Config:
 
 
 async def _upgrade(conn: AsyncConnection) -> None:
-    await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(sync_conn), "head"))
+    await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(sync_conn), "heads"))
 
 
 class Store:
@@ -73,6 +73,7 @@ class Store:
         return cls(create_engine(url))
 
     # One process migrates at a time; the lock keeps concurrent callers in one process orderly.
+    # "heads": independent features (segments, messaging) migrate on branches of their own.
     _migrate_lock = asyncio.Lock()
 
     async def migrate(self) -> None:

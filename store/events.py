@@ -1,4 +1,8 @@
-"""The append-only event log, and the routing marks the gateway's relay keeps on it."""
+"""The append-only event log, and the routing marks the gateway's relay keeps on it.
+
+Appending a new track event also updates its contact's computed fields (orders, spend, last
+seen, last open/click) in the same transaction; see :mod:`store.computed`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store._sql import now, upsert, utc
+from store.computed import apply_event
+from store.contacts import ensure_stmt
 from store.records import EventRecord
 from store.schema import events
 
@@ -29,11 +35,22 @@ class EventRepo:
     async def append(self, event: EventRecord, *, routed: bool = False) -> bool:
         """Store ``event`` unless its ``message_id`` is known; True when it was new."""
         values = event.model_dump(exclude={"seq"})
+        values["timestamp"] = utc(event.timestamp)
+        values["received_at"] = utc(event.received_at)
         values["routed_at"] = now() if routed else None
         stmt = upsert(self._engine, events).values(values).on_conflict_do_nothing()
         async with self._engine.begin() as conn:
             result = await conn.execute(stmt)
-        return bool(result.rowcount)
+            new = bool(result.rowcount)
+            if new and event.type == "track":
+                # Same transaction: a computed field never misses or double-counts an event.
+                await conn.execute(ensure_stmt(self._engine, event.contact_id, values["timestamp"]))
+                await conn.execute(
+                    apply_event(
+                        event.contact_id, event.name, event.properties, values["timestamp"]
+                    )
+                )
+        return new
 
     async def unrouted(self, limit: int = 100) -> list[EventRecord]:
         """The oldest events Temporal has not accepted yet, in arrival order."""

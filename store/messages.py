@@ -1,4 +1,11 @@
-"""The send ledger: one row per idempotency key, so a retried send never mails twice."""
+"""The send ledger: one row per idempotency key, so a retried send never mails twice.
+
+A message moves ``prepared`` → ``sending`` (claimed just before the provider call) → ``sent``;
+or ends ``refused`` (consent, suppression), ``skipped`` (a frequency cap, per step) or
+``failed`` (the provider refused it for good). A row left in ``sending`` means an attempt
+may have reached the provider before the worker died: the deliver activity then never sends
+blindly again (see ``activities/sending.py``).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,9 @@ def _record(row: sa.Row) -> MessageRecord:
     data = dict(row._mapping)
     data["created_at"] = utc(data["created_at"])
     data["sent_at"] = utc(data["sent_at"])
+    # Columns added by m0002 are read through their own methods (deferral, locale).
+    for extra in ("not_before", "deferrals", "locale"):
+        data.pop(extra, None)
     return MessageRecord.model_validate(data)
 
 
@@ -25,9 +35,10 @@ class MessageRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def prepare(self, message: MessageRecord) -> MessageRecord:
+    async def prepare(self, message: MessageRecord, locale: str | None = None) -> MessageRecord:
         """Insert ``message`` unless its key exists; return the row that is stored."""
-        stmt = upsert(self._engine, messages).values(message.model_dump()).on_conflict_do_nothing()
+        values = {**message.model_dump(), "locale": locale}
+        stmt = upsert(self._engine, messages).values(values).on_conflict_do_nothing()
         async with self._engine.begin() as conn:
             await conn.execute(stmt)
         stored = await self.get(message.key)
@@ -57,10 +68,10 @@ class MessageRepo:
         provider: str | None = None,
         provider_id: str | None = None,
     ) -> bool:
-        """Move a prepared message to ``sent`` or ``refused``; False when it had moved already."""
+        """Move a prepared (or claimed) message on; False when it had moved already."""
         stmt = (
             messages.update()
-            .where(messages.c.key == key, messages.c.status == "prepared")
+            .where(messages.c.key == key, messages.c.status.in_(("prepared", "sending")))
             .values(
                 status=status, sent_at=at, reason=reason, provider=provider, provider_id=provider_id
             )
@@ -68,6 +79,50 @@ class MessageRepo:
         async with self._engine.begin() as conn:
             result = await conn.execute(stmt)
         return bool(result.rowcount)
+
+    async def claim(self, key: str) -> bool:
+        """``prepared`` → ``sending`` just before the provider call; False if not prepared."""
+        stmt = (
+            messages.update()
+            .where(messages.c.key == key, messages.c.status == "prepared")
+            .values(status="sending")
+        )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def unclaim(self, key: str) -> None:
+        """``sending`` → ``prepared`` when the provider certainly did not take the message."""
+        stmt = (
+            messages.update()
+            .where(messages.c.key == key, messages.c.status == "sending")
+            .values(status="prepared")
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def defer(self, key: str, not_before: datetime, reason: str) -> None:
+        """Record that a prepared send waits until ``not_before`` (quiet hours, a cap)."""
+        stmt = (
+            messages.update()
+            .where(messages.c.key == key, messages.c.status == "prepared")
+            .values(not_before=not_before, reason=reason, deferrals=messages.c.deferrals + 1)
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def deferral(self, key: str) -> tuple[datetime | None, int]:
+        """``(not_before, deferrals)`` of a message: how often and until when it waited."""
+        stmt = sa.select(messages.c.not_before, messages.c.deferrals).where(messages.c.key == key)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return (utc(row.not_before), row.deferrals) if row else (None, 0)
+
+    async def locale(self, key: str) -> str | None:
+        """The locale a message was rendered in."""
+        async with self._engine.connect() as conn:
+            stmt = sa.select(messages.c.locale).where(messages.c.key == key)
+            return (await conn.execute(stmt)).scalar()
 
     async def list(
         self, *, contact_id: str | None = None, status: str | None = None, limit: int = 50

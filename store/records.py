@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -21,6 +21,20 @@ class ContactRecord(BaseModel):
     traits: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
+    country: str | None = None
+    city: str | None = None
+    birthday: date | None = None
+    signup_at: datetime | None = None
+    tags: list[str] = Field(default_factory=list)
+    interests: list[str] = Field(default_factory=list)
+    # Computed from events (see store/computed.py).
+    order_count: int = 0
+    total_spent: float = 0.0
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    last_email_open_at: datetime | None = None
+    last_email_click_at: datetime | None = None
 
 
 class EventRecord(BaseModel):

@@ -24,6 +24,21 @@ contacts = sa.Table(
     sa.Column("trait_times", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", When, nullable=False),
     sa.Column("updated_at", When, nullable=False),
+    # From here on: revision 0002 (segments). Mirrors of well-known traits, for SQL rules.
+    sa.Column("country", sa.String(64)),
+    sa.Column("city", sa.String(255)),
+    sa.Column("birthday", sa.Date),
+    sa.Column("signup_at", When),
+    sa.Column("tags", sa.JSON, nullable=False, default=list, server_default="[]"),
+    sa.Column("interests", sa.JSON, nullable=False, default=list, server_default="[]"),
+    # Computed fields, kept up to date by EventRepo.append in the event's own transaction.
+    sa.Column("order_count", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("total_spent", sa.Float, nullable=False, default=0.0, server_default="0"),
+    sa.Column("first_order_at", When),
+    sa.Column("last_order_at", When),
+    sa.Column("last_seen_at", When),
+    sa.Column("last_email_open_at", When),
+    sa.Column("last_email_click_at", When),
 )
 
 events = sa.Table(
@@ -40,6 +55,29 @@ events = sa.Table(
     sa.Column("routed_at", When, comment="NULL until Temporal accepted it"),
     sa.Index("ix_events_contact_name_time", "contact_id", "name", "timestamp"),
     sa.Index("ix_events_unrouted", "routed_at", "seq"),
+    # Whole-base event conditions scan one event name in a time window (revision 0002).
+    sa.Index("ix_events_name_time_contact", "name", "timestamp", "contact_id"),
+)
+
+contact_scores = sa.Table(
+    "contact_scores",
+    metadata,
+    sa.Column("contact_id", sa.String(255), primary_key=True),
+    sa.Column("recency", sa.Integer, nullable=False, comment="quintile 1-5, 5 = most recent"),
+    sa.Column("frequency", sa.Integer, nullable=False),
+    sa.Column("monetary", sa.Integer, nullable=False),
+    sa.Column("rfm_group", sa.String(32), nullable=False),
+    sa.Column("computed_at", When, nullable=False),
+    sa.Index("ix_contact_scores_group", "rfm_group"),
+)
+
+segment_enrollments = sa.Table(
+    "segment_enrollments",
+    metadata,
+    sa.Column("journey", sa.String(128), primary_key=True),
+    sa.Column("contact_id", sa.String(255), primary_key=True),
+    sa.Column("segment", sa.String(128), nullable=False),
+    sa.Column("enrolled_at", When, nullable=False),
 )
 
 consents = sa.Table(
@@ -69,12 +107,21 @@ messages = sa.Table(
     sa.Column("html", sa.Text),
     sa.Column("text", sa.Text),
     sa.Column("headers", sa.JSON, nullable=False, default=dict),
-    sa.Column("status", sa.String(16), nullable=False, comment="prepared, sent or refused"),
+    sa.Column(
+        "status",
+        sa.String(16),
+        nullable=False,
+        comment="prepared, sending, sent, refused, skipped or failed",
+    ),
     sa.Column("reason", sa.String(255)),
     sa.Column("provider", sa.String(32)),
     sa.Column("provider_id", sa.String(255)),
     sa.Column("created_at", When, nullable=False),
     sa.Column("sent_at", When),
+    # Added by m0002 (messaging): a send held back by quiet hours or a frequency cap.
+    sa.Column("not_before", When, comment="deferred until; reason says why"),
+    sa.Column("deferrals", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locale", sa.String(35), comment="locale the message was rendered in"),
     sa.Index("ix_messages_contact", "contact_id", "created_at"),
     sa.Index("ix_messages_sent", "status", "sent_at"),
 )

@@ -56,6 +56,10 @@ def settings(tmp_path: Path, task_queue: str) -> Settings:
         var_dir=tmp_path / "var",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'var' / 'sojourn.db'}",
         task_queue=task_queue,
+        # Journey tests must not depend on the hour they run at: tests of caps and quiet
+        # hours (tests/messaging) switch them on explicitly.
+        quiet_hours=False,
+        frequency_caps=[],
     )
 
 

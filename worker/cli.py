@@ -16,6 +16,8 @@ import typer
 
 from worker import cli_events, cli_journeys, cli_outbox, cli_templates
 from worker.cli_common import load_settings, run
+from worker.cli_contacts import contacts_app
+from worker.cli_segments import segments_app
 from worker.dev import run_dev
 from worker.logging import configure_logging
 from worker.serve import run_gateway, run_worker
@@ -101,6 +103,8 @@ app.command("event")(cli_events.event)
 app.command("outbox")(cli_outbox.outbox)
 app.add_typer(cli_journeys.app, name="journeys")
 app.add_typer(cli_templates.templates_app, name="templates")
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(segments_app, name="segments")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from worker.serve import (
     connect_when_ready,
     describe_end,
     ensure_port_free,
+    ensure_schedules,
     ensure_search_attributes,
     gateway_server,
     serve_gateway,
@@ -304,6 +305,7 @@ async def _run_stack(
         worker_task = asyncio.ensure_future(worker.run())
         stack.push_async_callback(stop_worker, worker, worker_task)
         services["worker"] = worker_task
+        await ensure_schedules(client, settings)
 
         server = gateway_server(settings)
         gateway_task = asyncio.ensure_future(serve_gateway(server))

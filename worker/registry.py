@@ -9,21 +9,28 @@ from typing import Any
 from temporalio.client import Client
 
 import journeys
+import journeys.segments
 from activities.handover import HandoverActivities
-from activities.providers import OutboxProvider, Provider
+from activities.policy import MessagingPolicy
+from activities.providers import Provider
+from activities.providers import make_provider as build_provider
 from activities.rendering import Renderer
+from activities.segments import SegmentActivities
 from activities.sending import SendActivities
 from store import Store
 from worker.settings import Settings
+from workflows.enrollment import SegmentEnrollment
 from workflows.journey import Journey
 from workflows.routing import Router
 
 JOURNEYS: Sequence[type[Journey]] = journeys.ALL
+# Every workflow the worker runs: the journeys and the segment enrollment that feeds them.
+WORKFLOWS: Sequence[type] = (*JOURNEYS, SegmentEnrollment)
 
 
 def make_provider(settings: Settings) -> Provider:
     """The email provider the settings choose."""
-    return OutboxProvider(settings.outbox_path)
+    return build_provider(settings)
 
 
 def make_router(client: Client, settings: Settings) -> Router:
@@ -37,6 +44,7 @@ class Activities:
 
     send: SendActivities
     handover: HandoverActivities
+    segments: SegmentActivities
 
     @classmethod
     def build(
@@ -52,13 +60,20 @@ class Activities:
         return cls(
             send=SendActivities(
                 store,
-                renderer or Renderer(),
+                renderer or Renderer(default_locale=settings.default_locale),
                 provider or make_provider(settings),
                 settings.mail_from,
+                MessagingPolicy.from_settings(settings),
             ),
             handover=HandoverActivities(router),
+            segments=SegmentActivities(store, journeys.segments.CATALOG, router),
         )
 
     def all(self) -> list[Callable[..., Any]]:
         """The bound activity methods, for ``Worker(activities=...)``."""
-        return [self.send.prepare_message, self.send.deliver_message, self.handover.start_journey]
+        return [
+            self.send.prepare_message,
+            self.send.deliver_message,
+            self.handover.start_journey,
+            *self.segments.all(),
+        ]

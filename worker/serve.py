@@ -23,10 +23,11 @@ from temporalio.worker import Worker
 
 from store import Store
 from worker.errors import SojournError, temporal_unreachable
+from worker.registry import JOURNEYS
 from worker.settings import Settings
 from worker.temporal import connect
 from worker.worker import build_worker
-from workflows import search
+from workflows import enrollment, search
 
 log = structlog.get_logger(__name__)
 
@@ -175,6 +176,17 @@ async def ensure_search_attributes(client: Client, settings: Settings) -> None:
         )
 
 
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """One enrollment schedule per segment-entry journey (created or updated at start)."""
+    try:
+        ids = await enrollment.ensure_schedules(client, JOURNEYS, settings.task_queue)
+    except RPCError as exc:
+        log.warning("could not create enrollment schedules", error=str(exc))
+        return
+    if ids:
+        log.info("enrollment schedules ready", schedules=ids)
+
+
 # ---- the worker ------------------------------------------------------------------------------
 
 
@@ -203,6 +215,7 @@ async def run_worker(settings: Settings, *, connect_timeout: float = 60.0) -> No
             await store.migrate()
             worker = build_worker(client, store, settings)
             task = asyncio.ensure_future(worker.run())
+            await ensure_schedules(client, settings)
             log.info("worker running", temporal=settings.target, task_queue=settings.task_queue)
             ended = await wait_first(stop, {"worker": task})
             await stop_worker(worker, task)

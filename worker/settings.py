@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.policy import DEFAULT_CAPS, DEFAULT_TOPICS, CapRule, Topic
 
 PLACEHOLDER_SECRET = "dev-only-change-me"
 
@@ -28,7 +31,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "sojourn"
     database_url: str = "sqlite+aiosqlite:///var/sojourn.db"
-    provider: Literal["outbox"] = "outbox"
+    provider: Literal["outbox", "smtp", "postmark", "sendgrid", "mailgun"] = "outbox"
     mail_from: str = "Sojourn Shop <hello@sojourn.test>"
     var_dir: Path = Path("var")
     outbox_dir: Path | None = None
@@ -41,6 +44,40 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     secret_key: str = Field(default=PLACEHOLDER_SECRET, repr=False)
     relay_interval_seconds: float = 2.0
+    # ---- messages: providers (credentials never appear in repr) ----
+    provider_timeout_seconds: float = 10.0
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    postmark_url: str = "https://api.postmarkapp.com"
+    postmark_token: str | None = Field(default=None, repr=False)
+    postmark_stream_marketing: str = "broadcast"
+    postmark_stream_transactional: str = "outbound"
+    postmark_webhook_username: str | None = None
+    postmark_webhook_password: str | None = Field(default=None, repr=False)
+    sendgrid_url: str = "https://api.sendgrid.com"
+    sendgrid_api_key: str | None = Field(default=None, repr=False)
+    sendgrid_webhook_public_key: str | None = None
+    mailgun_url: str = "https://api.mailgun.net"
+    mailgun_domain: str | None = None
+    mailgun_api_key: str | None = Field(default=None, repr=False)
+    mailgun_webhook_signing_key: str | None = Field(default=None, repr=False)
+    # ---- messages: links, locales, policy ----
+    public_url: str | None = None
+    site_url: str = "https://shop.sojourn.test"
+    unsubscribe_mailto: str = "unsubscribe@sojourn.test"
+    default_locale: str = "en"
+    default_timezone: str = "Europe/Paris"
+    topics: dict[str, Topic] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
+    frequency_caps: list[CapRule] = Field(default_factory=lambda: list(DEFAULT_CAPS))
+    quiet_hours: bool = True
+    send_window_start: time = time(8, 0)
+    send_window_end: time = time(21, 0)
+    send_days: list[int] = Field(default_factory=lambda: list(range(7)))
+    track_opens: bool = True
+    track_clicks: bool = True
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
@@ -50,6 +87,11 @@ class Settings(BaseSettings):
                 "set a long random value before running with SOJOURN_ENV=production"
             )
         return self
+
+    @property
+    def public_base_url(self) -> str:
+        """Base of the links in emails (unsubscribe, preferences, tracking): the gateway."""
+        return (self.public_url or self.public_gateway_url).rstrip("/")
 
     @property
     def target(self) -> str:

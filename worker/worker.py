@@ -6,7 +6,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from store import Store
-from worker.registry import JOURNEYS, Activities, make_router
+from worker.registry import WORKFLOWS, Activities, make_router
 from worker.settings import Settings
 
 
@@ -18,6 +18,6 @@ def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=list(JOURNEYS),
+        workflows=list(WORKFLOWS),
         activities=activities.all(),
     )

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         PrepareMessage,
         StartJourney,
     )
+    from activities.segment_models import SEGMENT_LEFT
     from workflows.models import (
         Event,
         ExitReason,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         StepRecord,
     )
     from workflows.search import CONTACT_ID, JOURNEY_STEP
+    from workflows.segments import SegmentVerbs
     from workflows.spec import JourneySpec
 
 UNSUBSCRIBED = "Unsubscribed"
@@ -64,7 +66,7 @@ class _Exit(Exception):
         self.reason = reason
 
 
-class Journey:
+class Journey(SegmentVerbs):
     """Base class of every journey; subclass it, decorate with ``@journey`` and write ``steps``."""
 
     spec: ClassVar[JourneySpec]
@@ -101,54 +103,101 @@ class Journey:
     # ---- the verbs --------------------------------------------------------------------------
 
     async def send(
-        self, template: str, *, data: dict[str, Any] | None = None, topic: str | None = None
+        self,
+        template: str,
+        *,
+        data: dict[str, Any] | None = None,
+        topic: str | None = None,
+        on_cap: str = "defer",
     ) -> SentMessage:
-        """Send ``template`` to the contact: consent check, render, then the provider.
+        """Send ``template`` to the contact: consent, suppression, timing, render, provider.
 
-        Returns the message handle; ``status`` is ``refused`` when consent said no, in which
-        case nothing was sent and, for a withdrawn topic, the journey ends as ``unsubscribed``.
+        Args:
+            template: the message template, e.g. ``welcome/hello``.
+            data: what the template sees as ``data`` (e.g. the order's products; a
+                ``recommendations`` list is also exposed as ``recommendations``).
+            topic: consent topic; the journey's by default. ``transactional`` bypasses
+                marketing consent, frequency caps and quiet hours (never suppression).
+            on_cap: ``defer`` waits for the next slot a frequency cap allows (a durable
+                timer); ``skip`` drops this message (status ``skipped``).
+
+        Returns the message handle; ``status`` is ``refused`` when consent or suppression
+        said no, in which case nothing was sent and, for a withdrawn topic, the journey ends
+        as ``unsubscribed``. A send outside quiet hours or over a cap waits on a durable
+        timer and is tried again then: deferred, never dropped.
         """
+        # Imported here because only send() needs them (the module's imports belong to others).
+        from temporalio.exceptions import ActivityError, is_cancelled_exception
+
         self._steps_taken += 1
         step = f"{self._steps_taken:02d}-{template}"
         # Events that arrive from here on count for the next wait_for, even before it starts.
         self._mark = len(self._inbox)
         self._set_step(step)
         key = f"{workflow.info().workflow_id}/{self._enrollment}/{step}"
-        prepared = await workflow.execute_local_activity(
-            PREPARE_MESSAGE,
-            PrepareMessage(
-                key=key,
-                contact_id=self.contact_id,
-                journey=self.spec.name,
-                step=step,
-                template=template,
-                topic=topic or self.spec.topic,
-                data=data or {},
-            ),
-            result_type=PreparedMessage,
-            start_to_close_timeout=PREPARE_TIMEOUT,
-        )
-        if prepared.status == "refused":
-            message = SentMessage(
-                message_id=prepared.message_id,
-                template=template,
-                step=step,
-                status="refused",
-                reason=prepared.reason,
+        cap_mode = "skip" if on_cap == "skip" else "defer"
+
+        async def hold(not_before: datetime | None, reason: str | None) -> None:
+            # One timer per deferral: two history events, no activity.
+            moment = not_before or workflow.now() + timedelta(minutes=5)
+            self._record(step, f"deferred until {moment.isoformat(timespec='minutes')}: {reason}")
+            self._wait_details(f"send window ({reason})", moment)
+            delay = max(moment - workflow.now(), timedelta(seconds=1))
+            await workflow.sleep(delay, summary=f"deferred: {reason}")
+            self._wait_details(None, None)
+
+        while True:
+            prepared = await workflow.execute_local_activity(
+                PREPARE_MESSAGE,
+                PrepareMessage(
+                    key=key,
+                    contact_id=self.contact_id,
+                    journey=self.spec.name,
+                    step=step,
+                    template=template,
+                    topic=topic or self.spec.topic,
+                    data=data or {},
+                    at=workflow.now(),
+                    on_cap=cap_mode,
+                ),
+                result_type=PreparedMessage,
+                start_to_close_timeout=PREPARE_TIMEOUT,
             )
-            self._sent.append(message)
-            self._record(step, f"not sent: {prepared.reason}")
-            if prepared.reason == "unsubscribed":
-                raise _Exit(ExitReason.unsubscribed)
-            return message
-        delivery = await workflow.execute_activity(
-            DELIVER_MESSAGE,
-            DeliverMessage(key=key),
-            result_type=Delivery,
-            start_to_close_timeout=DELIVER_TIMEOUT,
-            schedule_to_close_timeout=DELIVER_SCHEDULE_TIMEOUT,
-            retry_policy=DELIVER_RETRY,
-        )
+            if prepared.status == "deferred":
+                await hold(prepared.not_before, prepared.reason)
+                continue
+            if prepared.status in ("refused", "skipped"):
+                message = SentMessage(
+                    message_id=prepared.message_id,
+                    template=template,
+                    step=step,
+                    status=prepared.status,
+                    reason=prepared.reason,
+                )
+                self._sent.append(message)
+                self._record(step, f"not sent: {prepared.reason}")
+                if prepared.reason == "unsubscribed":
+                    raise _Exit(ExitReason.unsubscribed)
+                return message
+            try:
+                delivery = await workflow.execute_activity(
+                    DELIVER_MESSAGE,
+                    DeliverMessage(key=key, at=workflow.now(), on_cap=cap_mode),
+                    result_type=Delivery,
+                    start_to_close_timeout=DELIVER_TIMEOUT,
+                    schedule_to_close_timeout=DELIVER_SCHEDULE_TIMEOUT,
+                    retry_policy=DELIVER_RETRY,
+                )
+            except ActivityError as err:
+                # An exit (goal, withdrawal) cancelled the provider call: the SDK reports that
+                # as an ActivityError; the exit watcher expects a plain cancellation.
+                if self._exit_reason is not None and is_cancelled_exception(err):
+                    raise asyncio.CancelledError from err
+                raise
+            if delivery.status == "deferred":
+                await hold(delivery.not_before, delivery.reason)
+                continue
+            break
         message = SentMessage(
             message_id=delivery.message_id,
             template=template,
@@ -293,6 +342,12 @@ class Journey:
             self.spec.topic,
         ):
             self._exit_reason = ExitReason.unsubscribed
+        elif (
+            event.name == SEGMENT_LEFT
+            and self.spec.exit_on_segment_leave
+            and event.properties.get("segment") == self.spec.segment
+        ):
+            self._exit_reason = ExitReason.segment_left
 
     @workflow.query(name="state")
     def state(self) -> JourneyState:

@@ -29,6 +29,7 @@ class ExitReason(StrEnum):
     goal = "goal"
     unsubscribed = "unsubscribed"
     handed_over = "handed_over"
+    segment_left = "segment_left"
 
 
 class StepRecord(BaseModel):

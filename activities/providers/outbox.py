@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
 
 from store.records import MessageRecord
 
+# RFC 5322 allows 998 characters a line. With the default 78, Python folds a long
+# ``List-Unsubscribe`` URL into RFC 2047 encoded words, which mail clients do not unfold.
+MIME_POLICY = email_policy.default.clone(max_line_length=998)
+
 
 def to_mime(message: MessageRecord) -> EmailMessage:
     """The message as a MIME email with text and HTML alternatives."""
-    mime = EmailMessage()
+    mime = EmailMessage(policy=MIME_POLICY)
     for name, value in message.headers.items():
         mime[name] = value
     mime.set_content(message.text or "")
@@ -29,6 +34,7 @@ class OutboxProvider:
     """Writes ``<message_id>.eml`` under ``directory``; a second send of a key writes nothing."""
 
     name = "outbox"
+    idempotent = True
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory

@@ -3,7 +3,7 @@
 from workflows import Journey, Reentry, days, hours, journey
 
 
-@journey(name="t_sleeper", entry="Go", goal="Stop")
+@journey(name="t_sleeper", entry="Go t_sleeper", goal="Stop")
 class Sleeper(Journey):
     """Mail, sleep ten days, mail again: for goal and re-entry tests."""
 
@@ -13,7 +13,7 @@ class Sleeper(Journey):
         await self.send("welcome/offer")
 
 
-@journey(name="t_again", entry="Go", reentry=Reentry.after_exit)
+@journey(name="t_again", entry="Go t_again", reentry=Reentry.after_exit)
 class Again(Journey):
     """One mail and out; contacts may come back."""
 
@@ -21,7 +21,7 @@ class Again(Journey):
         await self.send("welcome/hello")
 
 
-@journey(name="t_early", entry="Go")
+@journey(name="t_early", entry="Go t_early")
 class Early(Journey):
     """An open that lands during the sleep must satisfy the wait that follows it."""
 
@@ -32,7 +32,7 @@ class Early(Journey):
             await self.send("welcome/offer")
 
 
-@journey(name="t_looper", entry="Go")
+@journey(name="t_looper", entry="Go t_looper")
 class Looper(Journey):
     """Counts four pings, continuing as new after the second."""
 
@@ -46,7 +46,7 @@ class Looper(Journey):
                 self.continue_as_new({"count": count})
 
 
-@journey(name="t_broken", entry="Go")
+@journey(name="t_broken", entry="Go t_broken")
 class Broken(Journey):
     """Sends a template with a variable nobody provides."""
 

@@ -32,7 +32,7 @@ async def finished(h: Harness, journey: str) -> JourneyResult:
 async def test_goal_cancels_a_pending_timer(make_harness) -> None:  # type: ignore[no-untyped-def]
     async with make_harness(SAMPLES) as h:
         await h.identify()
-        await h.event("Go")
+        await h.event("Go t_sleeper")
         await h.until(lambda: _sent(h, "welcome/hello"), "the first mail")
         await h.skip(days(2))
         await h.event("Stop")
@@ -47,10 +47,11 @@ async def test_goal_cancels_a_pending_timer(make_harness) -> None:  # type: igno
 async def test_reentry_never_refuses_a_second_stay(make_harness) -> None:  # type: ignore[no-untyped-def]
     async with make_harness(SAMPLES) as h:
         await h.identify()
-        await h.event("Go")
+        await h.event("Go t_sleeper")
+        await h.until(lambda: _sent(h, "welcome/hello"), "the first mail")
         await h.event("Stop")
         await finished(h, "t_sleeper")
-        routed = await h.router.route(h.contact, _event("Go"))
+        routed = await h.router.route(h.contact, _event("Go t_sleeper"))
         assert "t_sleeper" in routed.skipped
         assert await h.closed("t_sleeper")
         assert await h.sent_templates() == ["welcome/hello"]
@@ -59,9 +60,9 @@ async def test_reentry_never_refuses_a_second_stay(make_harness) -> None:  # typ
 async def test_reentry_after_exit_starts_a_new_stay_with_new_mails(make_harness) -> None:  # type: ignore[no-untyped-def]
     async with make_harness(SAMPLES) as h:
         await h.identify()
-        await h.event("Go")
+        await h.event("Go t_again")
         first = await finished(h, "t_again")
-        await h.event("Go")
+        await h.event("Go t_again")
 
         async def two_mails() -> bool:
             return (await h.sent_templates()).count("welcome/hello") == 2
@@ -89,7 +90,7 @@ async def test_event_for_no_running_journey_is_skipped(harness: Harness) -> None
 async def test_an_open_during_the_sleep_satisfies_the_wait_after_it(make_harness) -> None:  # type: ignore[no-untyped-def]
     async with make_harness(SAMPLES) as h:
         await h.identify()
-        await h.event("Go")
+        await h.event("Go t_early")
         await h.until(lambda: _sent(h, "welcome/hello"), "the first mail")
         [hello] = await h.messages()
         await h.event("Email Opened", email_id=hello.message_id)
@@ -135,7 +136,7 @@ async def test_welcome_sees_an_open_that_beat_the_send_activity(
 
 async def test_continue_as_new_carries_the_inbox(make_harness) -> None:  # type: ignore[no-untyped-def]
     async with make_harness(SAMPLES) as h:
-        await h.event("Go")
+        await h.event("Go t_looper")
         for n in range(4):
             await h.event("Ping", message_id=f"ping-{n}")
         res = await finished(h, "t_looper")
@@ -160,7 +161,7 @@ async def test_an_undefined_variable_fails_the_journey_naming_template_and_varia
     ).all()
     async with make_harness(SAMPLES, activities=acts) as h:
         await h.identify()
-        await h.event("Go")
+        await h.event("Go t_broken")
         await h.until(lambda: h.closed("t_broken"), "the journey to fail")
         with pytest.raises(WorkflowFailureError) as failure:
             await h.handle("t_broken").result()

@@ -1,0 +1,95 @@
+"""The messaging policy: topics, frequency caps, quiet hours, links. Plain data, no I/O.
+
+Built once from the settings by :meth:`MessagingPolicy.from_settings` and injected into the
+send activities and the gateway's messaging routers.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TRANSACTIONAL = "transactional"
+ALL_TOPICS = "*"
+
+
+class CapRule(BaseModel):
+    """At most ``count`` marketing emails per contact in any ``hours`` window."""
+
+    count: int = Field(ge=1)
+    hours: float = Field(gt=0)
+
+
+class Topic(BaseModel):
+    """A subscription group people can join or leave.
+
+    Attributes:
+        labels: what the preference centre shows, per language.
+        opt_in: ``single`` (subscribed from sign-up until withdrawn) or ``double`` (nothing is
+            sent until the person confirmed through the link of a confirmation email).
+    """
+
+    labels: dict[str, str]
+    opt_in: Literal["single", "double"] = "single"
+
+    def label(self, language: str) -> str:
+        """The label in ``language``, English otherwise."""
+        fallback = self.labels.get("en") or next(iter(self.labels.values()), "")
+        return self.labels.get(language) or fallback
+
+
+DEFAULT_TOPICS: dict[str, Topic] = {
+    "marketing": Topic(labels={"en": "Offers and tips", "fr": "Offres et conseils"}),
+    "newsletter": Topic(labels={"en": "Newsletter", "fr": "Lettre d'information"}),
+    "promotions": Topic(
+        labels={"en": "Promotions", "fr": "Promotions"},
+        opt_in="double",
+    ),
+    "product_updates": Topic(labels={"en": "Product updates", "fr": "Nouveautés produit"}),
+}
+DEFAULT_CAPS = [CapRule(count=1, hours=24), CapRule(count=3, hours=24 * 7)]
+
+
+class MessagingPolicy(BaseModel):
+    """What the send activities and messaging routers need from the settings."""
+
+    secret_key: str = "dev-only-change-me"
+    public_url: str = "http://127.0.0.1:8000"
+    site_url: str = "https://shop.sojourn.test"
+    unsubscribe_mailto: str = "unsubscribe@sojourn.test"
+    default_locale: str = "en"
+    default_timezone: str = "Europe/Paris"
+    topics: dict[str, Topic] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
+    frequency_caps: list[CapRule] = Field(default_factory=lambda: list(DEFAULT_CAPS))
+    quiet_hours: bool = True
+    send_window_start: time = time(8, 0)
+    send_window_end: time = time(21, 0)
+    send_days: list[int] = Field(default_factory=lambda: list(range(7)))
+    track_opens: bool = True
+    track_clicks: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> MessagingPolicy:
+        """The policy of a :class:`worker.settings.Settings` (duck-typed: no import cycle)."""
+        return cls(
+            secret_key=settings.secret_key,
+            public_url=settings.public_base_url,
+            site_url=settings.site_url,
+            unsubscribe_mailto=settings.unsubscribe_mailto,
+            default_locale=settings.default_locale,
+            default_timezone=settings.default_timezone,
+            topics=settings.topics,
+            frequency_caps=settings.frequency_caps,
+            quiet_hours=settings.quiet_hours,
+            send_window_start=settings.send_window_start,
+            send_window_end=settings.send_window_end,
+            send_days=settings.send_days,
+            track_opens=settings.track_opens,
+            track_clicks=settings.track_clicks,
+        )
+
+    def is_marketing(self, topic: str) -> bool:
+        """Everything but transactional messages is marketing (consent, caps, quiet hours)."""
+        return topic != TRANSACTIONAL

@@ -1,0 +1,48 @@
+"""Mailgun (``POST /v3/{domain}/messages``): ids as ``v:`` variables, tags with ``o:tag``."""
+
+from __future__ import annotations
+
+import httpx
+
+from activities.providers.http import HttpProvider, custom_headers, tags
+from store.records import MessageRecord
+
+
+class MailgunProvider(HttpProvider):
+    """Sends with Mailgun's messages API (form-encoded, basic auth ``api:<key>``)."""
+
+    name = "mailgun"
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        api_key: str,
+        domain: str,
+        *,
+        base_url: str = "https://api.mailgun.net",
+    ) -> None:
+        super().__init__(client, base_url)
+        self.api_key = api_key
+        self.domain = domain
+
+    async def send(self, message: MessageRecord) -> str:
+        form: list[tuple[str, str]] = [
+            ("from", message.headers.get("From", "")),
+            ("to", message.to_address or ""),
+            ("subject", message.subject or ""),
+            ("text", message.text or ""),
+            ("html", message.html or ""),
+            ("o:tag", message.journey),
+            ("o:tag", message.step),
+            ("o:tracking", "no"),
+        ]
+        form += [(f"v:{k}", v) for k, v in tags(message).items()]
+        form += [(f"h:{k}", v) for k, v in custom_headers(message).items()]
+        # httpx wants a mapping; repeated fields (two o:tag) become lists.
+        data: dict[str, list[str]] = {}
+        for key, value in form:
+            data.setdefault(key, []).append(value)
+        response = await self.post(
+            f"/v3/{self.domain}/messages", data=data, auth=("api", self.api_key)
+        )
+        return str(response.json().get("id", ""))

@@ -1,0 +1,81 @@
+"""``sojourn templates check``: render every template in every required locale.
+
+Each message is rendered twice per locale: with the sample data of ``samples.json`` (what a
+journey may pass) and with no data at all (what a journey that passes nothing gets), so a
+template can neither crash on real data nor on its absence. Templates listed under
+``_data_required`` (system messages such as the opt-in confirmation, always sent with their
+data) are rendered with their sample data only.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from activities.personalise import template_context
+from activities.rendering import REQUIRED_LOCALES, Rendered, Renderer, TemplateError
+from store.records import ContactRecord
+
+SAMPLE_URL = "https://sojourn.test"
+
+
+def load_samples(root: Path) -> dict[str, Any]:
+    """Sample contact (key ``_contact``) and per-template data from ``samples.json``."""
+    path = root / "samples.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def sample_contact(samples: dict[str, Any], locale: str | None = None) -> ContactRecord:
+    """The sample contact, optionally speaking ``locale``."""
+    at = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    fields = {"id": "sample", "first_name": "Camille", **samples.get("_contact", {})}
+    if locale:
+        fields["locale"] = locale
+    return ContactRecord(created_at=at, updated_at=at, **fields)
+
+
+def sample_render(
+    renderer: Renderer,
+    template: str,
+    contact: ContactRecord,
+    data: dict[str, Any],
+    locale: str | None = None,
+) -> Rendered:
+    """Render ``template`` for ``contact`` as a real send would (links included)."""
+    context = template_context(
+        contact,
+        data=data,
+        journey=template.split("/")[0],
+        message_id="preview",
+        site_url=SAMPLE_URL,
+        unsubscribe_url=f"{SAMPLE_URL}/u/preview",
+        preferences_url=f"{SAMPLE_URL}/u/preview",
+        now=datetime.now(UTC),
+    )
+    return renderer.render(template, context, locale=locale)
+
+
+def check_templates(renderer: Renderer) -> list[str]:
+    """Every problem found: missing locale variants and render errors. Empty means green."""
+    samples = load_samples(renderer.root)
+    problems: list[str] = []
+    for template in renderer.templates():
+        for locale in REQUIRED_LOCALES:
+            if not renderer.has(template, locale):
+                problems.append(f"{template}: no '{locale}' variant")
+                continue
+            contact = sample_contact(samples, locale)
+            variants = [samples.get(template, {})]
+            if template not in samples.get("_data_required", []):
+                variants.append({})
+            for data in variants:
+                try:
+                    rendered = sample_render(renderer, template, contact, data, locale)
+                except TemplateError as exc:
+                    problems.append(str(exc))
+                    break
+                if not rendered.subject:
+                    problems.append(f"{locale}/{template}: empty subject")
+    return problems

@@ -1,0 +1,105 @@
+"""Computed profile fields (orders, spend, last seen, last open/click) derived from events.
+
+They are stored on ``contacts`` rather than derived at query time so that rules such as
+"spent more than 500" or "no click for 15 days" read one row per contact. Two ways keep them
+right: :func:`apply_event` updates them in the transaction that appends a track event (the
+gateway's path), and :func:`recompute` rebuilds them from the whole log in one statement (bulk
+loads, repairs).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from store.jsonsql import typed
+from store.schema import When, contacts, events
+
+ORDER = "Order Completed"
+OPENED = "Email Opened"
+CLICKED = "Email Link Clicked"
+# Segment's Order Completed carries ``total`` (what was paid) and ``revenue`` (net); spend is
+# what the customer paid, so ``total`` wins when both are there.
+AMOUNT_KEYS = ("total", "revenue")
+
+
+def order_amount(properties: dict[str, Any]) -> float:
+    """What an ``Order Completed`` adds to ``total_spent`` (0 when it names no amount)."""
+    for key in AMOUNT_KEYS:
+        value = properties.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return 0.0
+
+
+def _latest(col: Any, at: Any) -> Any:
+    return sa.case((sa.or_(col.is_(None), col < at), at), else_=col)
+
+
+def _earliest(col: Any, at: Any) -> Any:
+    return sa.case((sa.or_(col.is_(None), col > at), at), else_=col)
+
+
+def apply_event(contact_id: str, name: str, properties: dict[str, Any], at: datetime) -> Any:
+    """The ``UPDATE`` that folds one new track event into its contact's computed fields."""
+    ts = sa.literal(at, When)
+    c = contacts.c
+    values: dict[str, Any] = {"last_seen_at": _latest(c.last_seen_at, ts)}
+    if name == ORDER:
+        values.update(
+            order_count=c.order_count + 1,
+            total_spent=c.total_spent + order_amount(properties),
+            first_order_at=_earliest(c.first_order_at, ts),
+            last_order_at=_latest(c.last_order_at, ts),
+        )
+    elif name == OPENED:
+        values["last_email_open_at"] = _latest(c.last_email_open_at, ts)
+    elif name == CLICKED:
+        values["last_email_click_at"] = _latest(c.last_email_click_at, ts)
+    return contacts.update().where(c.id == contact_id).values(**values)
+
+
+def recompute(dialect: str) -> Any:
+    """One ``UPDATE … FROM`` that rebuilds every computed field from the event log."""
+    e = events.c
+    amount = sa.func.coalesce(
+        typed(e.properties, "total", "number", dialect),
+        typed(e.properties, "revenue", "number", dialect),
+        0.0,
+    )
+    is_order = e.name == ORDER
+
+    def when(cond: Any, value: Any) -> Any:
+        return sa.case((cond, value), else_=sa.null())
+
+    track = e.type == "track"
+    agg = (
+        sa.select(
+            e.contact_id.label("cid"),
+            sa.func.max(e.timestamp).label("seen"),
+            sa.func.count(when(is_order, 1)).label("orders"),
+            sa.func.coalesce(sa.func.sum(when(is_order, amount)), 0.0).label("spent"),
+            sa.func.min(when(is_order, e.timestamp)).label("first_order"),
+            sa.func.max(when(is_order, e.timestamp)).label("last_order"),
+            sa.func.max(when(e.name == OPENED, e.timestamp)).label("opened"),
+            sa.func.max(when(e.name == CLICKED, e.timestamp)).label("clicked"),
+        )
+        .where(track)
+        .group_by(e.contact_id)
+        .subquery()
+    )
+    return (
+        contacts.update()
+        .where(contacts.c.id == agg.c.cid)
+        .values(
+            last_seen_at=agg.c.seen,
+            order_count=agg.c.orders,
+            total_spent=agg.c.spent,
+            first_order_at=agg.c.first_order,
+            last_order_at=agg.c.last_order,
+            last_email_open_at=agg.c.opened,
+            last_email_click_at=agg.c.clicked,
+        )
+    )

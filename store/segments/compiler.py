@@ -1,0 +1,341 @@
+"""Segment rules compiled to SQL: one boolean clause over ``contacts`` per rule.
+
+The same clause answers both questions: ``WHERE <clause>`` lists the whole base, and
+``WHERE id = :contact AND <clause>`` answers for one contact. For the latter the compiler also
+pushes the contact's id into every event subquery, so a one-contact lookup reads that contact's
+index entries only instead of aggregating the whole event log.
+
+Event conditions compile to ``id IN (… GROUP BY contact_id HAVING agg op value)``, or, when a
+contact with no matching events satisfies the threshold ("did not open in 15 days"),
+``id NOT IN (… HAVING NOT (agg op value))``: set-based subqueries the database runs once per
+query, not once per contact. Rules are never evaluated row by row in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from store.contacts import parse_time
+from store.jsonsql import has_element, present, typed
+from store.schema import contact_scores, contacts, events
+from store.segments.rules import (
+    RFM,
+    AllOf,
+    AnyOf,
+    EventCond,
+    Interest,
+    LeadRule,
+    LeadScore,
+    NoneOf,
+    PropertyFilter,
+    Rule,
+    SegmentRef,
+    Tag,
+    Trait,
+    _kind,
+)
+
+TEXT, NUMBER, TIME, DATE = "string", "number", "time", "date"
+COLUMNS: dict[str, str] = {
+    "id": TEXT,
+    "email": TEXT,
+    "phone": TEXT,
+    "first_name": TEXT,
+    "last_name": TEXT,
+    "locale": TEXT,
+    "timezone": TEXT,
+    "country": TEXT,
+    "city": TEXT,
+    "birthday": DATE,
+    "signup_at": TIME,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "order_count": NUMBER,
+    "total_spent": NUMBER,
+    "first_order_at": TIME,
+    "last_order_at": TIME,
+    "last_seen_at": TIME,
+    "last_email_open_at": TIME,
+    "last_email_click_at": TIME,
+}
+COMPUTED = (
+    "order_count",
+    "total_spent",
+    "first_order_at",
+    "last_order_at",
+    "last_seen_at",
+    "last_email_open_at",
+    "last_email_click_at",
+)
+
+ZERO = {"count": 0.0, "sum": 0.0, "avg": None}
+_COMPARE = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled (unknown segment, time operator on a text field…)."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything a rule may refer to by name.
+
+    Attributes:
+        segments: named segments (``segment("vip")``).
+        auto_tags: tag name → rule; ``tag(name)`` also holds for members of the rule.
+        lead: the weighted lead-score rules.
+    """
+
+    segments: Mapping[str, Rule] = field(default_factory=dict)
+    auto_tags: Mapping[str, Rule] = field(default_factory=dict)
+    lead: Sequence[LeadRule] = ()
+
+
+def compare(op: str, left: Any, right: Any) -> Any:
+    """``left op right`` for SQL expressions and Python values alike."""
+    return _COMPARE[op](left, right)
+
+
+def _never_after_zero(op: str, value: float) -> bool:
+    """True when no count of 1 or more satisfies ``count op value`` (counts only grow)."""
+    return (op == "=" and value < 1) or (op == "<" and value <= 1) or (op == "<=" and value < 1)
+
+
+def _since(now: datetime, days: float) -> datetime:
+    return now - timedelta(days=days)
+
+
+class Compiler:
+    """Compiles rules for one dialect, one ``now`` and optionally one contact.
+
+    Args:
+        dialect: ``sqlite`` or ``postgresql``.
+        now: the moment relative times count back from (aware).
+        catalog: named segments, automatic tags and lead rules.
+        contact_id: restrict event subqueries to this contact (one-contact lookups).
+    """
+
+    def __init__(
+        self, dialect: str, now: datetime, catalog: Catalog, contact_id: str | None = None
+    ) -> None:
+        self.dialect = dialect
+        self.now = now
+        self.catalog = catalog
+        self.contact_id = contact_id
+        self._stack: list[str] = []
+
+    def clause(self, rule: Rule) -> Any:
+        """A boolean SQL expression over ``contacts``; NULL counts as false."""
+        method = getattr(self, f"_{rule.kind}")
+        return method(rule)
+
+    def _strict(self, rule: Rule) -> Any:
+        # NOT NULL is NULL: negations need a two-valued operand.
+        return sa.func.coalesce(self.clause(rule), sa.false())
+
+    # ---- boolean structure ----------------------------------------------------------------
+
+    def _all_of(self, rule: AllOf) -> Any:
+        return sa.and_(sa.true(), *(self.clause(r) for r in rule.rules))
+
+    def _any_of(self, rule: AnyOf) -> Any:
+        return sa.or_(sa.false(), *(self.clause(r) for r in rule.rules))
+
+    def _none_of(self, rule: NoneOf) -> Any:
+        return sa.and_(sa.true(), *(sa.not_(self._strict(r)) for r in rule.rules))
+
+    def _segment(self, rule: SegmentRef) -> Any:
+        if rule.name not in self.catalog.segments:
+            raise RuleError(f"unknown segment {rule.name!r}")
+        return self._named(f"segment {rule.name}", self.catalog.segments[rule.name])
+
+    def _named(self, label: str, rule: Rule) -> Any:
+        if label in self._stack:
+            raise RuleError(f"{label} refers to itself through {' → '.join(self._stack)}")
+        self._stack.append(label)
+        try:
+            return self.clause(rule)
+        finally:
+            self._stack.pop()
+
+    # ---- profile --------------------------------------------------------------------------
+
+    def _trait(self, rule: Trait) -> Any:
+        kind = COLUMNS.get(rule.field)
+        if rule.op in ("before", "after", "within"):
+            return self._time(rule, kind)
+        if rule.op == "exists":
+            if kind is not None:
+                return contacts.c[rule.field].is_not(None)
+            return present(contacts.c.traits, rule.field, self.dialect)
+        values = rule.value if isinstance(rule.value, list) else [rule.value]
+        value_kind = _kind(values[0])
+        if kind in (TIME,):
+            raise RuleError(f"{rule.field} is a time: use before/after/within")
+        if kind == DATE:
+            expr: Any = contacts.c[rule.field]
+            values = [date.fromisoformat(str(v)) for v in values]
+        elif kind is not None:
+            if kind != value_kind:
+                return sa.false()  # a number never equals a text column, and so on
+            expr = contacts.c[rule.field]
+        else:
+            expr = typed(contacts.c.traits, rule.field, value_kind, self.dialect)
+        return self._apply(expr, rule.op, values)
+
+    def _apply(self, expr: Any, op: str, values: list[Any]) -> Any:
+        # SQLAlchemy reads a bare True/False as IS TRUE/IS FALSE; rules mean a value.
+        values = [sa.literal(v, sa.Boolean) if isinstance(v, bool) else v for v in values]
+        if op == "in":
+            return expr.in_(values)
+        if op == "between":
+            return expr.between(values[0], values[1])
+        if op == "contains":
+            fn = sa.func.strpos if self.dialect == "postgresql" else sa.func.instr
+            return fn(expr, values[0]) > 0
+        return compare(op, expr, values[0])
+
+    def _time(self, rule: Trait, kind: str | None) -> Any:
+        if kind not in (TIME, DATE):
+            raise RuleError(f"{rule.field} is not a time field: {rule.op} needs one")
+        col = contacts.c[rule.field]
+        if rule.days is not None:
+            cutoff: Any = _since(self.now, rule.days)
+        else:
+            cutoff = parse_time(rule.value, f"{rule.field}")
+        if kind == DATE:
+            cutoff = cutoff.date()
+        if rule.op == "before":
+            return col < cutoff
+        if rule.op == "after":
+            return col > cutoff
+        return col >= cutoff
+
+    def _tag(self, rule: Tag) -> Any:
+        own = has_element(contacts.c.tags, rule.tag, self.dialect)
+        auto = self.catalog.auto_tags.get(rule.tag)
+        if auto is None:
+            return own
+        return sa.or_(own, self._named(f"tag {rule.tag}", auto))
+
+    def _interest(self, rule: Interest) -> Any:
+        return has_element(contacts.c.interests, rule.interest, self.dialect)
+
+    # ---- events ---------------------------------------------------------------------------
+
+    def _event_filter(self, rule: EventCond) -> list[Any]:
+        conds = [events.c.name == rule.event]
+        if rule.days is not None:
+            conds.append(events.c.timestamp >= _since(self.now, rule.days))
+        conds.extend(self._property(f) for f in rule.where)
+        return conds
+
+    def _property(self, f: PropertyFilter) -> Any:
+        if f.op == "exists":
+            return present(events.c.properties, f.property, self.dialect)
+        values = f.value if isinstance(f.value, list) else [f.value]
+        expr = typed(events.c.properties, f.property, _kind(values[0]), self.dialect)
+        return self._apply(expr, f.op, values)
+
+    def _measure(self, rule: EventCond) -> Any:
+        if rule.measure == "count":
+            return sa.func.count()
+        amount = typed(events.c.properties, rule.property or "", "number", self.dialect)
+        if rule.measure == "sum":
+            return sa.func.coalesce(sa.func.sum(amount), 0.0)
+        return sa.func.avg(amount)
+
+    def _event(self, rule: EventCond) -> Any:
+        query = sa.select(events.c.contact_id).where(*self._event_filter(rule))
+        if self.contact_id is not None:
+            query = query.where(events.c.contact_id == self.contact_id)
+        zero = ZERO[rule.measure]
+        if zero is not None and compare(rule.op, zero, rule.value):
+            # Contacts without matching events are members: exclude those whose total fails.
+            if rule.measure == "count" and _never_after_zero(rule.op, rule.value):
+                # "did not do X": any matching event excludes; no grouping (SQLite would scan
+                # the whole log in contact order to group it).
+                return contacts.c.id.not_in(query)
+            failing = query.group_by(events.c.contact_id).having(
+                sa.not_(compare(rule.op, self._measure(rule), rule.value))
+            )
+            return contacts.c.id.not_in(failing)
+        if rule.measure == "count" and rule.op in (">=", ">") and rule.value <= 1:
+            # "did it at least once": any matching row will do, no grouping needed.
+            if rule.op == ">=" or rule.value < 1:
+                return contacts.c.id.in_(query)
+        passing = query.group_by(events.c.contact_id).having(
+            compare(rule.op, self._measure(rule), rule.value)
+        )
+        return contacts.c.id.in_(passing)
+
+    # ---- scores ---------------------------------------------------------------------------
+
+    def _rfm(self, rule: RFM) -> Any:
+        s = contact_scores.c
+        query = sa.select(s.contact_id)
+        if rule.groups:
+            query = query.where(s.rfm_group.in_(rule.groups))
+        for name in ("recency", "frequency", "monetary"):
+            wanted = getattr(rule, name)
+            if wanted:
+                query = query.where(s[name].in_(wanted))
+        if self.contact_id is not None:
+            query = query.where(s.contact_id == self.contact_id)
+        return contacts.c.id.in_(query)
+
+    def lead_score(self) -> Any:
+        """The lead score of the contact in the enclosing query, as a SQL expression."""
+        terms: list[Any] = []
+        for lead in self.catalog.lead:
+            if lead.per is not None:
+                count = (
+                    sa.select(sa.func.count())
+                    .select_from(events)
+                    .where(events.c.contact_id == contacts.c.id, *self._event_filter(lead.per))
+                    .scalar_subquery()
+                )
+                terms.append(count * lead.points)
+            else:
+                assert lead.when is not None
+                hit = self._named("lead score", lead.when)
+                terms.append(sa.case((hit, lead.points), else_=0.0))
+        if not terms:
+            return sa.literal(0.0)
+        return sum(terms[1:], terms[0])
+
+    def _lead_score(self, rule: LeadScore) -> Any:
+        return compare(rule.op, self.lead_score(), rule.value)
+
+
+# ---- queries ---------------------------------------------------------------------------------
+
+
+def members_query(rule: Rule, *, dialect: str, now: datetime, catalog: Catalog) -> sa.Select:
+    """``SELECT id FROM contacts WHERE <rule>`` over the whole base, ordered by id."""
+    clause = Compiler(dialect, now, catalog).clause(rule)
+    return sa.select(contacts.c.id).where(clause).order_by(contacts.c.id)
+
+
+def membership_query(
+    rules: Mapping[str, Rule], contact_id: str, *, dialect: str, now: datetime, catalog: Catalog
+) -> sa.Select:
+    """One row with one boolean column per named rule, for one contact (no row: unknown)."""
+    compiler = Compiler(dialect, now, catalog, contact_id=contact_id)
+    columns = [
+        sa.case((compiler.clause(rule), 1), else_=0).label(f"m{i}")
+        for i, rule in enumerate(rules.values())
+    ]
+    return sa.select(*columns).where(contacts.c.id == contact_id)

@@ -1,0 +1,175 @@
+"""First-party tracking (pixel, click redirects) and provider webhooks become events."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
+
+from activities.policy import MessagingPolicy
+from activities.sending import SendActivities
+from gateway.tracking import make_tracking_router
+from gateway.webhooks import make_webhooks_router
+from store import Store
+from store.records import MessageRecord
+from store.suppression import SuppressionRepo
+from tests.messaging.conftest import BASE, add_contact, request, send
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+PUBLIC = base64.b64encode(
+    KEY.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+).decode()
+
+
+@pytest.fixture
+async def web(store: Store, policy: MessagingPolicy) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    app.state.store = store
+    app.include_router(make_tracking_router(policy))
+    app.include_router(
+        make_webhooks_router(
+            policy, postmark_username="pm", postmark_password="s3cret", sendgrid_public_key=PUBLIC
+        )
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        yield client
+
+
+async def sent(store: Store, sender: SendActivities) -> MessageRecord:
+    contact = await add_contact(store)
+    delivery = await send(sender, request(contact))
+    message = await store.messages.by_message_id(delivery.message_id)
+    assert message is not None and message.html
+    return message
+
+
+async def events_of(store: Store, contact_id: str) -> list[tuple[str, dict[str, object]]]:
+    return [
+        (e.name, e.properties)
+        for e in await store.events.unrouted(500)
+        if e.contact_id == contact_id
+    ]
+
+
+async def test_click_redirects_only_to_links_of_the_message(
+    store: Store, sender: SendActivities, web: httpx.AsyncClient
+) -> None:
+    message = await sent(store, sender)
+    html = message.html or ""
+    clicks = re.findall(r'href="(https://links\.test/t/c/[^"]+)"', html)
+    assert clicks, "web links are rewritten into click redirects"
+    assert "https://shop.sojourn.test/new" not in html
+    # The unsubscribe/preference links are not tracked.
+    assert re.search(r'href="https://links\.test/u/', html)
+    response = await web.get(clicks[0].removeprefix(BASE))
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://shop.sojourn.test/new"
+    [(name, props)] = await events_of(store, message.contact_id)
+    assert name == "Email Link Clicked"
+    assert props["email_id"] == message.message_id and props["step"] == message.step
+    assert props["url"] == "https://shop.sojourn.test/new"
+    # No open redirect: an altered token (another URL) is refused without a Location.
+    token = clicks[0].rsplit("/", 1)[1]
+    body, mac = token.split(".")
+    evil = base64.urlsafe_b64encode(f"{message.message_id} https://evil.test".encode())
+    for bad in (f"/t/c/{evil.decode().rstrip('=')}.{mac}", f"/t/c/{body}x.{mac}"):
+        refused = await web.get(bad)
+        assert refused.status_code == 400 and "location" not in refused.headers
+
+
+async def test_open_pixel_records_an_open(
+    store: Store, sender: SendActivities, web: httpx.AsyncClient
+) -> None:
+    message = await sent(store, sender)
+    [pixel] = re.findall(r'<img src="https://links\.test(/t/o/[^"]+)"', message.html or "")
+    response = await web.get(pixel)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/gif"
+    assert response.headers["cache-control"].startswith("no-store")
+    [(name, props)] = await events_of(store, message.contact_id)
+    assert name == "Email Opened" and props["email_id"] == message.message_id
+    forged = await web.get("/t/o/bm9wZQ.AAAA.gif")
+    assert forged.status_code == 200  # still a pixel, but no event
+    assert len(await events_of(store, message.contact_id)) == 1
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+async def test_postmark_webhook_events_and_suppression(
+    store: Store, sender: SendActivities, web: httpx.AsyncClient
+) -> None:
+    message = await sent(store, sender)
+    meta = {"sojourn_message_id": message.message_id}
+    delivered = {"RecordType": "Delivery", "MessageID": "pm-1", "Metadata": meta,
+                 "DeliveredAt": "2026-03-01T10:00:00Z"}  # fmt: skip
+    assert (await web.post("/webhooks/postmark", json=delivered)).status_code == 401
+    wrong = await web.post("/webhooks/postmark", json=delivered, headers=basic("pm", "nope"))
+    assert wrong.status_code == 401
+    ok = await web.post("/webhooks/postmark", json=delivered, headers=basic("pm", "s3cret"))
+    assert ok.json() == {"status": "recorded"}
+    bounce = {"RecordType": "Bounce", "Type": "HardBounce", "MessageID": "pm-1", "ID": 42,
+              "Metadata": meta, "BouncedAt": "2026-03-01T10:01:00Z"}  # fmt: skip
+    await web.post("/webhooks/postmark", json=bounce, headers=basic("pm", "s3cret"))
+    names = [
+        (n, p["email_id"], p["journey"]) for n, p in await events_of(store, message.contact_id)
+    ]
+    assert names == [
+        ("Email Delivered", message.message_id, "welcome"),
+        ("Email Bounced", message.message_id, "welcome"),
+    ]
+    assert await SuppressionRepo(store.engine).is_suppressed(message.to_address or "")
+    # A suppressed address is never sent to again, transactional included.
+    again = await send(sender, request(message.contact_id, topic="transactional"))
+    assert (again.status, again.reason) == ("refused", "suppressed")
+
+
+def signed(body: bytes, timestamp: str = "1700000000") -> dict[str, str]:
+    signature = KEY.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+        "Content-Type": "application/json",
+    }
+
+
+async def test_sendgrid_signed_webhook(
+    store: Store, sender: SendActivities, web: httpx.AsyncClient
+) -> None:
+    message = await sent(store, sender)
+    items = [
+        {"event": "open", "sg_event_id": "e1", "sojourn_message_id": message.message_id},
+        {
+            "event": "click",
+            "sg_event_id": "e2",
+            "url": "https://shop.test/x",
+            "sojourn_message_id": message.message_id,
+        },  # fmt: skip
+        {"event": "spamreport", "sg_event_id": "e3", "sojourn_message_id": message.message_id},
+        {"event": "unsubscribe", "sg_event_id": "e4", "sojourn_message_id": message.message_id},
+        {"event": "processed", "sg_event_id": "e5", "sojourn_message_id": message.message_id},
+        {"event": "open", "sg_event_id": "e6", "sojourn_message_id": "not-ours"},
+    ]
+    body = json.dumps(items).encode()
+    tampered = body.replace(b"https://shop.test/x", b"https://shop.test/y")
+    bad = await web.post("/webhooks/sendgrid", content=tampered, headers=signed(body))
+    assert bad.status_code == 401
+    ok = await web.post("/webhooks/sendgrid", content=body, headers=signed(body))
+    assert ok.json() == {"status": "recorded", "count": 4}
+    names = [n for n, _ in await events_of(store, message.contact_id)]
+    assert names == ["Email Opened", "Email Link Clicked", "Email Marked as Spam", "Unsubscribed"]
+    assert await SuppressionRepo(store.engine).is_suppressed(message.to_address or "")
+    assert not await store.consent.allowed(message.contact_id, "marketing")
+    # A replayed delivery of the same events adds nothing (event ids are stable).
+    await web.post("/webhooks/sendgrid", content=body, headers=signed(body))
+    assert len(await events_of(store, message.contact_id)) == 4

@@ -1,0 +1,186 @@
+"""``sojourn contacts``: bulk import and a contact's full profile.
+
+Mounted by ``worker/cli.py`` with ``app.add_typer(contacts_app, name="contacts")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from journeys.segments import CATALOG
+from store import Store
+from store._sql import now as utcnow
+from store.importer import Importer, read_rows, write_rejects
+from store.segments import SegmentRepo
+from worker.settings import Settings
+
+contacts_app = typer.Typer(help="Import and inspect contacts.", no_args_is_help=True)
+
+
+async def _store() -> Store:
+    store = Store.from_url(Settings().database_url)
+    await store.migrate()
+    return store
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        lines = sum(1 for line in fh if line.strip())
+    return lines - 1 if path.suffix.lower() == ".csv" else lines
+
+
+@contacts_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help=".csv or .jsonl")],
+    rejects: Annotated[
+        Path | None, typer.Option(help="where to write rejected rows (default FILE.rejected.jsonl)")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="rows per transaction")] = 5000,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Import contacts from FILE; safe to run again (rows merge like identify calls)."""
+    if file.suffix.lower() not in (".csv", ".jsonl"):
+        raise typer.BadParameter("expected a .csv or .jsonl file", param_hint="FILE")
+    rejects = rejects or file.with_name(file.name + ".rejected.jsonl")
+
+    async def run() -> Any:
+        store = await _store()
+        try:
+            columns = (
+                TextColumn("importing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, disable=as_json, console=Console(stderr=True)) as bar:
+                task = bar.add_task("import", total=_count_lines(file))
+                return await Importer(store.engine, batch).run(
+                    read_rows(file), progress=lambda n: bar.advance(task, n)
+                )
+        finally:
+            await store.close()
+
+    report = asyncio.run(run())
+    if report.rejected:
+        write_rejects(rejects, report.rejected)
+    summary = {
+        "accepted": report.accepted,
+        "created": report.created,
+        "updated": report.updated,
+        "rejected": len(report.rejected),
+        "rejects_file": str(rejects) if report.rejected else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(
+        f"accepted {report.accepted} ({report.created} new, {report.updated} updated), "
+        f"rejected {len(report.rejected)}"
+    )
+    if report.rejected:
+        typer.echo(f"reasons per rejected row: {rejects}")
+
+
+async def profile(store: Store, contact_id: str, events: int = 20) -> dict[str, Any] | None:
+    """Everything ``contacts show`` prints, as one JSON-able dict (None: unknown contact)."""
+    contact = await store.contacts.get(contact_id)
+    if contact is None:
+        return None
+    segments = SegmentRepo(store.engine, CATALOG)
+    at = utcnow()
+    data = contact.model_dump(mode="json")
+    data["auto_tags"] = await segments.auto_tags(contact_id, now=at)
+    data["segments"] = sorted(
+        name for name, inside in (await segments.memberships(contact_id, now=at)).items() if inside
+    )
+    data["lead_score"] = await segments.lead_score(contact_id, now=at)
+    scores = await segments.scores(contact_id)
+    data["rfm"] = (
+        None
+        if scores is None
+        else {k: scores[k] for k in ("recency", "frequency", "monetary", "rfm_group")}
+    )
+    data["recent_events"] = [
+        e.model_dump(mode="json", include={"name", "timestamp", "properties", "message_id"})
+        for e in await store.events.for_contact(contact_id, limit=events)
+    ]
+    return data
+
+
+COMPUTED = (
+    "order_count",
+    "total_spent",
+    "first_order_at",
+    "last_order_at",
+    "last_seen_at",
+    "last_email_open_at",
+    "last_email_click_at",
+)
+PROFILE = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "locale",
+    "timezone",
+    "country",
+    "city",
+    "birthday",
+    "signup_at",
+    "created_at",
+    "updated_at",
+)
+
+
+@contacts_app.command("show")
+def show(
+    contact_id: Annotated[str, typer.Argument(help="the contact's userId")],
+    events: Annotated[int, typer.Option(help="how many recent events")] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Profile, computed fields, scores, segments and recent events of one contact."""
+
+    async def run() -> dict[str, Any] | None:
+        store = await _store()
+        try:
+            return await profile(store, contact_id, events)
+        finally:
+            await store.close()
+
+    data = asyncio.run(run())
+    if data is None:
+        typer.echo(f"no contact {contact_id!r}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"contact {data['id']}")
+    for title, keys in (("profile", PROFILE), ("computed", COMPUTED)):
+        typer.echo(f"\n{title}:")
+        for key in keys:
+            if data.get(key) is not None:
+                typer.echo(f"  {key:<20} {data[key]}")
+    typer.echo("\ntraits:   " + json.dumps(data["traits"], ensure_ascii=False))
+    typer.echo("tags:     " + ", ".join(data["tags"] + [f"{t} (auto)" for t in data["auto_tags"]]))
+    typer.echo("interests: " + ", ".join(data["interests"]))
+    typer.echo(f"lead score: {data['lead_score']:g}")
+    rfm = data["rfm"]
+    typer.echo(
+        "rfm:      "
+        + (
+            "-"
+            if rfm is None
+            else f"R{rfm['recency']} F{rfm['frequency']} M{rfm['monetary']} ({rfm['rfm_group']})"
+        )
+    )
+    typer.echo("segments: " + (", ".join(data["segments"]) or "-"))
+    typer.echo("\nrecent events:")
+    for e in data["recent_events"]:
+        typer.echo(f"  {e['timestamp']}  {e['name']}  {json.dumps(e['properties'])}")

@@ -1,0 +1,78 @@
+"""``sojourn templates``: preview a message for a contact, check every template (CI runs it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from activities.rendering import Renderer, TemplateError
+from activities.template_check import check_templates, load_samples, sample_render
+from store import Store
+from store.records import ContactRecord
+from worker.settings import Settings
+
+PREVIEW_DIR = Path("var/preview")
+
+templates_app = typer.Typer(help="Message templates: preview one, check them all.")
+
+
+async def _contact(settings: Settings, contact_id: str) -> ContactRecord | None:
+    store = Store.from_url(settings.database_url)
+    try:
+        await store.migrate()
+        return await store.contacts.get(contact_id)
+    finally:
+        await store.close()
+
+
+@templates_app.command("preview")
+def preview(
+    name: str = typer.Argument(..., help="Template name, e.g. welcome/hello."),
+    contact: str = typer.Option(..., "--contact", help="Contact id to render for."),
+    locale: str | None = typer.Option(None, "--locale", help="Force a locale (fr, en)."),
+    data: str | None = typer.Option(None, "--data", help="Journey data as JSON."),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the files.")] = PREVIEW_DIR,
+) -> None:
+    """Render NAME for a contact; write the HTML and text, print the subject."""
+    settings = Settings()
+    record = asyncio.run(_contact(settings, contact))
+    if record is None:
+        typer.echo(f"no contact {contact!r} in {settings.database_url}", err=True)
+        raise typer.Exit(1)
+    renderer = Renderer(default_locale=settings.default_locale)
+    payload = json.loads(data) if data else load_samples(renderer.root).get(name, {})
+    try:
+        rendered = sample_render(renderer, name, record, payload, locale)
+    except TemplateError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{name.replace('/', '-')}.{rendered.locale}"
+    html_path, text_path = out / f"{stem}.html", out / f"{stem}.txt"
+    html_path.write_text(rendered.html, encoding="utf-8")
+    text_path.write_text(rendered.text, encoding="utf-8")
+    typer.echo(f"Subject: {rendered.subject}")
+    typer.echo(f"Preheader: {rendered.preheader}")
+    typer.echo(f"HTML: {html_path}")
+    typer.echo(f"Text: {text_path}")
+
+
+@templates_app.command("check")
+def check(
+    as_json: bool = typer.Option(False, "--json", help="Print the problems as JSON."),
+) -> None:
+    """Render every template in every required locale; exit 1 on any error."""
+    renderer = Renderer()
+    problems = check_templates(renderer)
+    if as_json:
+        typer.echo(json.dumps({"templates": renderer.templates(), "problems": problems}))
+    else:
+        for problem in problems:
+            typer.echo(f"FAIL {problem}", err=True)
+        typer.echo(f"{len(renderer.templates())} templates, {len(problems)} problems")
+    if problems:
+        raise typer.Exit(1)

@@ -1,0 +1,231 @@
+"""Segment-triggered journeys: the enrollment workflow and the schedules that run it.
+
+A journey declared with ``@journey(..., segment="inactive")`` gets a Temporal Schedule
+(:func:`ensure_schedules`) that runs :class:`SegmentEnrollment` periodically. Each run computes
+the segment's members in SQL and starts the journey for every member not enrolled yet, page by
+page with a bounded number of batches in flight, showing its progress in the Web UI (current
+details and the ``progress`` query). Enrollments are recorded in the store, so re-running it
+enrols nobody twice; a contact who leaves the segment is forgotten and enters again only after
+rejoining (and only if the journey's re-entry policy allows it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.segment_models import (
+        ENROLL_CONTACTS,
+        ENROLLMENT_PAGE,
+        REFRESH_SCORES,
+        SEGMENT_LEAVERS,
+        EnrollContacts,
+        Enrolled,
+        EnrollmentPage,
+        EnrollmentPageRequest,
+        Leavers,
+        LeaversRequest,
+        RefreshScores,
+        ScoresRefreshed,
+    )
+
+ENROLLMENT = "segment_enrollment"
+DEFAULT_EVERY = timedelta(hours=1)
+PAGE_TIMEOUT = timedelta(minutes=5)
+BATCH_TIMEOUT = timedelta(minutes=10)
+
+
+class EnrollmentInput(BaseModel):
+    """One enrollment run for one journey.
+
+    Attributes:
+        journey: the journey to start for new members.
+        segment: the named segment whose members enter.
+        batch_size: contacts per page and per enrollment activity.
+        concurrency: enrollment activities in flight at once.
+        exit_on_leave: tell journeys of contacts who left the segment (``Segment Left``).
+        refresh_scores: recompute RFM scores first (for segments on RFM groups).
+    """
+
+    journey: str
+    segment: str
+    batch_size: int = 1000
+    concurrency: int = 4
+    exit_on_leave: bool = False
+    refresh_scores: bool = True
+
+
+class EnrollmentProgress(BaseModel):
+    """How far a run got; the result of the workflow and of its ``progress`` query."""
+
+    journey: str
+    segment: str
+    batches: int = 0
+    started: int = 0
+    refused: int = 0
+    left: int = 0
+    done: bool = False
+
+
+@workflow.defn(name=ENROLLMENT)
+class SegmentEnrollment:
+    """Enrol a segment's new members into a journey (one run of the schedule)."""
+
+    def __init__(self) -> None:
+        self._progress = EnrollmentProgress(journey="", segment="")
+
+    @workflow.query(name="progress")
+    def progress(self) -> EnrollmentProgress:
+        """Batches done and contacts started so far."""
+        return self._progress
+
+    @workflow.run
+    async def run(self, input: EnrollmentInput) -> EnrollmentProgress:
+        """Refresh scores, forget leavers, then enrol new members page by page."""
+        now = workflow.now()  # one "now" for every page: the run sees one consistent segment
+        self._progress = EnrollmentProgress(journey=input.journey, segment=input.segment)
+        if input.refresh_scores:
+            await workflow.execute_activity(
+                REFRESH_SCORES,
+                RefreshScores(now=now),
+                result_type=ScoresRefreshed,
+                start_to_close_timeout=BATCH_TIMEOUT,
+            )
+        left = await workflow.execute_activity(
+            SEGMENT_LEAVERS,
+            LeaversRequest(
+                journey=input.journey,
+                segment=input.segment,
+                now=now,
+                notify=input.exit_on_leave,
+                run_id=workflow.info().run_id,
+            ),
+            result_type=Leavers,
+            start_to_close_timeout=BATCH_TIMEOUT,
+        )
+        self._progress.left = len(left.contact_ids)
+        in_flight: list[asyncio.Task[Enrolled]] = []
+        after: str | None = None
+        while True:
+            page = await workflow.execute_activity(
+                ENROLLMENT_PAGE,
+                EnrollmentPageRequest(
+                    journey=input.journey,
+                    segment=input.segment,
+                    now=now,
+                    after=after,
+                    limit=input.batch_size,
+                ),
+                result_type=EnrollmentPage,
+                start_to_close_timeout=PAGE_TIMEOUT,
+            )
+            if not page.contact_ids:
+                break
+            after = page.contact_ids[-1]
+            in_flight.append(asyncio.create_task(self._enroll(input, page.contact_ids, now)))
+            if len(in_flight) >= input.concurrency:
+                done, pending = await workflow.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                in_flight = list(pending)
+                for task in done:
+                    task.result()  # surface a failed batch
+        for task in in_flight:
+            await task
+        self._progress.done = True
+        self._details()
+        return self._progress
+
+    async def _enroll(self, input: EnrollmentInput, ids: list[str], now: Any) -> Enrolled:
+        result = await workflow.execute_activity(
+            ENROLL_CONTACTS,
+            EnrollContacts(journey=input.journey, segment=input.segment, contact_ids=ids, now=now),
+            result_type=Enrolled,
+            start_to_close_timeout=BATCH_TIMEOUT,
+            heartbeat_timeout=timedelta(minutes=1),
+        )
+        self._progress.batches += 1
+        self._progress.started += result.started
+        self._progress.refused += result.refused
+        self._details()
+        return result
+
+    def _details(self) -> None:
+        p = self._progress
+        state = "done" if p.done else "enrolling"
+        workflow.set_current_details(
+            f"{state} {p.segment} → {p.journey}: {p.batches} batches, {p.started} started, "
+            f"{p.refused} refused, {p.left} left the segment"
+        )
+
+
+# ---- schedules (client side) -----------------------------------------------------------------
+
+
+def schedule_id(journey: str) -> str:
+    """The id of a journey's enrollment schedule."""
+    return f"enroll-{journey}"
+
+
+def enrollment_schedule(
+    journey: Any, task_queue: str, every: timedelta = DEFAULT_EVERY
+) -> Schedule:
+    """The schedule that enrols ``journey``'s segment (a ``Journey`` class with a segment).
+
+    Overlapping runs are skipped: a slow run finishes before the next one starts.
+    """
+    spec = journey.spec
+    if spec.segment is None:
+        raise ValueError(f"journey {spec.name!r} declares no segment")
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ENROLLMENT,
+            EnrollmentInput(
+                journey=spec.name,
+                segment=spec.segment,
+                exit_on_leave=spec.exit_on_segment_leave,
+            ),
+            id=f"{schedule_id(spec.name)}-run",
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_schedules(
+    client: Client, journeys: Sequence[Any], task_queue: str, every: timedelta = DEFAULT_EVERY
+) -> list[str]:
+    """Create (or update) one enrollment schedule per segment-entry journey; returns the ids."""
+    ids = []
+    for journey in journeys:
+        if journey.spec.segment is None:
+            continue
+        schedule = enrollment_schedule(journey, task_queue, every)
+        sid = schedule_id(journey.spec.name)
+        try:
+            await client.create_schedule(sid, schedule)
+        except ScheduleAlreadyRunningError:
+
+            def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+                return ScheduleUpdate(schedule=new)
+
+            await client.get_schedule_handle(sid).update(replace)
+        ids.append(sid)
+    return ids
