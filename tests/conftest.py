@@ -30,9 +30,13 @@ def binary(name: str) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (Java), shared by the journey tests."""
+    """The time-skipping test server (Java), one per test module.
+
+    The server stops skipping time while any workflow has work pending; a module of its own
+    keeps journeys that another module leaves running from freezing this module's clock.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=binary("temporal-test-server"),
