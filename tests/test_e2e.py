@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -221,6 +224,20 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
 
     welcome = journeys()[workflow_id]
     assert welcome["status"] == "RUNNING" and "Email Opened" in welcome["waiting_for"]
+
+    # Opening the outbox email and clicking a link in it moves the journey on: the click goes
+    # through the gateway's signed tracking redirect and reaches the journey as an event.
+    message = email.message_from_bytes(Path(mail["eml"]).read_bytes(), policy=email.policy.default)
+    html = message.get_body(preferencelist=("html",)).get_content()
+    link = re.search(r'href="(http://127\.0\.0\.1:\d+/t/c/[^"]+)"', html)
+    assert link is not None, "no tracked link in the welcome email"
+    clicked = httpx.get(link.group(1), follow_redirects=False, timeout=30)
+    assert clicked.status_code in (302, 303, 307), clicked.text
+
+    def engaged() -> bool:
+        return journeys()[workflow_id].get("waiting_for") == "time to pass"
+
+    poll("the click to move the journey on", engaged, MAIL_WAIT)
 
     # The goal ends the journey at once, and welcome hands the buyer over to cross-sell.
     with httpx.Client(base_url=stack["gateway"], timeout=30) as http:

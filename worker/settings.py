@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +13,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from activities.policy import DEFAULT_CAPS, DEFAULT_TOPICS, CapRule, Topic
 
 PLACEHOLDER_SECRET = "dev-only-change-me"
+
+
+def _acceptable_public_url(url: str | None) -> bool:
+    if not url:
+        return False
+    parsed = urlsplit(url)
+    if parsed.scheme == "https":
+        return True
+    return parsed.scheme == "http" and parsed.hostname in ("localhost", "127.0.0.1")
 
 
 class Settings(BaseSettings):
@@ -85,6 +95,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SOJOURN_SECRET_KEY is still the development placeholder; "
                 "set a long random value before running with SOJOURN_ENV=production"
+            )
+        if self.env == "production" and not _acceptable_public_url(self.public_url):
+            # List-Unsubscribe and tracking links must be HTTPS (RFC 8058) and reachable;
+            # plain http is tolerated only on localhost, for a compose trial on one machine.
+            raise ValueError(
+                "SOJOURN_PUBLIC_URL must be the gateway's public https:// address "
+                "(http only on localhost) when SOJOURN_ENV=production"
             )
         return self
 
