@@ -4,7 +4,11 @@ from workflows import Journey, Reentry, days, journey
 
 
 @journey(
-    name="reactivation", goal=("Email Link Clicked", "Order Completed"), reentry=Reentry.after_exit
+    name="reactivation",
+    goal=("Email Link Clicked", "Order Completed"),
+    reentry=Reentry.after_exit,
+    # Also entered by its enrollment schedule: contacts with no open or click for 15 days.
+    segment="inactive",
 )
 class Reactivation(Journey):
     """We-miss-you email, and a last call a week later unless they came back."""

@@ -176,6 +176,11 @@ async def journey_attributes(target: str, contact_id: str, workflow_id: str) -> 
     return None
 
 
+async def describe_schedule(target: str, schedule_id: str) -> Any:
+    client = await Client.connect(target, data_converter=pydantic_data_converter)
+    return await client.get_schedule_handle(schedule_id).describe()
+
+
 def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     stack: dict[str, Any],
 ) -> None:
@@ -216,6 +221,10 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
         VISIBILITY_WAIT,
     )
     assert attributes.get(CONTACT_ID) == contact
+
+    # Segment-entry journeys got their enrollment schedule when the worker started.
+    schedule = asyncio.run(describe_schedule(stack["temporal"], "enroll-reactivation"))
+    assert schedule.schedule.action.workflow == "segment_enrollment"
 
     def journeys() -> dict[str, dict[str, Any]]:
         result = sojourn(stack, "journeys", "status", contact, "--json")
