@@ -52,11 +52,9 @@ DEFAULT_TOPICS: dict[str, Topic] = {
 DEFAULT_CAPS = [CapRule(count=1, hours=24), CapRule(count=3, hours=24 * 7)]
 
 
-class MessagingPolicy(BaseModel):
-    """What the send activities and messaging routers need from the settings."""
+class PolicyFields(BaseModel):
+    """The messaging settings, declared once: ``Settings`` and ``MessagingPolicy`` share them."""
 
-    secret_key: str = "dev-only-change-me"
-    public_url: str = "http://127.0.0.1:8000"
     site_url: str = "https://shop.sojourn.test"
     unsubscribe_mailto: str = "unsubscribe@sojourn.test"
     default_locale: str = "en"
@@ -70,25 +68,18 @@ class MessagingPolicy(BaseModel):
     track_opens: bool = True
     track_clicks: bool = True
 
+
+class MessagingPolicy(PolicyFields):
+    """What the send activities and messaging routers need from the settings."""
+
+    secret_key: str = "dev-only-change-me"
+    public_url: str = "http://127.0.0.1:8000"
+
     @classmethod
     def from_settings(cls, settings: Any) -> MessagingPolicy:
         """The policy of a :class:`worker.settings.Settings` (duck-typed: no import cycle)."""
-        return cls(
-            secret_key=settings.secret_key,
-            public_url=settings.public_base_url,
-            site_url=settings.site_url,
-            unsubscribe_mailto=settings.unsubscribe_mailto,
-            default_locale=settings.default_locale,
-            default_timezone=settings.default_timezone,
-            topics=settings.topics,
-            frequency_caps=settings.frequency_caps,
-            quiet_hours=settings.quiet_hours,
-            send_window_start=settings.send_window_start,
-            send_window_end=settings.send_window_end,
-            send_days=settings.send_days,
-            track_opens=settings.track_opens,
-            track_clicks=settings.track_clicks,
-        )
+        shared = {name: getattr(settings, name) for name in PolicyFields.model_fields}
+        return cls(secret_key=settings.secret_key, public_url=settings.public_base_url, **shared)
 
     def is_marketing(self, topic: str) -> bool:
         """Everything but transactional messages is marketing (consent, caps, quiet hours)."""

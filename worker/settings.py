@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import time
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -10,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.policy import DEFAULT_CAPS, DEFAULT_TOPICS, CapRule, Topic
+from activities.policy import PolicyFields
 
 PLACEHOLDER_SECRET = "dev-only-change-me"
 
@@ -24,7 +23,7 @@ def _acceptable_public_url(url: str | None) -> bool:
     return parsed.scheme == "http" and parsed.hostname in ("localhost", "127.0.0.1")
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, PolicyFields):
     """Sojourn configuration; the defaults run the embedded stack on one machine.
 
     Attributes:
@@ -75,19 +74,8 @@ class Settings(BaseSettings):
     mailgun_api_key: str | None = Field(default=None, repr=False)
     mailgun_webhook_signing_key: str | None = Field(default=None, repr=False)
     # ---- messages: links, locales, policy ----
+    # site_url, locales, timezone, topics, caps, quiet hours, tracking: see PolicyFields.
     public_url: str | None = None
-    site_url: str = "https://shop.sojourn.test"
-    unsubscribe_mailto: str = "unsubscribe@sojourn.test"
-    default_locale: str = "en"
-    default_timezone: str = "Europe/Paris"
-    topics: dict[str, Topic] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
-    frequency_caps: list[CapRule] = Field(default_factory=lambda: list(DEFAULT_CAPS))
-    quiet_hours: bool = True
-    send_window_start: time = time(8, 0)
-    send_window_end: time = time(21, 0)
-    send_days: list[int] = Field(default_factory=lambda: list(range(7)))
-    track_opens: bool = True
-    track_clicks: bool = True
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

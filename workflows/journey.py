@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
@@ -126,9 +127,6 @@ class Journey(SegmentVerbs):
         as ``unsubscribed``. A send outside quiet hours or over a cap waits on a durable
         timer and is tried again then: deferred, never dropped.
         """
-        # Imported here because only send() needs them (the module's imports belong to others).
-        from temporalio.exceptions import ActivityError, is_cancelled_exception
-
         self._steps_taken += 1
         step = f"{self._steps_taken:02d}-{template}"
         # Events that arrive from here on count for the next wait_for, even before it starts.
@@ -167,18 +165,16 @@ class Journey(SegmentVerbs):
                 await hold(prepared.not_before, prepared.reason)
                 continue
             if prepared.status in ("refused", "skipped"):
-                message = SentMessage(
-                    message_id=prepared.message_id,
-                    template=template,
-                    step=step,
-                    status=prepared.status,
-                    reason=prepared.reason,
+                return self._settle(
+                    SentMessage(
+                        message_id=prepared.message_id,
+                        template=template,
+                        step=step,
+                        status=prepared.status,
+                        reason=prepared.reason,
+                    ),
+                    f"not sent: {prepared.reason}",
                 )
-                self._sent.append(message)
-                self._record(step, f"not sent: {prepared.reason}")
-                if prepared.reason == "unsubscribed":
-                    raise _Exit(ExitReason.unsubscribed)
-                return message
             try:
                 delivery = await workflow.execute_activity(
                     DELIVER_MESSAGE,
@@ -197,17 +193,22 @@ class Journey(SegmentVerbs):
             if delivery.status == "deferred":
                 await hold(delivery.not_before, delivery.reason)
                 continue
-            break
-        message = SentMessage(
-            message_id=delivery.message_id,
-            template=template,
-            step=step,
-            status=delivery.status,
-            reason=delivery.reason,
-        )
+            return self._settle(
+                SentMessage(
+                    message_id=delivery.message_id,
+                    template=template,
+                    step=step,
+                    status=delivery.status,
+                    reason=delivery.reason,
+                ),
+                f"{delivery.status} {template} as {delivery.message_id}",
+            )
+
+    def _settle(self, message: SentMessage, detail: str) -> SentMessage:
+        """Record how a send ended; a withdrawn topic ends the journey right here."""
         self._sent.append(message)
-        self._record(step, f"{delivery.status} {template} as {delivery.message_id}")
-        if delivery.reason == "unsubscribed":
+        self._record(message.step, detail)
+        if message.reason == "unsubscribed":
             raise _Exit(ExitReason.unsubscribed)
         return message
 
