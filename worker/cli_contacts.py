@@ -19,6 +19,7 @@ from store import Store
 from store._sql import now as utcnow
 from store.importer import Importer, read_rows, write_rejects
 from store.segments import SegmentRepo
+from store.segments.compiler import COMPUTED
 from worker.settings import Settings
 
 contacts_app = typer.Typer(help="Import and inspect contacts.", no_args_is_help=True)
@@ -114,15 +115,6 @@ async def profile(store: Store, contact_id: str, events: int = 20) -> dict[str, 
     return data
 
 
-COMPUTED = (
-    "order_count",
-    "total_spent",
-    "first_order_at",
-    "last_order_at",
-    "last_seen_at",
-    "last_email_open_at",
-    "last_email_click_at",
-)
 PROFILE = (
     "email",
     "phone",
