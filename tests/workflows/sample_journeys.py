@@ -1,5 +1,7 @@
 """Small journeys that exercise one runtime rule each (not registered in production)."""
 
+from datetime import datetime
+
 from workflows import Journey, Reentry, days, hours, journey
 
 
@@ -54,4 +56,15 @@ class Broken(Journey):
         await self.send("broken/coupon")
 
 
-SAMPLES = (Sleeper, Again, Early, Looper, Broken)
+@journey(name="t_until", entry="Go t_until")
+class Until(Journey):
+    """Sleeps until the moment its entry event names, then mails."""
+
+    async def steps(self) -> None:
+        trigger = self.trigger
+        assert trigger is not None
+        await self.sleep_until(datetime.fromisoformat(trigger.properties["at"]))
+        await self.send("welcome/hello")
+
+
+SAMPLES = (Sleeper, Again, Early, Looper, Broken, Until)

@@ -208,6 +208,19 @@ async def test_a_full_welcome_run_costs_few_history_events(harness: Harness) -> 
     assert len(history.events) <= 60, len(history.events)
 
 
+async def test_sleep_until_wakes_at_the_moment(make_harness) -> None:  # type: ignore[no-untyped-def]
+    async with make_harness(SAMPLES) as h:
+        await h.identify()
+        moment = await h.env.get_current_time() + days(2)
+        await h.event("Go t_until", at=moment.isoformat())
+        await h.skip(days(1) + hours(23))
+        assert await h.sent_templates() == []
+        assert (await h.state("t_until")).until == moment
+        await h.skip(hours(2))
+        res = await finished(h, "t_until")
+        assert [m.template for m in res.sent] == ["welcome/hello"]
+
+
 async def _sent(h: Harness, template: str) -> bool:
     return template in await h.sent_templates()
 
