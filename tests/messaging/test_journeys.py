@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import httpx
 import pytest
@@ -79,9 +79,12 @@ async def stop(handle: WorkflowHandle) -> None:
         await handle.terminate("test over")
 
 
-def quiet_today(base: MessagingPolicy) -> MessagingPolicy:
-    """Today is not a sending day (contacts in UTC): every marketing send waits for tomorrow."""
-    today = datetime.now(UTC).weekday()
+async def quiet_today(base: MessagingPolicy, env: WorkflowEnvironment) -> MessagingPolicy:
+    """Today is not a sending day (contacts in UTC): every marketing send waits for tomorrow.
+
+    "Today" is the test server's, which earlier tests in the module have moved on.
+    """
+    today = (await env.get_current_time()).astimezone(UTC).weekday()
     return base.model_copy(
         update={"quiet_hours": True, "send_days": [d for d in range(7) if d != today]}
     )
@@ -95,7 +98,7 @@ async def test_withdrawal_stops_a_pending_send(
     task_queue: str,
     policy: MessagingPolicy,
 ) -> None:
-    policy = quiet_today(policy)
+    policy = await quiet_today(policy, time_env)
     with smtp_server() as (mailbox, port):
         provider = SmtpProvider("127.0.0.1", port)
         async with worker(time_env, store, task_queue, provider, policy) as router:
@@ -136,7 +139,7 @@ async def test_withdrawal_stops_a_pending_send(
 async def test_a_deferred_send_leaves_when_the_window_opens(
     time_env: WorkflowEnvironment, store: Store, task_queue: str, policy: MessagingPolicy
 ) -> None:
-    policy = quiet_today(policy)
+    policy = await quiet_today(policy, time_env)
     with smtp_server() as (mailbox, port):
         async with worker(
             time_env, store, task_queue, SmtpProvider("127.0.0.1", port), policy
