@@ -125,7 +125,9 @@ class SegmentActivities:
         ``exit_on_segment_leave`` can end; the message id is stable per run, so a retried
         activity never delivers it twice.
         """
-        left = await self.segments.forget_leavers(request.journey, request.segment, now=request.now)
+        left = await self.segments.leavers(request.journey, request.segment, now=request.now)
+        # Tell the journeys first, forget second: a retry after a failed route finds the same
+        # leavers again (the stable message ids make a repeated delivery harmless).
         if request.notify and left:
             starter = self._starter()
             for contact_id in left:
@@ -138,6 +140,7 @@ class SegmentActivities:
                         timestamp=request.now,
                     ),
                 )
+        await self.segments.forget(request.journey, left)
         return Leavers(contact_ids=left)
 
     def _starter(self) -> JourneyStarter:

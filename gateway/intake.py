@@ -10,6 +10,7 @@ values live in the contact profile only, so personal data has one home (and one 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ from store.records import EventRecord
 
 UNSUBSCRIBED = "Unsubscribed"
 TOPIC_MAX = 64  # the consent table's column size
+PROPERTIES_MAX = 32 * 1024
 
 
 def _topic(call: TrackRequest) -> str:
@@ -39,10 +41,24 @@ def check(call: IdentifyRequest | TrackRequest, prefix: str = "") -> None:
             normalise_traits(call.traits)
         except InvalidTrait as exc:
             raise InvalidField.from_trait(exc, prefix) from exc
-    elif call.event == UNSUBSCRIBED and len(_topic(call)) > TOPIC_MAX:
-        raise InvalidField(
-            f"{prefix}properties.topic", f"topic must be at most {TOPIC_MAX} characters"
-        )
+    else:
+        size = len(json.dumps(call.properties, default=str))
+        if size > PROPERTIES_MAX:
+            # Temporal refuses payloads this large; refusing here keeps the relay flowing.
+            raise InvalidField(
+                f"{prefix}properties", f"properties must be at most {PROPERTIES_MAX} bytes as JSON"
+            )
+        if call.event == UNSUBSCRIBED:
+            topic = call.properties.get("topic")
+            if topic is not None and (not isinstance(topic, str) or not topic.strip()):
+                raise InvalidField(
+                    f"{prefix}properties.topic",
+                    "topic must be a non-empty string, or absent for all",
+                )
+            if len(_topic(call)) > TOPIC_MAX:
+                raise InvalidField(
+                    f"{prefix}properties.topic", f"topic must be at most {TOPIC_MAX} characters"
+                )
 
 
 async def identify(store: Store, call: IdentifyRequest) -> Accepted:

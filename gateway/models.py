@@ -55,7 +55,10 @@ class _Call(_Body):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 9999-12-31T23:00-05:00 is past year 9999 in UTC
+            raise ValueError("timestamp is out of range") from exc
 
 
 def _none_is_empty(value: Any) -> Any:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import structlog
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from store import Store
 from store.records import EventRecord
@@ -26,6 +26,8 @@ log = structlog.get_logger(__name__)
 # The backoff cap, as a multiple of the poll interval: a recovered Temporal gets the backlog
 # within a few intervals, while a dead one is not hammered.
 BACKOFF_FACTOR = 5
+# Refusals that no retry can turn into an acceptance.
+PERMANENT = frozenset({RPCStatusCode.INVALID_ARGUMENT})
 BACKOFF_FIRST = 0.1
 
 
@@ -131,16 +133,31 @@ class Relay:
                 break
             self._current = record
             router = await self._get_router()
-            await router.route(
-                record.contact_id,
-                Event(
-                    message_id=record.message_id,
-                    name=record.name,
-                    properties=record.properties,
-                    timestamp=record.timestamp,
-                ),
-            )
             assert record.seq is not None
+            try:
+                await router.route(
+                    record.contact_id,
+                    Event(
+                        message_id=record.message_id,
+                        name=record.name,
+                        properties=record.properties,
+                        timestamp=record.timestamp,
+                    ),
+                )
+            except RPCError as exc:
+                if exc.status not in PERMANENT:
+                    raise
+                # Retrying cannot help (e.g. a payload over Temporal's size limit), and one
+                # such event must not hold back every later one: keep it, flagged, and go on.
+                await self.store.events.mark_dead(record.seq, f"{exc.status.name}: {exc.message}")
+                log.error(
+                    "relay gave up on an event Temporal refuses",
+                    contact_id=record.contact_id,
+                    message_id=record.message_id,
+                    error=f"{exc.status.name}: {exc.message}",
+                )
+                self._current = None
+                continue
             await self.store.events.mark_routed([record.seq])
             self._current = None
             done += 1

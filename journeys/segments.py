@@ -39,9 +39,10 @@ SEGMENTS = {
         did("Product Added", days=7),
         did_not(ORDERED, days=7),
     ),
-    # Reactivation's entry: known for over 15 days, and no open or click for 15 days.
+    # Reactivation's entry: no open or click for 15 days. Only contacts known for over 30 days:
+    # newer ones are still in welcome, which hands the disengaged over itself at day 30.
     "inactive": all_of(
-        trait("created_at", "before", days=15),
+        trait("created_at", "before", days=30),
         did_not(OPENED, days=15),
         did_not(CLICKED, days=15),
     ),

@@ -134,9 +134,40 @@ def _labels(key: str, value: Any) -> list[str]:
     return sorted(set(value))
 
 
+# Traits mirrored into text columns, with the column's size: checked before anything is stored,
+# so a wrong type or an over-long value is a 4xx naming the trait on SQLite and PostgreSQL alike.
+TEXT_TRAITS = {
+    "phone": 64,
+    "firstName": 255,
+    "first_name": 255,
+    "lastName": 255,
+    "last_name": 255,
+    "locale": 35,
+    "country": 64,
+    "city": 255,
+}
+
+
+def _text(key: str, value: Any, limit: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidTrait(f"traits.{key}", f"{key} must be a string")
+    text = str(value).strip()
+    if len(text) > limit:
+        raise InvalidTrait(f"traits.{key}", f"{key} must be at most {limit} characters")
+    return text
+
+
 def normalise_traits(traits: dict[str, Any]) -> dict[str, Any]:
     """Validate the traits that have a meaning to Sojourn; raises :class:`InvalidTrait`."""
     clean = dict(traits)
+    for key, limit in TEXT_TRAITS.items():
+        if clean.get(key) is not None:
+            clean[key] = _text(key, clean[key], limit)
+    address = clean.get("address")
+    if isinstance(address, dict):
+        for key in ADDRESS_TRAITS:
+            if address.get(key) is not None:
+                _text(f"address.{key}", address[key], TEXT_TRAITS[key])
     if clean.get("email") is not None:
         clean["email"] = normalise_email(clean["email"])
     if clean.get("timezone") is not None:
@@ -216,6 +247,10 @@ class ContactRepo:
         at = utc(at)  # type: ignore[assignment]
         await self.ensure(contact_id, at)
         async with self._engine.begin() as conn:
+            if self._engine.dialect.name == "sqlite":
+                # SQLite ignores FOR UPDATE and starts write transactions lazily: take the write
+                # lock before reading, or concurrent identifies would overwrite each other.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
             row = (
                 await conn.execute(
                     sa.select(contacts.c.traits, contacts.c.trait_times)

@@ -46,9 +46,7 @@ class EventRepo:
                 # Same transaction: a computed field never misses or double-counts an event.
                 await conn.execute(ensure_stmt(self._engine, event.contact_id, values["timestamp"]))
                 await conn.execute(
-                    apply_event(
-                        event.contact_id, event.name, event.properties, values["timestamp"]
-                    )
+                    apply_event(event.contact_id, event.name, event.properties, values["timestamp"])
                 )
         return new
 
@@ -69,6 +67,16 @@ class EventRepo:
         if not seqs:
             return
         stmt = events.update().where(events.c.seq.in_(list(seqs))).values(routed_at=at or now())
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def mark_dead(self, seq: int, error: str, at: datetime | None = None) -> None:
+        """Give up routing an event Temporal refuses for good (kept, with the reason)."""
+        stmt = (
+            events.update()
+            .where(events.c.seq == seq)
+            .values(routed_at=at or now(), route_error=error[:255])
+        )
         async with self._engine.begin() as conn:
             await conn.execute(stmt)
 

@@ -49,6 +49,7 @@ class EventRecord(BaseModel):
     timestamp: datetime
     received_at: datetime
     routed_at: datetime | None = None
+    route_error: str | None = None
 
 
 class MessageRecord(BaseModel):

@@ -53,6 +53,7 @@ events = sa.Table(
     sa.Column("timestamp", When, nullable=False, comment="event time, as the app says"),
     sa.Column("received_at", When, nullable=False),
     sa.Column("routed_at", When, comment="NULL until Temporal accepted it"),
+    sa.Column("route_error", sa.String(255), comment="why Temporal refused it for good"),
     sa.Index("ix_events_contact_name_time", "contact_id", "name", "timestamp"),
     sa.Index("ix_events_unrouted", "routed_at", "seq"),
     # Whole-base event conditions scan one event name in a time window (revision 0002).

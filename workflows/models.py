@@ -13,6 +13,25 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+# Property keys that carry personal data in Segment's specs (e.g. ``Signed Up`` has email,
+# first_name, phone). They stay in the store and never enter a workflow history.
+PERSONAL_KEYS = frozenset(
+    {
+        "email",
+        "first_name",
+        "firstName",
+        "last_name",
+        "lastName",
+        "name",
+        "phone",
+        "username",
+        "address",
+        "birthday",
+        "ip",
+    }
+)
+
+
 class Event(BaseModel):
     """An event as journeys see it (Segment's track call, minus personal traits)."""
 
@@ -20,6 +39,13 @@ class Event(BaseModel):
     name: str
     properties: dict[str, Any] = Field(default_factory=dict)
     timestamp: datetime | None = None
+
+    def without_personal_data(self) -> Event:
+        """This event with the personal-data properties left out (what histories may hold)."""
+        if PERSONAL_KEYS.isdisjoint(self.properties):
+            return self
+        kept = {k: v for k, v in self.properties.items() if k not in PERSONAL_KEYS}
+        return self.model_copy(update={"properties": kept})
 
 
 class ExitReason(StrEnum):

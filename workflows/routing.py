@@ -62,6 +62,7 @@ class Router:
         journeys drop duplicates by ``message_id``, so retrying is safe.
         """
         routed = Routed()
+        event = event.without_personal_data()
         for name, journey in self.journeys.items():
             if event.name in journey.spec.entry:
                 try:

@@ -172,8 +172,8 @@ class SegmentRepo:
         async with self._engine.begin() as conn:
             await conn.execute(stmt, rows)
 
-    async def forget_leavers(self, journey: str, segment: str, *, now: datetime) -> list[str]:
-        """Drop the enrollments of contacts who left the segment; returns their ids.
+    async def leavers(self, journey: str, segment: str, *, now: datetime) -> list[str]:
+        """Contacts enrolled into ``journey`` who are no longer in ``segment``.
 
         A contact who leaves and later joins the segment again is enrolled again (as far as
         the journey's re-entry policy allows): entry happens on *joining* the segment.
@@ -181,12 +181,17 @@ class SegmentRepo:
         members = self.members_query(segment, now).order_by(None)
         e = segment_enrollments.c
         gone = sa.select(e.contact_id).where(e.journey == journey, e.contact_id.not_in(members))
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(gone)).scalars())
+
+    async def forget(self, journey: str, contact_ids: list[str]) -> None:
+        """Drop these contacts' enrollments into ``journey``."""
+        if not contact_ids:
+            return
+        e = segment_enrollments.c
         async with self._engine.begin() as conn:
-            leavers = list((await conn.execute(gone)).scalars())
-            if leavers:
-                await conn.execute(
-                    segment_enrollments.delete().where(
-                        e.journey == journey, e.contact_id.in_(leavers)
-                    )
+            await conn.execute(
+                segment_enrollments.delete().where(
+                    e.journey == journey, e.contact_id.in_(contact_ids)
                 )
-        return leavers
+            )

@@ -203,6 +203,35 @@ async def test_invalid_json_is_a_400(client: httpx.AsyncClient, store: Store) ->
         ("/v1/track", {"userId": "u-1", "event": "X", "timestamp": "yesterday"}, "timestamp"),
         ("/v1/identify", {"userId": "u-1", "traits": "ada@example.com"}, "traits"),
         ("/v1/track", ["not", "an", "object"], "body"),
+        (
+            "/v1/track",
+            {"userId": "u", "event": "X", "timestamp": "9999-12-31T23:00:00-05:00"},
+            "timestamp",
+        ),
+        (
+            "/v1/track",
+            {"userId": "u", "event": "X", "properties": {"blob": "x" * 40000}},
+            "properties",
+        ),
+        (
+            "/v1/track",
+            {"userId": "u", "event": "Unsubscribed", "properties": {"topic": ""}},
+            "properties.topic",
+        ),
+        (
+            "/v1/track",
+            {"userId": "u", "event": "Unsubscribed", "properties": {"topic": 5}},
+            "properties.topic",
+        ),
+        ("/v1/identify", {"userId": "u", "traits": {"firstName": {"a": 1}}}, "traits.firstName"),
+        ("/v1/identify", {"userId": "u", "traits": {"lastName": "x" * 300}}, "traits.lastName"),
+        ("/v1/identify", {"userId": "u", "traits": {"locale": "x" * 50}}, "traits.locale"),
+        ("/v1/identify", {"userId": "u", "traits": {"phone": ["1"]}}, "traits.phone"),
+        (
+            "/v1/identify",
+            {"userId": "u", "traits": {"address": {"city": [1]}}},
+            "traits.address.city",
+        ),
     ],
 )
 async def test_invalid_field_is_named(

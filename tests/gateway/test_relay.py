@@ -163,3 +163,22 @@ async def test_stop_is_idempotent_and_restartable(store: Store) -> None:
     await relay.stop()
 
     assert router.message_ids == ["m-again"]
+
+
+async def test_an_event_temporal_refuses_for_good_does_not_hold_back_the_others(
+    store: Store,
+) -> None:
+    too_big = RPCError("Blob data size exceeds limit", RPCStatusCode.INVALID_ARGUMENT, b"")
+    router = FakeRouter(failures=1, error=too_big)
+    await append(store, "m-poison")
+    await append(store, "m-next")
+
+    relay = relay_for(store, router.factory())
+    async with running(relay):
+        await eventually(lambda: all_routed(store))
+
+    assert router.message_ids == ["m-next"]
+    poison = await store.events.get("m-poison")
+    assert poison is not None and poison.routed_at is not None
+    assert poison.route_error == "INVALID_ARGUMENT: Blob data size exceeds limit"
+    assert (await store.events.get("m-next")).route_error is None  # type: ignore[union-attr]

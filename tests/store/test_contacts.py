@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -63,3 +64,13 @@ async def test_invalid_traits_name_the_field(db: Store, traits: dict, field: str
         await db.contacts.identify("u1", traits, T0)
     assert caught.value.field == field
     assert await db.contacts.get("u1") is None
+
+
+async def test_concurrent_identifies_keep_every_trait(db: Store) -> None:
+    """Thirty identifies racing on one contact: each trait survives, on both databases."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    await db.contacts.identify("racer", {"email": "racer@example.com"}, at)
+    await asyncio.gather(*(db.contacts.identify("racer", {f"trait_{n}": n}, at) for n in range(30)))
+    contact = await db.contacts.get("racer")
+    assert contact is not None
+    assert {f"trait_{n}": n for n in range(30)}.items() <= contact.traits.items()
