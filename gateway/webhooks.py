@@ -108,6 +108,26 @@ async def _apply(
     return True
 
 
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    value = _json(raw)
+    return value if isinstance(value, dict) else None
+
+
+def _bad_body(expected: str) -> JSONResponse:
+    # A 4xx, not a 500: providers retry server errors, and this body will never get better.
+    return JSONResponse(
+        {"error": "invalid_request", "field": "body", "message": f"expected {expected}"},
+        status_code=400,
+    )
+
+
 def make_webhooks_router(
     policy: MessagingPolicy,
     *,
@@ -124,14 +144,16 @@ def make_webhooks_router(
             request, postmark_username, postmark_password
         ):
             return JSONResponse({"error": "bad credentials"}, status_code=401)
-        body = await request.json()
+        body = _json_object(await request.body())
+        if body is None:
+            return _bad_body("a JSON object")
         kind = str(body.get("RecordType", ""))
         name = POSTMARK.get(kind)
         if name is None:
             return JSONResponse({"status": "ignored"})
         if kind == "SubscriptionChange" and not body.get("SuppressSending"):
             return JSONResponse({"status": "ignored"})
-        metadata = body.get("Metadata") or {}
+        metadata = body.get("Metadata") if isinstance(body.get("Metadata"), dict) else {}
         extra: dict[str, Any] = {"provider": "postmark"}
         if kind == "Click":
             extra["url"] = body.get("OriginalLink")
@@ -158,9 +180,12 @@ def make_webhooks_router(
             sendgrid_public_key, signature, timestamp, raw
         ):
             return JSONResponse({"error": "bad signature"}, status_code=401)
+        items = _json(raw)
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return _bad_body("a JSON array of event objects")
         engagement = Engagement(request.app.state.store, policy)
         recorded = 0
-        for item in json.loads(raw):
+        for item in items:
             name = SENDGRID.get(str(item.get("event")))
             if name is None:
                 continue

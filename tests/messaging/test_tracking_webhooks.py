@@ -173,3 +173,24 @@ async def test_sendgrid_signed_webhook(
     # A replayed delivery of the same events adds nothing (event ids are stable).
     await web.post("/webhooks/sendgrid", content=body, headers=signed(body))
     assert len(await events_of(store, message.contact_id)) == 4
+
+
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[1, 2]", b'"text"'], ids=["broken", "array", "string"]
+)
+async def test_postmark_webhook_refuses_a_malformed_body_with_a_400(
+    web: httpx.AsyncClient, body: bytes
+) -> None:
+    headers = {**basic("pm", "s3cret"), "Content-Type": "application/json"}
+    answer = await web.post("/webhooks/postmark", content=body, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json()["field"] == "body"
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"event": "open"}', b"[1]"])
+async def test_sendgrid_webhook_refuses_a_malformed_body_with_a_400(
+    web: httpx.AsyncClient, body: bytes
+) -> None:
+    answer = await web.post("/webhooks/sendgrid", content=body, headers=signed(body))
+    assert answer.status_code == 400
+    assert answer.json()["field"] == "body"
