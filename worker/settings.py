@@ -27,7 +27,8 @@ class Settings(BaseSettings, PolicyFields):
     """Sojourn configuration; the defaults run the embedded stack on one machine.
 
     Attributes:
-        env: ``dev`` allows placeholder secrets; anything else refuses them.
+        env: ``dev`` and ``test`` (a dev mode for test suites) allow the placeholder secret
+            and plain-http links; ``production`` refuses both.
         temporal_address: ``host:port`` of an external Temporal frontend. Unset means the
             embedded dev server that ``sojourn dev`` starts on ``temporal_port``.
         database_url: SQLAlchemy async URL of the contact store.
