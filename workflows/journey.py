@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
@@ -189,6 +189,24 @@ class Journey(SegmentVerbs):
                 # as an ActivityError; the exit watcher expects a plain cancellation.
                 if self._exit_reason is not None and is_cancelled_exception(err):
                     raise asyncio.CancelledError from err
+                cause = err.cause
+                if (
+                    isinstance(cause, ApplicationError)
+                    and cause.type == "ProviderError"
+                    and cause.non_retryable
+                ):
+                    # The provider refused this message for good (e.g. an invalid address):
+                    # that send failed, visibly in the history; the journey goes on.
+                    return self._settle(
+                        SentMessage(
+                            message_id=prepared.message_id,
+                            template=template,
+                            step=step,
+                            status="failed",
+                            reason="provider_rejected",
+                        ),
+                        f"failed {template}: the provider refused it",
+                    )
                 raise
             if delivery.status == "deferred":
                 await hold(delivery.not_before, delivery.reason)

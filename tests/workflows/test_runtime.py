@@ -13,9 +13,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
 
 from activities.models import DELIVER_MESSAGE, DeliverMessage, Delivery
+from activities.providers import ProviderError
 from activities.rendering import Renderer, make_environment
 from journeys import ALL
 from store import Store
+from store.records import MessageRecord
 from tests.workflows.conftest import Harness
 from tests.workflows.sample_journeys import SAMPLES
 from worker.registry import Activities
@@ -232,6 +234,35 @@ async def test_personal_properties_never_reach_the_history(harness: Harness) -> 
     raw = b"".join(event.SerializeToString() for event in history.events)
     assert b"grace.hopper@example.com" not in raw and b"Grace" not in raw
     assert b'"plan":"pro"' in raw  # other properties do reach the journey
+
+
+class RefusingProvider:
+    """A provider that rejects every message for good, as a 4xx validation error does."""
+
+    name = "refusing"
+
+    async def send(self, message: MessageRecord) -> str:
+        raise ProviderError("422 invalid recipient", retryable=False)
+
+
+async def test_a_message_the_provider_refuses_fails_that_send_not_the_journey(
+    make_harness,
+    store: Store,
+    settings: Settings,  # type: ignore[no-untyped-def]
+) -> None:
+    async with make_harness(ALL, activities=[]) as probe:
+        router = probe.router
+    acts = Activities.build(
+        store=store, router=router, settings=settings, provider=RefusingProvider()
+    ).all()
+    async with make_harness(ALL, activities=acts) as h:
+        await h.identify()
+        await h.event("Signed Up")
+        res = await finished(h, "welcome")
+        assert res.exit_reason is ExitReason.completed
+        assert [(m.template, m.status) for m in res.sent] == [("welcome/hello", "failed")]
+        [message] = await h.messages()
+        assert message.status == "failed"
 
 
 async def _sent(h: Harness, template: str) -> bool:
