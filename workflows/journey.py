@@ -13,22 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
-        DELIVER_MESSAGE,
-        PREPARE_MESSAGE,
         START_JOURNEY,
-        DeliverMessage,
-        Delivery,
         JourneyStarted,
-        PreparedMessage,
-        PrepareMessage,
         StartJourney,
     )
     from activities.segment_models import SEGMENT_LEFT
+    from workflows.exits import JourneyExit
     from workflows.models import (
         Event,
         ExitReason,
@@ -40,34 +33,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.search import CONTACT_ID, JOURNEY_STEP
     from workflows.segments import SegmentVerbs
+    from workflows.sending import SendVerbs
     from workflows.spec import JourneySpec
 
 UNSUBSCRIBED = "Unsubscribed"
 HISTORY_LIMIT = 100
 SEEN_LIMIT = 1000
 
-# Lookups and rendering are cheap and idempotent: a local activity (one marker event) each send.
-PREPARE_TIMEOUT = timedelta(seconds=30)
-# The provider call is the only regular activity; it retries with backoff for as long as a day.
-DELIVER_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["TemplateError", "InvalidRecipient"],
-)
-DELIVER_TIMEOUT = timedelta(seconds=60)
-DELIVER_SCHEDULE_TIMEOUT = timedelta(days=1)
 
-
-class _Exit(Exception):
-    """Raised inside the steps to end the journey at once with a reason."""
-
-    def __init__(self, reason: ExitReason) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
-
-
-class Journey(SegmentVerbs):
+class Journey(SendVerbs, SegmentVerbs):
     """Base class of every journey; subclass it, decorate with ``@journey`` and write ``steps``."""
 
     spec: ClassVar[JourneySpec]
@@ -102,133 +76,6 @@ class Journey(SegmentVerbs):
         """Hook run once after the steps ended, whatever the reason (e.g. hand over on goal)."""
 
     # ---- the verbs --------------------------------------------------------------------------
-
-    async def send(
-        self,
-        template: str,
-        *,
-        data: dict[str, Any] | None = None,
-        topic: str | None = None,
-        on_cap: str = "defer",
-    ) -> SentMessage:
-        """Send ``template`` to the contact: consent, suppression, timing, render, provider.
-
-        Args:
-            template: the message template, e.g. ``welcome/hello``.
-            data: what the template sees as ``data`` (e.g. the order's products; a
-                ``recommendations`` list is also exposed as ``recommendations``).
-            topic: consent topic; the journey's by default. ``transactional`` bypasses
-                marketing consent, frequency caps and quiet hours (never suppression).
-            on_cap: ``defer`` waits for the next slot a frequency cap allows (a durable
-                timer); ``skip`` drops this message (status ``skipped``).
-
-        Returns the message handle; ``status`` is ``refused`` when consent or suppression
-        said no, in which case nothing was sent and, for a withdrawn topic, the journey ends
-        as ``unsubscribed``. A send outside quiet hours or over a cap waits on a durable
-        timer and is tried again then: deferred, never dropped.
-        """
-        self._steps_taken += 1
-        step = f"{self._steps_taken:02d}-{template}"
-        # Events that arrive from here on count for the next wait_for, even before it starts.
-        self._mark = len(self._inbox)
-        self._set_step(step)
-        key = f"{workflow.info().workflow_id}/{self._enrollment}/{step}"
-        cap_mode = "skip" if on_cap == "skip" else "defer"
-
-        async def hold(not_before: datetime | None, reason: str | None) -> None:
-            # One timer per deferral: two history events, no activity.
-            moment = not_before or workflow.now() + timedelta(minutes=5)
-            self._record(step, f"deferred until {moment.isoformat(timespec='minutes')}: {reason}")
-            self._wait_details(f"send window ({reason})", moment)
-            delay = max(moment - workflow.now(), timedelta(seconds=1))
-            await workflow.sleep(delay, summary=f"deferred: {reason}")
-            self._wait_details(None, None)
-
-        while True:
-            prepared = await workflow.execute_local_activity(
-                PREPARE_MESSAGE,
-                PrepareMessage(
-                    key=key,
-                    contact_id=self.contact_id,
-                    journey=self.spec.name,
-                    step=step,
-                    template=template,
-                    topic=topic or self.spec.topic,
-                    data=data or {},
-                    at=workflow.now(),
-                    on_cap=cap_mode,
-                ),
-                result_type=PreparedMessage,
-                start_to_close_timeout=PREPARE_TIMEOUT,
-            )
-            if prepared.status == "deferred":
-                await hold(prepared.not_before, prepared.reason)
-                continue
-            if prepared.status in ("refused", "skipped"):
-                return self._settle(
-                    SentMessage(
-                        message_id=prepared.message_id,
-                        template=template,
-                        step=step,
-                        status=prepared.status,
-                        reason=prepared.reason,
-                    ),
-                    f"not sent: {prepared.reason}",
-                )
-            try:
-                delivery = await workflow.execute_activity(
-                    DELIVER_MESSAGE,
-                    DeliverMessage(key=key, at=workflow.now(), on_cap=cap_mode),
-                    result_type=Delivery,
-                    start_to_close_timeout=DELIVER_TIMEOUT,
-                    schedule_to_close_timeout=DELIVER_SCHEDULE_TIMEOUT,
-                    retry_policy=DELIVER_RETRY,
-                )
-            except ActivityError as err:
-                # An exit (goal, withdrawal) cancelled the provider call: the SDK reports that
-                # as an ActivityError; the exit watcher expects a plain cancellation.
-                if self._exit_reason is not None and is_cancelled_exception(err):
-                    raise asyncio.CancelledError from err
-                cause = err.cause
-                if (
-                    isinstance(cause, ApplicationError)
-                    and cause.type == "ProviderError"
-                    and cause.non_retryable
-                ):
-                    # The provider refused this message for good (e.g. an invalid address):
-                    # that send failed, visibly in the history; the journey goes on.
-                    return self._settle(
-                        SentMessage(
-                            message_id=prepared.message_id,
-                            template=template,
-                            step=step,
-                            status="failed",
-                            reason="provider_rejected",
-                        ),
-                        f"failed {template}: the provider refused it",
-                    )
-                raise
-            if delivery.status == "deferred":
-                await hold(delivery.not_before, delivery.reason)
-                continue
-            return self._settle(
-                SentMessage(
-                    message_id=delivery.message_id,
-                    template=template,
-                    step=step,
-                    status=delivery.status,
-                    reason=delivery.reason,
-                ),
-                f"{delivery.status} {template} as {delivery.message_id}",
-            )
-
-    def _settle(self, message: SentMessage, detail: str) -> SentMessage:
-        """Record how a send ended; a withdrawn topic ends the journey right here."""
-        self._sent.append(message)
-        self._record(message.step, detail)
-        if message.reason == "unsubscribed":
-            raise _Exit(ExitReason.unsubscribed)
-        return message
 
     async def wait_for(
         self,
@@ -401,7 +248,7 @@ class Journey(SegmentVerbs):
         except asyncio.CancelledError:
             if self._exit_reason is None:
                 raise
-        except _Exit as exit_:
+        except JourneyExit as exit_:
             self._exit_reason = exit_.reason
         if self._exit_reason is None:
             self._exit_reason = (

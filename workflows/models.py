@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-
 # Property keys that carry personal data in Segment's specs (e.g. ``Signed Up`` has email,
 # first_name, phone). They stay in the store and never enter a workflow history.
 PERSONAL_KEYS = frozenset(
