@@ -7,6 +7,7 @@ Prints, for the seed's example rules: whole-base evaluation time, one-contact lo
     python -m bench.segments --small           # 10k contacts, 100k events (CI)
     python -m bench.segments --medium          # 100k contacts, 1M events
     python -m bench.segments                   # 1M contacts, 10M events (the design's bar)
+    python -m bench.segments --contacts 200000 --import-only   # the import rate alone
 
 Not a test: figures depend on the machine; run it by hand and copy them to the README.
 """
@@ -163,7 +164,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def main(contacts: int, events: int, folder: Path, skip_naive: bool) -> None:
+async def main(
+    contacts: int, events: int, folder: Path, skip_naive: bool, import_only: bool = False
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / f"segments-{contacts}-{events}.db"
     for suffix in ("", "-wal", "-shm"):
@@ -181,6 +184,9 @@ async def main(contacts: int, events: int, folder: Path, skip_naive: bool) -> No
         f"import: {report.accepted} contacts in {import_s:.2f} s "
         f"= {report.accepted / import_s:,.0f} contacts/s ({len(report.rejected)} rejected)"
     )
+    if import_only:
+        await store.close()
+        return
 
     t = time.perf_counter()
     insert_events(db, contacts, events, rng)
@@ -239,9 +245,10 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--dir", type=Path, default=Path("var/bench"))
     parser.add_argument("--no-naive", action="store_true", help="skip the Python baseline")
+    parser.add_argument("--import-only", action="store_true", help="stop after the import")
     args = parser.parse_args()
     if args.small:
         args.contacts, args.events = 10_000, 100_000
     elif args.medium:
         args.contacts, args.events = 100_000, 1_000_000
-    asyncio.run(main(args.contacts, args.events, args.dir, args.no_naive))
+    asyncio.run(main(args.contacts, args.events, args.dir, args.no_naive, args.import_only))

@@ -11,7 +11,9 @@ inline next to ``userId``.
 
 Parsing and validation are per-row Python and were the import's bottleneck, so large files are
 cut into batches that worker processes parse and validate while this process writes the
-previous batches; the database work and its order stay in one process.
+previous batches; the database work and its order stay in one process. Where workers are not
+forked (Python 3.12+, macOS, Windows) they import the ``__main__`` module, so a script that
+imports must guard its entry point with ``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import json
 import multiprocessing
 import os
 import re
-from collections import deque
+import sys
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from json.encoder import c_make_encoder, encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +56,8 @@ _EMPTY = {col: None for col in MIRRORS} | {"tags": [], "interests": []}
 _COLUMNS = ("id", "created_at", *MIRRORS, "traits", "trait_times", "updated_at")
 _TRAITS = _COLUMNS.index("traits")
 _PLAIN = (*ID_KEYS, "timestamp", "email")  # CSV cells kept as text
-# Below this size a file is parsed in-process: starting worker processes costs about a second.
+_AS_IS = {c.name for c in contacts.c if isinstance(c.type, sa.String)}
+# Below this size a file is parsed in-process: worker processes would not pay for themselves.
 POOL_MIN_BYTES = 4 << 20
 
 
@@ -113,11 +118,15 @@ def _csv_raw(header: list[str], records: Iterable[list[str]], start: int) -> Ite
         for line, rec in enumerate(records, start):
             yield (
                 line,
-                {k: v if plain else _typed(v) for (k, plain), v in zip(spec, rec) if v},
+                {
+                    k: v if plain else _typed(v)
+                    for (k, plain), v in zip(spec, rec, strict=False)
+                    if v
+                },
             )
         return
     for line, rec in enumerate(records, start):
-        row = dict(zip(header, rec))
+        row = dict(zip(header, rec, strict=False))
         yield line, {k: v if k in _PLAIN else _typed(v) for k, v in row.items() if k and v}
 
 
@@ -208,6 +217,30 @@ def parse_row(line: int, raw: dict[str, Any], default_at: datetime) -> _Row:
     return _Row(line, str(user_id), normalise_traits(traits), at)
 
 
+def _json_dumps() -> Callable[[Any], str]:
+    # json.dumps builds a C encoder per call, a third of its cost on a small dict; one
+    # reused encoder with json.dumps's defaults writes the same text. Import rows come from
+    # JSON or CSV, so they cannot be circular and need no circularity check.
+    if c_make_encoder is None:
+        return json.dumps
+    encode = c_make_encoder(
+        None,
+        json.JSONEncoder().default,
+        encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps = _json_dumps()
+_MEMO = 4096  # entries per memo below; JSONL rows may each carry their own time
+
+
 class _SqliteValues:
     """Python values to what SQLAlchemy's SQLite types store (JSON text, ISO dates,
     ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC date-times), so reads through Core see the same rows.
@@ -220,23 +253,33 @@ class _SqliteValues:
         self._times: dict[tuple[Any, ...], str] = {}
         self._lists: dict[tuple[Any, ...], str] = {}
         self._convert = [self._converter(k) for k in _COLUMNS]
+        # The mirror columns of a new contact: name, default, converter (None: as is).
+        self._mirrors = [
+            (k, _EMPTY[k], None if k in _AS_IS else f)
+            for k, f in zip(_COLUMNS, self._convert, strict=True)
+            if k in _EMPTY
+        ]
 
     def when(self, v: datetime | None) -> str | None:
         if v is None:
             return None
         stamp = self._stamps.get(v)
         if stamp is None:
+            if len(self._stamps) > _MEMO:
+                self._stamps.clear()
             stamp = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
             self._stamps[v] = stamp
         return stamp
 
     def labels(self, v: Any) -> str:
-        key = tuple(v) if isinstance(v, list) else None
-        if key is None:
+        if not isinstance(v, list):
             return json.dumps(v)
+        key = tuple(v)
         text = self._lists.get(key)
         if text is None:
-            text = self._lists[key] = json.dumps(v)
+            if len(self._lists) > _MEMO:
+                self._lists.clear()
+            text = self._lists[key] = _dumps(v)
         return text
 
     def _converter(self, key: str) -> Callable[[Any], Any]:
@@ -244,7 +287,7 @@ class _SqliteValues:
         if key in ("tags", "interests"):
             return self.labels
         if isinstance(kind, sa.JSON):
-            return json.dumps
+            return _dumps
         if isinstance(kind, sa.DateTime):
             return self.when
         if isinstance(kind, sa.Date):
@@ -253,39 +296,33 @@ class _SqliteValues:
 
     def row(self, values: dict[str, Any]) -> tuple[Any, ...]:
         """``values`` (keyed by column, in ``_COLUMNS`` order from ``id``) as a driver row."""
-        return tuple(f(values[k]) for k, f in zip(_COLUMNS, self._convert) if k in values)
+        return tuple(
+            f(values[k]) for k, f in zip(_COLUMNS, self._convert, strict=True) if k in values
+        )
 
     def new(self, row: _Row) -> tuple[Any, ...]:
-        """The row of a contact first seen in ``row`` (what ``_write`` would insert)."""
+        """The row ``_write`` would insert for a contact first seen in ``row``, quicker."""
         traits = row.traits
         stamp = row.at.isoformat()
         key = (stamp, *traits)
         times = self._times.get(key)
         if times is None:
-            times = self._times[key] = json.dumps(dict.fromkeys(traits, stamp))
-        return self.row(
-            {
-                "id": row.user_id,
-                "created_at": row.at,
-                **_EMPTY,
-                **columns_from_traits(traits),
-                "traits": traits,
-                "trait_times": times,
-                "updated_at": row.at,
-            }
-        )
+            if len(self._times) > _MEMO:
+                self._times.clear()
+            times = self._times[key] = _dumps(dict.fromkeys(traits, stamp))
+        get = columns_from_traits(traits).get
+        at = self.when(row.at)
+        mirrors = [get(k, d) if f is None else f(get(k, d)) for k, d, f in self._mirrors]
+        return (row.user_id, at, *mirrors, _dumps(traits), times, at)
 
 
-_TIMES = _COLUMNS.index("trait_times")
+_converters: list[_SqliteValues] = []
 
 
-class _Sqlite(_SqliteValues):
-    def new(self, row: _Row) -> tuple[Any, ...]:  # trait_times arrives as JSON already
-        values = super().new(row)
-        return values[:_TIMES] + (json.loads(values[_TIMES]),) + values[_TIMES + 1 :]
-
-
-_converters: dict[bool, _SqliteValues] = {}
+def _sqlite_values() -> _SqliteValues:
+    if not _converters:
+        _converters.append(_SqliteValues())
+    return _converters[0]
 
 
 def _parse(chunk: _Chunk, at: datetime, sqlite: bool) -> tuple[list[Any], list[Rejected]]:
@@ -294,9 +331,7 @@ def _parse(chunk: _Chunk, at: datetime, sqlite: bool) -> tuple[list[Any], list[R
     Returns accepted rows as ``(userId, at, driver row)`` on SQLite, :class:`_Row` otherwise,
     and the rejected rows.
     """
-    convert = _converters.get(True) if sqlite else None
-    if sqlite and convert is None:
-        convert = _converters[True] = _SqliteValues()
+    convert = _sqlite_values() if sqlite else None
     accepted: list[Any] = []
     rejected: list[Rejected] = []
     for line, raw in _raw(chunk):
@@ -311,3 +346,246 @@ def _parse(chunk: _Chunk, at: datetime, sqlite: bool) -> tuple[list[Any], list[R
             continue
         accepted.append((row.user_id, row.at, convert.new(row)) if convert else row)
     return accepted, rejected
+
+
+def _pool_context() -> Any:
+    # Fork where it is still the default (Linux, Python < 3.12): workers start in milliseconds
+    # with this module loaded, and they only parse. Elsewhere (fork is deprecated once the
+    # parent has threads, as the database driver's) a fork server with this module preloaded;
+    # its workers also import the ``__main__`` module, which takes a second or so.
+    methods = multiprocessing.get_all_start_methods()
+    if sys.version_info < (3, 12) and methods[0] == "fork":
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _start_pool(workers: int) -> Executor:
+    """A process pool whose workers are up; blocks for as long as that takes."""
+    pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
+    try:
+        for started in [pool.submit(int) for _ in range(workers)]:
+            started.result()
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
+    return pool
+
+
+class Importer:
+    """Imports contacts in batches of ``batch_size`` rows, one transaction per batch.
+
+    Args:
+        engine: the store's engine.
+        batch_size: rows per batch and transaction.
+        workers: processes that parse and validate batches; ``0`` parses in-process, ``None``
+            uses one per CPU for files of :data:`POOL_MIN_BYTES` or more.
+    """
+
+    def __init__(self, engine: AsyncEngine, batch_size: int = 5000, workers: int | None = None):
+        self._engine = engine
+        self.batch_size = batch_size
+        self.workers = workers
+
+    def _pool_size(self, rows: Iterable[Raw]) -> int:
+        if self.workers is not None:
+            return self.workers
+        cpus = os.cpu_count() or 1
+        if cpus < 2 or not isinstance(rows, RowSource):
+            return 0
+        return cpus if rows.path.stat().st_size >= POOL_MIN_BYTES else 0
+
+    async def run(
+        self,
+        rows: Iterable[Raw],
+        *,
+        now: datetime | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import ``rows`` (from :func:`read_rows`); ``progress(n)`` after each batch of n."""
+        report = ImportReport()
+        at = now or utcnow()
+        sqlite = self._engine.dialect.name == "sqlite"
+        if isinstance(rows, RowSource):
+            chunks: Iterator[_Chunk] = rows.chunks(self.batch_size)
+        else:
+            pairs = iter(rows)
+            chunks = iter(lambda: ("raw", list(islice(pairs, self.batch_size))), ("raw", []))
+        workers = self._pool_size(rows)
+        if not workers:
+            for chunk in chunks:
+                await self._commit(_parse(chunk, at, sqlite), _size(chunk), report, progress)
+            return report
+        starting = asyncio.get_running_loop().run_in_executor(None, _start_pool, workers)
+        try:
+            await self._pipeline(chunks, starting, workers, at, sqlite, report, progress)
+        finally:
+            await asyncio.wait([starting])
+            if starting.exception() is None:
+                starting.result().shutdown(cancel_futures=True)
+        return report
+
+    async def _pipeline(
+        self,
+        chunks: Iterator[_Chunk],
+        starting: asyncio.Future[Executor],
+        workers: int,
+        at: datetime,
+        sqlite: bool,
+        report: ImportReport,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        # Batches are written in file order while the workers parse the next ones. Starting
+        # the workers takes about a second: this process parses the first batches meanwhile.
+        pending: deque[tuple[Future[Any], int]] = deque()
+        pool: Executor | None = None
+        for chunk in chunks:
+            if pool is None and starting.done():
+                pool = starting.result()
+            if pool is None:
+                await self._commit(_parse(chunk, at, sqlite), _size(chunk), report, progress)
+                continue
+            pending.append((pool.submit(_parse, chunk, at, sqlite), _size(chunk)))
+            while pending and (pending[0][0].done() or len(pending) > 2 * workers):
+                future, size = pending.popleft()
+                await self._commit(await asyncio.wrap_future(future), size, report, progress)
+        while pending:
+            future, size = pending.popleft()
+            await self._commit(await asyncio.wrap_future(future), size, report, progress)
+
+    async def _commit(
+        self,
+        parsed: tuple[list[Any], list[Rejected]],
+        size: int,
+        report: ImportReport,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        accepted, rejected = parsed
+        report.rejected.extend(rejected)
+        if accepted:
+            if isinstance(accepted[0], _Row):
+                await self._write(accepted, report)
+            else:
+                await self._write_sqlite(accepted, report)
+        if progress and size:
+            progress(size)
+
+    async def _write_sqlite(
+        self, batch: list[tuple[str, datetime, tuple[Any, ...]]], report: ImportReport
+    ) -> None:
+        """``_write`` for SQLite, through the driver with the rows the workers prepared.
+
+        SQLAlchemy's per-value processing halved the import rate. A contact that is new and
+        appears once in the batch is inserted as prepared; the others merge as in ``_write``.
+        """
+        convert = _sqlite_values()
+        ids = list(dict.fromkeys(uid for uid, _, _ in batch))
+        async with self._engine.begin() as conn:
+            found = await conn.exec_driver_sql(
+                "SELECT id, traits, trait_times FROM contacts"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            )
+            state = {cid: (json.loads(t), json.loads(tt)) for cid, t, tt in found}
+            existing = set(state)
+            repeats = Counter(uid for uid, _, _ in batch) if len(ids) < len(batch) else None
+            prepared: dict[str, tuple[Any, ...]] = {}
+            latest: dict[str, datetime] = {}
+            for uid, at, values in batch:
+                if uid not in existing and (repeats is None or repeats[uid] == 1):
+                    prepared[uid] = values  # the common case of a first import
+                    continue
+                incoming = json.loads(values[_TRAITS])
+                if uid in state:
+                    traits, times = state[uid]
+                    state[uid] = merge_traits(traits, times, incoming, at)
+                else:
+                    state[uid] = (incoming, dict.fromkeys(incoming, at.isoformat()))
+                latest[uid] = max(latest.get(uid, at), at)
+            inserts, updates = [], []
+            for cid in ids:
+                if cid in prepared:
+                    inserts.append(prepared[cid])
+                    continue
+                traits, times = state[cid]
+                values = {
+                    **_EMPTY,
+                    **columns_from_traits(traits),
+                    "traits": traits,
+                    "trait_times": times,
+                    "updated_at": latest[cid],
+                }
+                if cid in existing:
+                    updates.append((*convert.row(values), cid))
+                else:
+                    inserts.append(convert.row({"id": cid, "created_at": latest[cid], **values}))
+            if inserts:
+                await conn.exec_driver_sql(_INSERT, inserts)
+            if updates:
+                await conn.exec_driver_sql(_UPDATE, updates)
+        report.accepted += len(batch)
+        report.created += len(inserts)
+        report.updated += len(updates)
+
+    async def _write(self, batch: list[_Row], report: ImportReport) -> None:
+        ids = list(dict.fromkeys(r.user_id for r in batch))
+        async with self._engine.begin() as conn:
+            found = await conn.execute(
+                sa.select(contacts.c.id, contacts.c.traits, contacts.c.trait_times).where(
+                    contacts.c.id.in_(ids)
+                )
+            )
+            state: dict[str, tuple[dict, dict]] = {r.id: (r.traits, r.trait_times) for r in found}
+            existing = set(state)
+            latest: dict[str, datetime] = {}
+            for row in batch:
+                if row.user_id in state:
+                    traits, times = state[row.user_id]
+                    state[row.user_id] = merge_traits(traits, times, row.traits, row.at)
+                else:  # the common case of a first import: nothing to merge with
+                    stamp = row.at.isoformat()
+                    state[row.user_id] = (row.traits, dict.fromkeys(row.traits, stamp))
+                latest[row.user_id] = max(latest.get(row.user_id, row.at), row.at)
+            inserts, updates = [], []
+            for cid in ids:
+                traits, times = state[cid]
+                values = {
+                    **_EMPTY,
+                    **columns_from_traits(traits),
+                    "traits": traits,
+                    "trait_times": times,
+                    "updated_at": latest[cid],
+                }
+                if cid in existing:
+                    # Bind names may not equal column names in an executemany UPDATE.
+                    updates.append({"_id": cid, **{f"v_{k}": v for k, v in values.items()}})
+                else:
+                    inserts.append({"id": cid, "created_at": latest[cid], **values})
+            if inserts:
+                await conn.execute(contacts.insert(), inserts)
+            if updates:
+                keys = [k[2:] for k in updates[0] if k != "_id"]
+                stmt = (
+                    contacts.update()
+                    .where(contacts.c.id == sa.bindparam("_id"))
+                    .values({k: sa.bindparam(f"v_{k}", type_=contacts.c[k].type) for k in keys})
+                )
+                await conn.execute(stmt, updates)
+        report.accepted += len(batch)
+        report.created += len(inserts)
+        report.updated += len(updates)
+
+
+_SET = [k for k in _COLUMNS if k not in ("id", "created_at")]
+_INSERT = f"INSERT INTO contacts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_UPDATE = f"UPDATE contacts SET {', '.join(f'{k} = ?' for k in _SET)} WHERE id = ?"
+
+
+def write_rejects(path: Path, rejected: list[Rejected]) -> None:
+    """One JSON line per rejected row: line number, userId, field and reason."""
+    with path.open("w", encoding="utf-8") as fh:
+        for r in rejected:
+            fh.write(json.dumps(r.__dict__) + "\n")

@@ -6,8 +6,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from store import Store
 from store.importer import Importer, read_rows, write_rejects
+from store.schema import contacts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -72,3 +75,58 @@ async def test_jsonl_import_merges_with_existing_profile(db: Store, tmp_path: Pa
     assert u1 is not None
     assert u1.traits["plan"] == "pro"  # the 2025 row is older than the 2026 identify
     assert (u1.city, u1.country) == ("Lyon", "FR")
+
+
+def _lines(n: int) -> list[str]:
+    """CSV rows with repeats inside a batch, a bad email and a quoted multi-line trait."""
+    rows = []
+    for i in range(n):
+        uid = f"u{i % (n - 3)}"  # the last three rows repeat the first three contacts
+        email = "broken" if i == 5 else f"p{i}@Example.com"
+        rows.append(f'{uid},{email},N{i},{i % 4},"a,b",2025-0{1 + i % 9}-01,"line\none"')
+    return ["userId,email,firstName,score,tags,createdAt,note", *rows]
+
+
+async def _dump(db: Store) -> list[tuple]:
+    async with db.engine.connect() as conn:
+        result = await conn.execute(sa.select(contacts).order_by(contacts.c.id))
+        return [tuple(r) for r in result]
+
+
+async def test_worker_processes_import_what_one_process_does(db: Store, tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text("\n".join(_lines(40)) + "\n")
+    await db.contacts.identify("u2", {"plan": "pro", "firstName": "Old"}, T0)
+    inline = await Importer(db.engine, batch_size=7, workers=0).run(read_rows(path), now=T0)
+    expected = await _dump(db)
+    await _clear(db)
+    await db.contacts.identify("u2", {"plan": "pro", "firstName": "Old"}, T0)
+    pooled = await Importer(db.engine, batch_size=7, workers=2).run(read_rows(path), now=T0)
+    assert await _dump(db) == expected
+    assert pooled == inline
+    assert (inline.accepted, inline.created, inline.rejected[0].line) == (39, 35, 7)
+    u0 = await db.contacts.get("u0")
+    assert u0 is not None and u0.first_name == "N37" and u0.traits["note"] == "line\none"
+
+    again = await Importer(db.engine, batch_size=7, workers=2).run(read_rows(path), now=T0)
+    assert (again.created, await _dump(db)) == (0, expected)
+
+
+async def _clear(db: Store) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(contacts.delete())
+
+
+def test_read_rows_still_iterates_raw_rows(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text(CSV)
+    rows = list(read_rows(path))
+    assert [line for line, _ in rows] == [2, 3, 4, 5]
+    assert rows[0][1] == {
+        "userId": "u1",
+        "email": "Ada@Example.COM",
+        "firstName": "Ada",
+        "plan": "pro",
+        "age": 36,
+        "tags": "vip,beta",
+    }

@@ -39,9 +39,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("interests", sa.JSON, nullable=False, server_default="[]"))
         batch.add_column(sa.Column("order_count", sa.Integer, nullable=False, server_default="0"))
         batch.add_column(sa.Column("total_spent", sa.Float, nullable=False, server_default="0"))
-    op.create_index(
-        "ix_events_name_time_contact", "events", ["name", "timestamp", "contact_id"]
-    )
+    op.create_index("ix_events_name_time_contact", "events", ["name", "timestamp", "contact_id"])
     op.create_table(
         "contact_scores",
         sa.Column("contact_id", sa.String(255), primary_key=True),
@@ -67,7 +65,13 @@ def downgrade() -> None:
     op.drop_index("ix_events_name_time_contact", "events")
     with op.batch_alter_table("contacts") as batch:
         for name in (
-            "country", "city", "birthday", *TIMES, "tags", "interests", "order_count",
+            "country",
+            "city",
+            "birthday",
+            *TIMES,
+            "tags",
+            "interests",
+            "order_count",
             "total_spent",
         ):
             batch.drop_column(name)
