@@ -268,3 +268,32 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     assert code == 0, dev_log(stack)
     assert not [pid for pid in temporal if running(pid)], "the Temporal dev server outlived dev"
     assert (stack["var"] / "temporal.db").is_file()  # persisted for the next start
+
+    # A restart keeps every contact, event, message and running journey.
+    with stack["log"].open("ab") as log:
+        again = subprocess.Popen(
+            [sys.executable, "-m", "worker.cli", "dev"],
+            cwd=ROOT,
+            env=stack["env"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack["process"] = again
+    try:
+        poll("the restarted gateway's /healthz", lambda: healthy(stack), START_WAIT)
+        stack["temporal_pids"] += [p for p in children(again.pid) if "start-dev" in cmdline(p)]
+        assert welcome_mail() is not None
+        rows = journeys()
+        assert rows[workflow_id]["status"] == "COMPLETED"
+        assert rows[f"cross_sell-{contact}"]["status"] == "RUNNING"
+        profile = sojourn(stack, "contacts", "show", contact, "--json")
+        assert profile.returncode == 0, profile.stderr
+        assert "grace@example.com" in profile.stdout and "Order Completed" in profile.stdout
+        again.send_signal(signal.SIGINT)
+        assert again.wait(STOP_WAIT) == 0, dev_log(stack)
+    finally:
+        if again.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(again.pid, signal.SIGKILL)
