@@ -28,7 +28,7 @@ from typing import Any
 from journeys.segments import CATALOG
 from store import Store
 from store.computed import recompute
-from store.importer import Importer, read_rows
+from store.importing import Importer, read_rows
 from store.segments import SegmentRepo
 from store.segments.reference import Reference
 from store.segments.rules import all_of, any_of, none_of, segment

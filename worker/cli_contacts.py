@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from journeys.segments import CATALOG
 from store import Store
 from store._sql import now as utcnow
-from store.importer import Importer, read_rows, write_rejects
+from store.importing import Importer, read_rows, write_rejects
 from store.segments import SegmentRepo
 from store.segments.compiler import COMPUTED
 from worker.settings import Settings

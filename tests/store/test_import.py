@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from store import Store
-from store.importer import Importer, read_rows, write_rejects
+from store.importing import Importer, read_rows, write_rejects
 from store.schema import contacts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,0 +1,189 @@
+"""Raw rows to contacts: validation, and the values a batch inserts.
+
+:func:`parse_batch` is what worker processes run (see :mod:`store.importing.pool`), so it and
+everything it calls stay top-level functions of this module: the pool pickles them by name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii
+from typing import Any
+
+import sqlalchemy as sa
+
+from store.contacts import (
+    COLUMN_TRAITS,
+    InvalidTrait,
+    columns_from_traits,
+    normalise_traits,
+    parse_time,
+)
+from store.importing.report import Rejected
+from store.importing.sources import ID_KEYS, Chunk, chunk_rows
+from store.schema import contacts
+
+MIRRORS = sorted(set(COLUMN_TRAITS.values()) | {"country", "city"})
+EMPTY = {col: None for col in MIRRORS} | {"tags": [], "interests": []}
+# Column order of a new contact's row; ``write_core`` builds its dicts in the same order.
+COLUMNS = ("id", "created_at", *MIRRORS, "traits", "trait_times", "updated_at")
+_AS_IS = {c.name for c in contacts.c if isinstance(c.type, sa.String)}
+
+
+@dataclass
+class Row:
+    """One validated row: whose, which traits, and as of when."""
+
+    line: int
+    user_id: str
+    traits: dict[str, Any]
+    at: datetime
+
+
+def parse_row(line: int, raw: dict[str, Any], default_at: datetime) -> Row:
+    """Validate one raw row; raises :class:`InvalidTrait` naming the bad field."""
+    user_id = next((raw[k] for k in ID_KEYS if raw.get(k) not in (None, "")), None)
+    if not isinstance(user_id, str | int) or isinstance(user_id, bool):
+        raise InvalidTrait("userId", "userId is missing")
+    traits = raw.get("traits")
+    if traits is None:
+        traits = {k: v for k, v in raw.items() if k not in ID_KEYS and k != "timestamp"}
+    elif not isinstance(traits, dict):
+        raise InvalidTrait("traits", "traits must be an object")
+    at = parse_time(raw["timestamp"], "timestamp") if raw.get("timestamp") else default_at
+    return Row(line, str(user_id), normalise_traits(traits), at)
+
+
+def _json_dumps() -> Callable[[Any], str]:
+    # json.dumps builds a C encoder per call, a third of its cost on a small dict; one
+    # reused encoder with json.dumps's defaults writes the same text. Import rows come from
+    # JSON or CSV, so they cannot be circular and need no circularity check.
+    if c_make_encoder is None:
+        return json.dumps
+    encode = c_make_encoder(
+        None,
+        json.JSONEncoder().default,
+        encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps = _json_dumps()
+_MEMO = 4096  # entries per memo below; JSONL rows may each carry their own time
+
+
+class SqliteValues:
+    """Python values to what SQLAlchemy's SQLite types store (JSON text, ISO dates,
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC date-times), so reads through Core see the same rows.
+
+    Memoised: import rows share their import time, tag sets, trait names and signup days.
+    """
+
+    def __init__(self) -> None:
+        self._stamps: dict[datetime, str] = {}
+        self._times: dict[tuple[Any, ...], str] = {}
+        self._lists: dict[tuple[Any, ...], str] = {}
+        self._convert = [self._converter(k) for k in COLUMNS]
+        # The mirror columns of a new contact: name, default, converter (None: as is).
+        self._mirrors = [
+            (k, EMPTY[k], None if k in _AS_IS else f)
+            for k, f in zip(COLUMNS, self._convert, strict=True)
+            if k in EMPTY
+        ]
+
+    def when(self, v: datetime | None) -> str | None:
+        if v is None:
+            return None
+        stamp = self._stamps.get(v)
+        if stamp is None:
+            if len(self._stamps) > _MEMO:
+                self._stamps.clear()
+            stamp = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            self._stamps[v] = stamp
+        return stamp
+
+    def labels(self, v: Any) -> str:
+        if not isinstance(v, list):
+            return json.dumps(v)
+        key = tuple(v)
+        text = self._lists.get(key)
+        if text is None:
+            if len(self._lists) > _MEMO:
+                self._lists.clear()
+            text = self._lists[key] = _dumps(v)
+        return text
+
+    def _converter(self, key: str) -> Callable[[Any], Any]:
+        kind = contacts.c[key].type
+        if key in ("tags", "interests"):
+            return self.labels
+        if isinstance(kind, sa.JSON):
+            return _dumps
+        if isinstance(kind, sa.DateTime):
+            return self.when
+        if isinstance(kind, sa.Date):
+            return lambda v: None if v is None else v.isoformat()
+        return lambda v: v
+
+    def row(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        """``values`` (keyed by column, in ``COLUMNS`` order from ``id``) as a driver row."""
+        return tuple(
+            f(values[k]) for k, f in zip(COLUMNS, self._convert, strict=True) if k in values
+        )
+
+    def new(self, row: Row) -> tuple[Any, ...]:
+        """The row ``write_core`` would insert for a contact first seen in ``row``, quicker."""
+        traits = row.traits
+        stamp = row.at.isoformat()
+        key = (stamp, *traits)
+        times = self._times.get(key)
+        if times is None:
+            if len(self._times) > _MEMO:
+                self._times.clear()
+            times = self._times[key] = _dumps(dict.fromkeys(traits, stamp))
+        get = columns_from_traits(traits).get
+        at = self.when(row.at)
+        mirrors = [get(k, d) if f is None else f(get(k, d)) for k, d, f in self._mirrors]
+        return (row.user_id, at, *mirrors, _dumps(traits), times, at)
+
+
+_converters: list[SqliteValues] = []
+
+
+def sqlite_values() -> SqliteValues:
+    """This process's :class:`SqliteValues`, made on first use."""
+    if not _converters:
+        _converters.append(SqliteValues())
+    return _converters[0]
+
+
+def parse_batch(chunk: Chunk, at: datetime, sqlite: bool) -> tuple[list[Any], list[Rejected]]:
+    """Parse and validate one batch (runs in a worker process or in-process).
+
+    Returns accepted rows as ``(userId, at, driver row)`` on SQLite, :class:`Row` otherwise,
+    and the rejected rows.
+    """
+    convert = sqlite_values() if sqlite else None
+    accepted: list[Any] = []
+    rejected: list[Rejected] = []
+    for line, raw in chunk_rows(chunk):
+        if isinstance(raw, Rejected):
+            rejected.append(raw)
+            continue
+        try:
+            row = parse_row(line, raw, at)
+        except InvalidTrait as exc:
+            uid = next((str(raw[k]) for k in ID_KEYS if raw.get(k)), None)
+            rejected.append(Rejected(line, uid, exc.field, str(exc)))
+            continue
+        accepted.append((row.user_id, row.at, convert.new(row)) if convert else row)
+    return accepted, rejected
