@@ -68,7 +68,15 @@ def import_(
         finally:
             await store.close()
 
-    report = asyncio.run(run())
+    try:
+        report = asyncio.run(run())
+    except UnicodeDecodeError as exc:
+        typer.echo(
+            f"{file} is not UTF-8 text (byte {exc.start} cannot be decoded): save it as UTF-8 "
+            "and import it again; rows already imported merge, nothing is duplicated",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     if report.rejected:
         write_rejects(rejects, report.rejected)
     summary = {

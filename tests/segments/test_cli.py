@@ -62,3 +62,24 @@ def test_import_show_and_segments(db_env: Path) -> None:
     assert "no_click_15d: 1 contacts" in one.stdout and "NOT IN" in one.stdout
     assert runner.invoke(segments_app, ["show", "nope"]).exit_code == 2
     assert "scored 0" in runner.invoke(segments_app, ["refresh"]).stdout
+
+
+def test_import_rejects_a_wrongly_typed_trait_by_row(db_env: Path) -> None:
+    path = db_env / "typed.jsonl"
+    rows = [
+        {"userId": "t1", "email": "t1@x.io"},
+        {"userId": "t2", "email": "t2@x.io", "phone": {"x": 1}},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = runner.invoke(contacts_app, ["import", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rejected"] == 1
+    assert '"field": "traits.phone"' in Path(str(path) + ".rejected.jsonl").read_text()
+
+
+def test_import_of_a_file_that_is_not_utf8_says_what_to_do(db_env: Path) -> None:
+    path = db_env / "latin1.csv"
+    path.write_bytes("userId,email\nx1,café@x.io\n".encode("latin-1"))
+    result = runner.invoke(contacts_app, ["import", str(path)])
+    assert result.exit_code == 1
+    assert "not UTF-8" in result.stderr and "save it as UTF-8" in result.stderr
