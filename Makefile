@@ -29,5 +29,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.journey_cost
 
+bench-latency: $(STAMP)
+	$(BIN)/python -m bench.latency
+
 clean:
 	rm -rf $(VENV) var
