@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench clean
+.PHONY: dev test lint bench bench-latency clean
 
 # Reinstall whenever pyproject.toml changes, so a pull never leaves a stale venv.
 $(STAMP): pyproject.toml

@@ -6,6 +6,7 @@ every other event signals the contact's running journeys and skips the ones not 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,32 +62,50 @@ class Router:
         Raises RPCError when Temporal is unreachable, so the caller can retry later; the
         journeys drop duplicates by ``message_id``, so retrying is safe.
         """
-        routed = Routed()
         event = event.without_personal_data()
-        for name, journey in self.journeys.items():
-            if event.name in journey.spec.entry:
-                try:
-                    await self.client.start_workflow(
-                        name,
-                        JourneyInput(contact_id=contact_id),
-                        start_signal="event",
-                        start_signal_args=[event],
-                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                        **self._start_options(journey, contact_id),
-                    )
-                    routed.started.append(name)
-                except WorkflowAlreadyStartedError:
-                    routed.skipped.append(name)  # re-entry refused by policy
-                continue
-            handle = self.client.get_workflow_handle(workflow_id(name, contact_id))
-            try:
-                await handle.signal("event", event)
-                routed.signalled.append(name)
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                routed.skipped.append(name)  # not running: nothing to tell
+        # Journeys are independent: tell them all at once (the relay still routes one event
+        # of a contact at a time, so per-journey order is kept).
+        outcomes = await asyncio.gather(
+            *(
+                self._deliver(name, journey, contact_id, event)
+                for name, journey in self.journeys.items()
+            ),
+            return_exceptions=True,
+        )
+        # Every delivery has finished before one failure is raised: nothing is left running.
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        routed = Routed()
+        for name, outcome in zip(self.journeys, outcomes, strict=True):
+            getattr(routed, outcome).append(name)
         return routed
+
+    async def _deliver(
+        self, name: str, journey: type[Journey], contact_id: str, event: Event
+    ) -> str:
+        """Deliver ``event`` to one journey; returns ``started``, ``signalled`` or ``skipped``."""
+        if event.name in journey.spec.entry:
+            try:
+                await self.client.start_workflow(
+                    name,
+                    JourneyInput(contact_id=contact_id),
+                    start_signal="event",
+                    start_signal_args=[event],
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    **self._start_options(journey, contact_id),
+                )
+            except WorkflowAlreadyStartedError:
+                return "skipped"  # re-entry refused by policy
+            return "started"
+        handle = self.client.get_workflow_handle(workflow_id(name, contact_id))
+        try:
+            await handle.signal("event", event)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return "skipped"  # not running: nothing to tell
+        return "signalled"
 
     async def start(self, name: str, contact_id: str) -> tuple[str, bool]:
         """Start journey ``name`` for a contact (a hand-over); False if it is running or
