@@ -25,9 +25,7 @@ import asyncio
 import contextlib
 import math
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +41,8 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
+
+from tests.ports import free_ports
 
 with workflow.unsafe.imports_passed_through():
     import httpx
@@ -92,29 +92,6 @@ class Baseline:
 
 
 # ---- the embedded stack ------------------------------------------------------------------------
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct TCP ports nobody listens on, below the kernel's ephemeral range.
-
-    The Temporal dev server binds some ports of its own from the ephemeral range while the stack
-    starts; a port the OS just handed out there can be taken again before the gateway binds it.
-    """
-    low = 32768
-    with contextlib.suppress(OSError, ValueError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    candidates = random.sample(range(max(1024, low - 12000), low), 200)
-    ports: list[int] = []
-    for port in candidates:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        ports.append(port)
-        if len(ports) == count:
-            return ports
-    raise RuntimeError("no free ports below the ephemeral range")
 
 
 def temporal_children(pid: int) -> list[int]:

@@ -22,6 +22,7 @@ from activities.providers import OutboxProvider
 from gateway.app import create_app
 from store import Store
 from store.records import MessageRecord
+from tests.ports import free_port
 from worker import cli
 from worker.cli import app
 from worker.cli_journeys import print_row, visibility_query
@@ -35,13 +36,6 @@ from workflows.models import Event
 WAIT = 60.0  # seconds; only reached when something is broken
 
 runner = CliRunner()
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cli_env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from tests.ports import free_ports
 from workflows.search import CONTACT_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,20 +38,6 @@ START_WAIT = 120.0  # the dev server, worker and gateway on a shared 2-core mach
 MAIL_WAIT = 90.0
 VISIBILITY_WAIT = 60.0
 STOP_WAIT = 45.0
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct TCP ports nobody listens on right now."""
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def poll(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -61,13 +60,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = WAIT
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(loop(), timeout)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

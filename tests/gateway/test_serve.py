@@ -11,7 +11,8 @@ import pytest
 
 from gateway.app import serve
 from store import Store
-from tests.gateway.conftest import WAIT, eventually, free_port
+from tests.gateway.conftest import WAIT, eventually
+from tests.ports import free_port
 from worker.settings import Settings
 
 

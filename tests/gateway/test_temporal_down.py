@@ -12,7 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 from gateway.app import create_app
 from store import Store
 from tests.conftest import binary
-from tests.gateway.conftest import WAIT, eventually, free_port
+from tests.gateway.conftest import WAIT, eventually
+from tests.ports import free_port
 from worker.settings import Settings
 from worker.worker import build_worker
 from workflows import search

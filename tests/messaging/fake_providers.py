@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.messaging.conftest import free_port
+from tests.ports import free_port
 
 
 @dataclass

@@ -22,9 +22,10 @@ from activities.policy import MessagingPolicy
 from activities.providers import Provider, SmtpProvider
 from store import Store
 from store.records import MessageRecord
-from tests.messaging.conftest import add_contact, free_port, make_sender, messaging_app
+from tests.messaging.conftest import add_contact, make_sender, messaging_app
 from tests.messaging.fake_providers import serve_app
 from tests.messaging.smtp_server import smtp_server
+from tests.ports import free_port
 from worker.settings import Settings
 from workflows.models import Event, ExitReason, JourneyResult, JourneyState
 from workflows.routing import Router

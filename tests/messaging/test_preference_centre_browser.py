@@ -16,13 +16,13 @@ from activities.sending import SendActivities
 from store import Store
 from tests.messaging.conftest import (
     add_contact,
-    free_port,
     make_sender,
     messaging_app,
     request,
     send,
 )
 from tests.messaging.fake_providers import serve_app
+from tests.ports import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
