@@ -81,16 +81,6 @@ segment_enrollments = sa.Table(
     sa.Column("enrolled_at", When, nullable=False),
 )
 
-consents = sa.Table(
-    "consents",
-    metadata,
-    sa.Column("contact_id", sa.String(255), primary_key=True),
-    sa.Column("topic", sa.String(64), primary_key=True, comment="'*' means every topic"),
-    sa.Column("subscribed", sa.Boolean, nullable=False),
-    sa.Column("source", sa.String(64), nullable=False),
-    sa.Column("updated_at", When, nullable=False),
-)
-
 messages = sa.Table(
     "messages",
     metadata,
