@@ -13,7 +13,7 @@ from datetime import datetime
 from activities.policy import MessagingPolicy
 from activities.timing import cap_not_before, next_send_window
 from store import Store
-from store.consent import ALL_TOPICS, PENDING, WITHDRAWN
+from store.consent import ALL_TOPICS, PENDING, WITHDRAWN, status_of
 from store.frequency import FrequencyRepo
 from store.records import MessageRecord
 from store.suppression import SuppressionRepo
@@ -57,13 +57,11 @@ class Gatekeeper:
             return Verdict("refuse", "suppressed")
         if not self.policy.is_marketing(topic):
             return None
-        status = await self.store.consent.status(
-            contact_id, topic, default=self._single_opt_in(topic)
-        )
+        rows = await self.store.consent.state(contact_id)
+        status = status_of(rows, topic, default=self._single_opt_in(topic))
         if status == WITHDRAWN:
             # A withdrawal the person made ends the journey; a double opt-in never confirmed
             # merely skips the message.
-            rows = await self.store.consent.state(contact_id)
             said_no = any(rows.get(t, ("",))[0] == WITHDRAWN for t in (topic, ALL_TOPICS))
             return Verdict("refuse", "unsubscribed" if said_no else "no_consent")
         if status == PENDING:

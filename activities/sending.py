@@ -258,7 +258,7 @@ class SendActivities:
 
     async def _resume(self, message: MessageRecord) -> Delivery:
         """An earlier attempt died after claiming: send again only when that cannot duplicate."""
-        if getattr(self.provider, "idempotent", False):
+        if self.provider.idempotent:
             return await self._send(message)
         await self.store.messages.mark(
             message.key, "sent", at=now(), reason="unconfirmed", provider=self.provider.name

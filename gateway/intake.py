@@ -105,7 +105,8 @@ async def track(store: Store, call: TrackRequest) -> Accepted:
     at = call.timestamp or received_at
     if await store.events.get(message_id) is not None:
         return Accepted(message_id=message_id, duplicate=True)
-    await store.contacts.ensure(call.user_id, at)
+    # No separate "ensure contact": appending a track event creates the profile in the same
+    # transaction that updates its computed fields.
     if call.event == UNSUBSCRIBED:
         # Recorded before answering, and before the event row exists: a crash in between
         # makes the client retry, and the withdrawal is then applied again, never skipped.

@@ -121,15 +121,7 @@ class ConsentRepo:
         ``default`` is the answer for a topic the contact never touched: True for single
         opt-in topics (subscribed from sign-up), False for double opt-in ones.
         """
-        rows = await self.state(contact_id, channel)
-        own, every = rows.get(topic), rows.get(ALL_TOPICS)
-        # The newest of the topic's own entry and "leave everything" decides.
-        latest = max((r for r in (own, every) if r), key=lambda r: r[1], default=None)
-        if latest is None:
-            return GRANTED if default else WITHDRAWN
-        if latest is every and every[0] == GRANTED and own is None and not default:
-            return WITHDRAWN
-        return latest[0]
+        return status_of(await self.state(contact_id, channel), topic, default=default)
 
     async def allowed(
         self, contact_id: str, topic: str, *, channel: str = EMAIL, default: bool = True
@@ -155,3 +147,15 @@ class ConsentRepo:
             data["at"] = utc(data["at"])
             entries.append(ConsentEntry.model_validate(data))
         return entries
+
+
+def status_of(rows: dict[str, tuple[str, int]], topic: str, *, default: bool) -> str:
+    """``granted``, ``withdrawn`` or ``pending`` for ``topic`` from a contact's :meth:`state`."""
+    own, every = rows.get(topic), rows.get(ALL_TOPICS)
+    # The newest of the topic's own entry and "leave everything" decides.
+    latest = max((r for r in (own, every) if r), key=lambda r: r[1], default=None)
+    if latest is None:
+        return GRANTED if default else WITHDRAWN
+    if latest is every and every[0] == GRANTED and own is None and not default:
+        return WITHDRAWN
+    return latest[0]
