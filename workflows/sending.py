@@ -109,14 +109,12 @@ class SendVerbs:
                 continue
             if prepared.status in ("refused", "skipped"):
                 return self._settle(
-                    SentMessage(
-                        message_id=prepared.message_id,
-                        template=template,
-                        step=step,
-                        status=prepared.status,
-                        reason=prepared.reason,
-                    ),
-                    f"not sent: {prepared.reason}",
+                    template,
+                    step,
+                    prepared.message_id,
+                    prepared.status,
+                    prepared.reason,
+                    detail=f"not sent: {prepared.reason}",
                 )
             try:
                 delivery = await workflow.execute_activity(
@@ -141,32 +139,40 @@ class SendVerbs:
                     # The provider refused this message for good (e.g. an invalid address):
                     # that send failed, visibly in the history; the journey goes on.
                     return self._settle(
-                        SentMessage(
-                            message_id=prepared.message_id,
-                            template=template,
-                            step=step,
-                            status="failed",
-                            reason="provider_rejected",
-                        ),
-                        f"failed {template}: the provider refused it",
+                        template,
+                        step,
+                        prepared.message_id,
+                        "failed",
+                        "provider_rejected",
+                        detail=f"failed {template}: the provider refused it",
                     )
                 raise
             if delivery.status == "deferred":
                 await hold(delivery.not_before, delivery.reason)
                 continue
             return self._settle(
-                SentMessage(
-                    message_id=delivery.message_id,
-                    template=template,
-                    step=step,
-                    status=delivery.status,
-                    reason=delivery.reason,
-                ),
-                f"{delivery.status} {template} as {delivery.message_id}",
+                template,
+                step,
+                delivery.message_id,
+                delivery.status,
+                delivery.reason,
+                detail=f"{delivery.status} {template} as {delivery.message_id}",
             )
 
-    def _settle(self: Journey, message: SentMessage, detail: str) -> SentMessage:
+    def _settle(
+        self: Journey,
+        template: str,
+        step: str,
+        message_id: str,
+        status: str,
+        reason: str | None,
+        *,
+        detail: str,
+    ) -> SentMessage:
         """Record how a send ended; a withdrawn topic ends the journey right here."""
+        message = SentMessage(
+            message_id=message_id, template=template, step=step, status=status, reason=reason
+        )
         self._sent.append(message)
         self._record(message.step, detail)
         if message.reason == "unsubscribed":
