@@ -15,7 +15,7 @@ from typing import Any
 from activities.policy import MessagingPolicy
 from store import Store
 from store._sql import now
-from store.consent import ALL_TOPICS, GRANTED, PENDING, WITHDRAWN, ConsentEntry
+from store.consent import ALL_TOPICS, GRANTED, PENDING, WITHDRAWN, ConsentEntry, status_of
 from store.records import EventRecord, MessageRecord
 from store.suppression import Suppression, SuppressionRepo
 
@@ -46,17 +46,11 @@ class Engagement:
         self.policy = policy
         self.suppressions = SuppressionRepo(store.engine)
 
-    def single_opt_in(self, topic: str) -> bool:
-        """True unless the topic asks for double opt-in."""
-        known = self.policy.topics.get(topic)
-        return known is None or known.opt_in == "single"
-
     async def topics(self, contact_id: str) -> dict[str, str]:
         """``{topic: granted|withdrawn|pending}`` for every configured topic."""
+        rows = await self.store.consent.state(contact_id)
         return {
-            topic: await self.store.consent.status(
-                contact_id, topic, default=self.single_opt_in(topic)
-            )
+            topic: status_of(rows, topic, default=self.policy.single_opt_in(topic))
             for topic in self.policy.topics
         }
 

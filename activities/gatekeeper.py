@@ -45,10 +45,6 @@ class Gatekeeper:
         self.suppressions = SuppressionRepo(store.engine)
         self.slots = FrequencyRepo(store.engine)
 
-    def _single_opt_in(self, topic: str) -> bool:
-        known = self.policy.topics.get(topic)
-        return known is None or known.opt_in == "single"
-
     async def refusal(self, contact_id: str, address: str | None, topic: str) -> Verdict | None:
         """A permanent no (missing address, suppressed, no consent), or None."""
         if not address:
@@ -58,7 +54,7 @@ class Gatekeeper:
         if not self.policy.is_marketing(topic):
             return None
         rows = await self.store.consent.state(contact_id)
-        status = status_of(rows, topic, default=self._single_opt_in(topic))
+        status = status_of(rows, topic, default=self.policy.single_opt_in(topic))
         if status == WITHDRAWN:
             # A withdrawal the person made ends the journey; a double opt-in never confirmed
             # merely skips the message.

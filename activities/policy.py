@@ -81,6 +81,11 @@ class MessagingPolicy(PolicyFields):
         shared = {name: getattr(settings, name) for name in PolicyFields.model_fields}
         return cls(secret_key=settings.secret_key, public_url=settings.public_base_url, **shared)
 
+    def single_opt_in(self, topic: str) -> bool:
+        """True unless the topic asks for double opt-in (unknown topics are single)."""
+        known = self.topics.get(topic)
+        return known is None or known.opt_in == "single"
+
     def is_marketing(self, topic: str) -> bool:
         """Everything but transactional messages is marketing (consent, caps, quiet hours)."""
         return topic != TRANSACTIONAL

@@ -162,7 +162,7 @@ def make_preferences_router(
         states = await engagement.topics(contact_id)
         for name in policy.topics:
             if name in wanted and states[name] not in (GRANTED, PENDING):
-                double = not engagement.single_opt_in(name)
+                double = not policy.single_opt_in(name)
                 ledger_id = await engagement.grant(
                     contact_id, name, source="preference_centre", pending=double, **proof
                 )
