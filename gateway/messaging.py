@@ -19,15 +19,13 @@ def include_messaging_routes(app: FastAPI, settings: Settings) -> None:
     """Mount the routes that people (links in emails) and email providers call."""
     policy = MessagingPolicy.from_settings(settings)
 
+    # Built once: an HTTP provider holds a connection pool that every confirmation shares.
+    renderer = Renderer(default_locale=settings.default_locale)
+    provider = make_provider(settings)
+
     async def confirm(contact_id: str, topic: str, ledger_id: int) -> None:
         # Double opt-in: the confirmation email goes out at once, outside any journey.
-        mailer = OptInMailer(
-            app.state.store,
-            Renderer(default_locale=settings.default_locale),
-            make_provider(settings),
-            settings.mail_from,
-            policy,
-        )
+        mailer = OptInMailer(app.state.store, renderer, provider, settings.mail_from, policy)
         await mailer.send(contact_id, topic, ledger_id)
 
     app.include_router(make_unsubscribe_router(policy))
