@@ -143,7 +143,10 @@ class Renderer:
         for candidate in locale_candidates(locale, self.default_locale):
             if self.has(template, candidate):
                 return candidate
-        raise TemplateError(template, f"no variant in {locale_candidates(locale)}")
+        looked = ", ".join(
+            f"{c}/{template}.html.j2" for c in locale_candidates(locale, self.default_locale)
+        )
+        raise TemplateError(template, f"no such template (looked for {looked} under {self.root})")
 
     def env(self, locale: str) -> jinja2.Environment:
         """The environment of ``locale``, created once."""
