@@ -89,7 +89,6 @@ class JourneyInput(BaseModel):
     enrollment: str = ""
     # Carried over by continue-as-new; empty on a fresh start.
     inbox: list[Event] = Field(default_factory=list)
-    mark: int = 0
     seen: list[str] = Field(default_factory=list)
     history: list[StepRecord] = Field(default_factory=list)
     sent: list[SentMessage] = Field(default_factory=list)
