@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from store import Store
+from tests.histories import recorder
 from worker.settings import Settings
 from workflows import search
 
@@ -40,9 +41,12 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=binary("temporal-test-server"),
+        # Only with SOJOURN_RECORD_HISTORIES=1 (tests/histories/record.py): notes each start.
+        interceptors=recorder.interceptors(),
     )
     await search.register(env.client)
     yield env
+    await recorder.dump(env.client)
     await env.shutdown()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
 from worker.settings import Settings
 
@@ -13,5 +14,10 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.target,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
     )
+
+
+def data_converter() -> DataConverter:
+    """The converter of every client, worker and replayer: pydantic models as JSON."""
+    return pydantic_data_converter

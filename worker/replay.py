@@ -1,0 +1,100 @@
+"""Replay journey histories against the local code: would this change break running journeys?
+
+A history replays when the current workflow code issues the same commands, in the same order,
+as the code that wrote it. One that does not fails with Temporal's ``NondeterminismError``: a
+worker running this code would fail every such journey's next workflow task. The replay test
+(``tests/workflows/test_replay.py``) and ``sojourn journeys replay`` both use this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
+from temporalio.worker import Replayer
+
+
+@dataclass
+class Replayed:
+    """The outcome of replaying one history.
+
+    Attributes:
+        source: where the history came from (a file path, or ``workflow id / run id``).
+        workflow_type: the journey (workflow type) that wrote it.
+        error: why it does not replay on this code; ``None`` when it does.
+    """
+
+    source: str
+    workflow_type: str
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def describe(self) -> str:
+        """One line naming the journey and the history, and the error if any."""
+        what = f"{self.workflow_type} ({self.source})"
+        if self.error is None:
+            return f"ok      {what}"
+        return f"BREAKS  {what}: {type(self.error).__name__}: {reason(self.error)}"
+
+
+def reason(error: BaseException) -> str:
+    """The core's own words from a replay failure, without the Rust debug dump around them."""
+    text = str(error)
+    found = re.search(r'message: "((?:[^"\\]|\\.)*)"', text)
+    return found.group(1) if found else text
+
+
+def workflow_type(history: WorkflowHistory) -> str:
+    """The workflow type named by a history's first event."""
+    if not history.events:
+        return "?"
+    first = history.events[0].workflow_execution_started_event_attributes
+    return first.workflow_type.name or "?"
+
+
+def load(path: Path) -> WorkflowHistory:
+    """A history saved as JSON by ``WorkflowHistory.to_json()``, ``temporal workflow show
+    --output json`` or the Web UI's download."""
+    return WorkflowHistory.from_json(path.stem, path.read_text())
+
+
+async def replay(
+    histories: Iterable[tuple[str, WorkflowHistory]],
+    workflows: Sequence[type],
+    data_converter: DataConverter,
+) -> list[Replayed]:
+    """Replay every ``(source, history)`` on ``workflows``; one outcome each, in order."""
+    known = {getattr(w, "__temporal_workflow_definition").name for w in workflows}
+    outcomes: list[Replayed] = []
+    runnable: list[tuple[Replayed, WorkflowHistory]] = []
+    for source, history in histories:
+        outcome = Replayed(source, workflow_type(history))
+        outcomes.append(outcome)
+        if outcome.workflow_type in known:
+            runnable.append((outcome, history))
+        else:
+            outcome.error = LookupError(
+                f"this code has no workflow named {outcome.workflow_type!r}; removing a journey "
+                "breaks its running journeys"
+            )
+    if not runnable:
+        return outcomes
+
+    async def feed() -> AsyncIterator[WorkflowHistory]:
+        for _, history in runnable:
+            yield history
+
+    replayer = Replayer(workflows=list(workflows), data_converter=data_converter)
+    async with replayer.workflow_replay_iterator(feed()) as results:
+        index = 0
+        async for result in results:
+            runnable[index][0].error = result.replay_failure
+            index += 1
+    return outcomes
