@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from worker.cli_common import echo_json, load_settings, run, short_time
+from worker import registry
+from worker import replay as replaying
+from worker.cli_common import echo_json, fail, load_settings, run, short_time
 from worker.errors import SojournError, temporal_unreachable
 from worker.settings import Settings
-from worker.temporal import connect
+from worker.temporal import connect, data_converter
 from workflows.models import JourneyResult, JourneyState
 from workflows.search import CONTACT_ID, JOURNEY_STEP
 
@@ -130,3 +133,84 @@ def status(
         if index:
             typer.echo("")
         print_row(row)
+
+
+def running_query(settings: Settings) -> str:
+    """The default ``replay`` selection: every running workflow on the worker's task queue."""
+    return f'ExecutionStatus = "Running" AND TaskQueue = "{settings.task_queue}"'
+
+
+async def replay_outcomes(
+    settings: Settings, paths: list[Path], query: str | None, limit: int | None
+) -> list[replaying.Replayed]:
+    """Replay history files, or the histories the visibility query lists, on this code."""
+    if paths:
+        for path in paths:
+            if not path.exists():
+                raise SojournError(f"no history file or folder at {path}")
+        return await replaying.replay(replaying.files(paths), registry.WORKFLOWS, data_converter())
+    try:
+        client = await connect(settings)
+    except RuntimeError as exc:
+        raise temporal_unreachable(settings.target, exc) from None
+    try:
+        return await replaying.replay(
+            replaying.running(client, query or running_query(settings), limit),
+            registry.WORKFLOWS,
+            data_converter(),
+        )
+    except RPCError as exc:
+        raise SojournError(f"Temporal refused the list query ({exc.message})") from None
+
+
+@app.command()
+def replay(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="History JSON files or folders (default: running journeys)."),
+    ] = None,
+    query: Annotated[
+        str | None,
+        typer.Option(
+            help="Visibility query choosing the runs, e.g. "
+            "\"WorkflowType='welcome' AND ExecutionStatus='Running'\" "
+            "(default: every running workflow on SOJOURN_TASK_QUEUE)."
+        ),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Replay at most this many runs.")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List those that replay.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Replay journeys' histories on this code; exit 1 naming each one it would break.
+
+    Run it before a deploy: a journey whose history does not replay would fail on the new
+    worker. Guard the change with ``workflow.patched()`` (README, "Changing a running journey").
+    """
+    if paths and query:
+        fail("give history files or --query, not both")
+    outcomes = run(replay_outcomes(load_settings(), paths or [], query, limit))
+    broken = [o for o in outcomes if not o.ok]
+    if json_:
+        echo_json(
+            [
+                {
+                    "source": o.source,
+                    "journey": o.workflow_type,
+                    "ok": o.ok,
+                    "error": replaying.reason(o.error) if o.error else None,
+                }
+                for o in outcomes
+            ]
+        )
+    else:
+        for outcome in outcomes:
+            if verbose or not outcome.ok:
+                typer.echo(outcome.describe())
+        typer.echo(
+            f"{len(outcomes) - len(broken)} of {len(outcomes)} histories replay on this code"
+            + (f"; {len(broken)} would break" if broken else "")
+        )
+    if broken:
+        raise typer.Exit(1)

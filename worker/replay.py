@@ -9,13 +9,16 @@ worker running this code would fail every such journey's next workflow task. The
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
+
+# Histories replayed by one replayer run; bounds memory when a namespace has many journeys.
+CHUNK = 100
 
 
 @dataclass
@@ -65,36 +68,76 @@ def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(path.stem, path.read_text())
 
 
+def files(paths: Iterable[Path]) -> Iterator[tuple[str, WorkflowHistory]]:
+    """The histories in ``paths``: JSON files, or folders searched for ``*.json``."""
+    for path in paths:
+        found = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        for file in found:
+            yield str(file), load(file)
+
+
+async def running(
+    client: Client, query: str, limit: int | None = None
+) -> AsyncIterator[tuple[str, WorkflowHistory]]:
+    """The histories of the workflow runs a visibility query lists, fetched one by one."""
+    async for execution in client.list_workflows(query, limit=limit):
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        yield f"{execution.id} run {execution.run_id}", await handle.fetch_history()
+
+
 async def replay(
-    histories: Iterable[tuple[str, WorkflowHistory]],
+    histories: Iterable[tuple[str, WorkflowHistory]] | AsyncIterable[tuple[str, WorkflowHistory]],
     workflows: Sequence[type],
     data_converter: DataConverter,
+    chunk: int = CHUNK,
 ) -> list[Replayed]:
-    """Replay every ``(source, history)`` on ``workflows``; one outcome each, in order."""
+    """Replay every ``(source, history)`` on ``workflows``; one outcome each, in order.
+
+    Histories are replayed ``chunk`` at a time, so a namespace with many running journeys is
+    checked without holding every history in memory.
+    """
+    replayer = Replayer(workflows=list(workflows), data_converter=data_converter)
     known = {getattr(w, "__temporal_workflow_definition").name for w in workflows}
     outcomes: list[Replayed] = []
-    runnable: list[tuple[Replayed, WorkflowHistory]] = []
-    for source, history in histories:
+    batch: list[tuple[Replayed, WorkflowHistory]] = []
+    async for source, history in _aiter(histories):
         outcome = Replayed(source, workflow_type(history))
         outcomes.append(outcome)
-        if outcome.workflow_type in known:
-            runnable.append((outcome, history))
-        else:
+        if outcome.workflow_type not in known:
             outcome.error = LookupError(
                 f"this code has no workflow named {outcome.workflow_type!r}; removing a journey "
                 "breaks its running journeys"
             )
-    if not runnable:
-        return outcomes
+            continue
+        batch.append((outcome, history))
+        if len(batch) >= chunk:
+            await _replay_batch(replayer, batch)
+            batch = []
+    await _replay_batch(replayer, batch)
+    return outcomes
+
+
+async def _replay_batch(replayer: Replayer, batch: list[tuple[Replayed, WorkflowHistory]]) -> None:
+    if not batch:
+        return
 
     async def feed() -> AsyncIterator[WorkflowHistory]:
-        for _, history in runnable:
+        for _, history in batch:
             yield history
 
-    replayer = Replayer(workflows=list(workflows), data_converter=data_converter)
     async with replayer.workflow_replay_iterator(feed()) as results:
         index = 0
         async for result in results:
-            runnable[index][0].error = result.replay_failure
+            batch[index][0].error = result.replay_failure
             index += 1
-    return outcomes
+
+
+async def _aiter(
+    items: Iterable[tuple[str, WorkflowHistory]] | AsyncIterable[tuple[str, WorkflowHistory]],
+) -> AsyncIterator[tuple[str, WorkflowHistory]]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
