@@ -5,6 +5,7 @@ The compose checks need PyYAML and skip, saying so, where it is not installed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,10 @@ def test_sojourn_runs_against_postgres_and_the_temporal_service(compose: dict[st
         assert "@postgresql:5432/" in env["SOJOURN_DATABASE_URL"]
         assert env["SOJOURN_LOG_FORMAT"] == "json"
         assert env["SOJOURN_ENV"] == "production"
-        assert "SOJOURN_SECRET_KEY" in env["SOJOURN_SECRET_KEY"]  # taken from the host, required
+        # Taken from the host (or .env), required: compose stops with the message otherwise.
+        for key in ("SOJOURN_SECRET_KEYS", "SOJOURN_CONTACT_KEY_SECRET"):
+            assert env[key].startswith("${" + key + ":?"), key
+        assert "${POSTGRES_PASSWORD:?" in env["SOJOURN_DATABASE_URL"]
         assert {"postgresql", "temporal-setup"} <= set(depends_on(services[name]))
     temporal = services["temporal"]["environment"]
     assert temporal["POSTGRES_SEEDS"] == "postgresql" and temporal["DB"] == "postgres12"
@@ -81,6 +85,34 @@ def test_every_sojourn_variable_is_a_real_setting(compose: dict[str, Any]) -> No
         for key in compose["services"][name]["environment"]:
             if key.startswith("SOJOURN_"):
                 assert key.removeprefix("SOJOURN_").lower() in fields, f"{name}: {key}"
+
+
+def test_no_password_or_key_is_written_in_the_file(compose: dict[str, Any]) -> None:
+    secret_words = ("PASSWORD", "PWD", "SECRET", "KEY", "TOKEN")
+    for name, service in compose["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if any(word in key for word in secret_words):
+                assert str(value).startswith("${") and ":?" in str(value), f"{name}: {key}"
+    assert "${POSTGRES_PASSWORD:?" in compose["services"]["temporal"]["environment"]["POSTGRES_PWD"]
+
+
+def test_temporal_frontend_and_web_ui_listen_on_localhost_by_default(
+    compose: dict[str, Any],
+) -> None:
+    # No authentication in front of them: published on 127.0.0.1 unless the operator says.
+    for name, port in (("temporal", 7233), ("temporal-ui", 8080)):
+        [published] = compose["services"][name]["ports"]
+        bind, _, ports = published.partition("}:")
+        assert bind.endswith(":-127.0.0.1") and ports == f"{port}:{port}", published
+
+
+def test_env_example_names_every_variable_compose_requires(compose: dict[str, Any]) -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
+    example = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^#? ?([A-Z_]+)=", example, re.MULTILINE))
+    assert required and required <= listed, required - listed
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
 
 
 def test_gateway_listens_on_all_interfaces_on_the_published_port(
