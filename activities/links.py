@@ -7,18 +7,29 @@
   signs the message id *and* the target URL, so only links that were in the message redirect:
   there is no open redirect.
 - ``/optin/{token}``: the confirmation link of a double opt-in.
+
+Every token is encrypted and dated (``activities/tokens.py``). How long each link works:
+
+- one-click unsubscribe (``POST /u/{token}``), opens and clicks: as long as a mailbox may hold
+  the email, which is for ever. They stop only when the secret that made them is dropped from
+  ``SOJOURN_SECRET_KEYS`` (the ``mailto:`` unsubscribe still works then).
+- the preference centre (``GET /u/{token}`` and its form): ``preference_link_months`` (6 by
+  default), because it shows and changes a person's subscriptions to whoever holds the link
+  (a forwarded email, a shared screenshot). An expired link still unsubscribes in one click.
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
+from datetime import timedelta
 from urllib.parse import quote
 
 from activities.policy import MessagingPolicy
 from activities.tokens import Signer
 
 UNSUBSCRIBE, OPEN, CLICK, OPTIN = "unsubscribe", "open", "click", "optin"
+DAYS_PER_MONTH = 30.44
 _HREF = re.compile(r'(<a\b[^>]*?\bhref=")(https?://[^"]+)(")', re.IGNORECASE)
 
 
@@ -26,13 +37,17 @@ class Links:
     """Builds and verifies the signed links of one deployment.
 
     Args:
-        policy: supplies ``public_url``, ``secret_key`` and ``unsubscribe_mailto``.
+        policy: supplies ``public_url``, the secret keys (``secret_keys``, newest first, or
+            the single ``secret_key``), ``preference_link_months`` and ``unsubscribe_mailto``.
     """
 
     def __init__(self, policy: MessagingPolicy) -> None:
         self.policy = policy
         self.base = policy.public_url.rstrip("/")
-        self.signer = Signer(policy.secret_key)
+        self.signer = Signer(policy.secret_keys or policy.secret_key)
+        self.preference_max_age = timedelta(
+            days=round(DAYS_PER_MONTH * policy.preference_link_months)
+        )
 
     # ---- building -------------------------------------------------------------------------
 
@@ -96,8 +111,13 @@ class Links:
     # ---- verifying (raise activities.tokens.BadToken) --------------------------------------
 
     def unsubscribe_message(self, token: str) -> str:
-        """The message id of an unsubscribe token."""
+        """The message id of an unsubscribe token, however old (one-click unsubscribe)."""
         return self.signer.unsign(UNSUBSCRIBE, token)
+
+    def preference_message(self, token: str, *, now: float | None = None) -> str:
+        """The message id of an unsubscribe token still young enough for the preference
+        centre; raises ``BadToken("expired link")`` past ``preference_link_months``."""
+        return self.signer.unsign(UNSUBSCRIBE, token, max_age=self.preference_max_age, now=now)
 
     def opened_message(self, token: str) -> str:
         """The message id of an open-pixel token."""

@@ -67,19 +67,26 @@ class PolicyFields(BaseModel):
     send_days: list[int] = Field(default_factory=lambda: list(range(7)))
     track_opens: bool = True
     track_clicks: bool = True
+    # How long a preference-centre link works (activities/links.py); unsubscribing never ends.
+    preference_link_months: float = Field(default=6, gt=0)
 
 
 class MessagingPolicy(PolicyFields):
     """What the send activities and messaging routers need from the settings."""
 
     secret_key: str = "dev-only-change-me"
+    # Newest first: the first signs links, every one verifies them. Empty: ``secret_key``.
+    secret_keys: list[str] = Field(default_factory=list)
     public_url: str = "http://127.0.0.1:8000"
 
     @classmethod
     def from_settings(cls, settings: Any) -> MessagingPolicy:
         """The policy of a :class:`worker.settings.Settings` (duck-typed: no import cycle)."""
         shared = {name: getattr(settings, name) for name in PolicyFields.model_fields}
-        return cls(secret_key=settings.secret_key, public_url=settings.public_base_url, **shared)
+        keys = list(settings.link_keys)
+        return cls(
+            secret_key=keys[0], secret_keys=keys, public_url=settings.public_base_url, **shared
+        )
 
     def single_opt_in(self, topic: str) -> bool:
         """True unless the topic asks for double opt-in (unknown topics are single)."""

@@ -19,8 +19,9 @@ from activities.engagement import Engagement
 from activities.links import Links
 from activities.policy import ALL_TOPICS, MessagingPolicy
 from activities.tokens import BadToken
-from gateway.unsubscribe import client_proof, message_for
+from gateway.unsubscribe import client_proof
 from store.consent import GRANTED, PENDING
+from store.records import MessageRecord
 
 # (contact_id, topic, ledger_id) -> sends the confirmation email of a double opt-in.
 Confirm = Callable[[str, str, int], Awaitable[object]]
@@ -108,10 +109,18 @@ def make_preferences_router(
     router = APIRouter(tags=["messages"])
     links = Links(policy)
 
+    async def message_for(request: Request, token: str) -> MessageRecord | None:
+        # The preference centre's links expire (links.py); one-click unsubscribe's never do.
+        try:
+            message_id = links.preference_message(token)
+        except BadToken:
+            return None
+        return await request.app.state.store.messages.by_message_id(message_id)
+
     async def page(
         request: Request, token: str, notice_key: str | None = None, status: int = 200
     ) -> HTMLResponse:
-        message = await message_for(request, links, token)
+        message = await message_for(request, token)
         if message is None:
             lang = _language(None, policy.default_locale)
             html = _PAGE.render(
@@ -146,7 +155,7 @@ def make_preferences_router(
 
     @router.post("/u/{token}/preferences", response_class=HTMLResponse)
     async def save(token: str, request: Request) -> HTMLResponse:
-        message = await message_for(request, links, token)
+        message = await message_for(request, token)
         if message is None:
             return await page(request, token)
         form = await request.form()

@@ -144,10 +144,9 @@ async def test_forged_or_altered_token_is_rejected(
 ) -> None:
     contact, message_id, path = await _unsubscribe_link(store, sender)
     token = path.rsplit("/", 1)[1]
-    body, mac = token.split(".")
-    altered = f"/u/{body[:-2]}{'AA' if body[-2:] != 'AA' else 'BB'}.{mac}"
+    altered = f"/u/{token[:20]}{'AA' if token[20:22] != 'AA' else 'BB'}{token[22:]}"
     forged = "/u/" + Links(MessagingPolicy(secret_key="guess")).unsubscribe_token(message_id)
-    for bad in (altered, forged, "/u/garbage", f"/u/{body}.{mac[:-1]}"):
+    for bad in (altered, forged, "/u/garbage", f"/u/{token[:-1]}", "/u/a.b"):
         assert (await web.post(bad)).status_code == 400, bad
         assert (await web.get(bad)).status_code == 400, bad
     assert await store.consent.allowed(contact, "marketing")
