@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
+from temporalio import activity, workflow
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from store import Store
 from tests.histories import recorder
+from worker.logging import ROUTED_LOGGERS, SQL_LOGGERS
 from worker.settings import Settings
 from workflows import search
 
@@ -78,3 +82,19 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
     await s.migrate()
     yield s
     await s.close()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging changes process-wide state; put it back for the other tests."""
+    loggers = [logging.getLogger(name) for name in ("", *ROUTED_LOGGERS, *SQL_LOGGERS)]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    flags = workflow.logger.workflow_info_on_message, activity.logger.activity_info_on_message
+    try:
+        yield
+    finally:
+        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers, lg.propagate = handlers, propagate
+            lg.setLevel(level)
+        workflow.logger.workflow_info_on_message, activity.logger.activity_info_on_message = flags
+        structlog.reset_defaults()

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import structlog
 from structlog.testing import capture_logs
-from temporalio import activity, workflow
 from typer.testing import CliRunner
 
 from activities.providers import OutboxProvider
@@ -28,7 +27,7 @@ from worker.cli import app
 from worker.cli_journeys import print_row, visibility_query
 from worker.dev import TemporalDevServer, banner, dev_settings, temporal_binary
 from worker.errors import SojournError
-from worker.logging import ROUTED_LOGGERS, configure_logging
+from worker.logging import configure_logging
 from worker.serve import ensure_port_free, gateway_server
 from worker.settings import Settings
 from workflows.models import Event
@@ -400,22 +399,6 @@ def test_temporal_binary_missing_says_how_to_install(monkeypatch: pytest.MonkeyP
 # ---- logging -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """configure_logging changes process-wide state; put it back for the other tests."""
-    loggers = [logging.getLogger(name) for name in ("", *ROUTED_LOGGERS)]
-    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
-    flags = workflow.logger.workflow_info_on_message, activity.logger.activity_info_on_message
-    try:
-        yield
-    finally:
-        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
-            lg.handlers, lg.propagate = handlers, propagate
-            lg.setLevel(level)
-        workflow.logger.workflow_info_on_message, activity.logger.activity_info_on_message = flags
-        structlog.reset_defaults()
-
-
 @pytest.mark.usefixtures("restore_logging")
 def test_json_logs_carry_workflow_ids_as_fields(
     settings: Settings, capsys: pytest.CaptureFixture[str]
@@ -433,7 +416,9 @@ def test_json_logs_carry_workflow_ids_as_fields(
     assert (lines[0]["workflow_id"], lines[0]["workflow_type"]) == ("welcome-ada", "welcome")
     assert lines[0]["level"] == "info" and "timestamp" in lines[0]
     assert "attempt" not in lines[0]  # only worth a field on retries
-    assert lines[1]["contact_id"] == "ada" and lines[1]["logger"] == "test"
+    # The user id is logged as the contact's key, the one in its workflow ids.
+    assert lines[1]["contact"] == settings.contact_keys.key("ada") and "contact_id" not in lines[1]
+    assert lines[1]["logger"] == "test"
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -31,7 +31,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.ports import free_ports
-from workflows.search import CONTACT_ID
+from workflows.search import CONTACT_ID, DEV_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 START_WAIT = 120.0  # the dev server, worker and gateway on a shared 2-core machine
@@ -200,13 +200,15 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     assert Path(mail["eml"]).is_file()
     assert Path(mail["eml"]).parent == stack["var"] / "outbox"
 
-    workflow_id = f"welcome-{contact}"
+    # Temporal knows the contact by key only (workflows/search.py); the CLI takes the userId.
+    key = DEV_KEYS.key(contact)
+    workflow_id = f"welcome-{key}"
     attributes = poll(
         "the journey in Temporal's visibility",
-        lambda: asyncio.run(journey_attributes(stack["temporal"], contact, workflow_id)),
+        lambda: asyncio.run(journey_attributes(stack["temporal"], key, workflow_id)),
         VISIBILITY_WAIT,
     )
-    assert attributes.get(CONTACT_ID) == contact
+    assert attributes.get(CONTACT_ID) == key
 
     # Segment-entry journeys got their enrollment schedule when the worker started.
     schedule = asyncio.run(describe_schedule(stack["temporal"], "enroll-reactivation"))

@@ -3,25 +3,57 @@
 import pytest
 from pydantic import ValidationError
 
+from activities.policy import MessagingPolicy
 from worker.settings import Settings
 
 SECRET = "x" * 40
+CONTACT_SECRET = "c" * 40
+SAFE = {"secret_key": SECRET, "contact_key_secret": CONTACT_SECRET}
 
 
 def test_production_refuses_the_placeholder_secret() -> None:
     with pytest.raises(ValidationError, match="SOJOURN_SECRET_KEY"):
-        Settings(env="production", public_url="https://mail.example.com")
+        Settings(env="production", public_url="https://mail.example.com", contact_key_secret=SECRET)
+
+
+@pytest.mark.parametrize("keys", ["a", "x" * 31, f"{SECRET},short"])
+def test_production_refuses_a_secret_shorter_than_32_bytes(
+    monkeypatch: pytest.MonkeyPatch, keys: str
+) -> None:
+    monkeypatch.setenv("SOJOURN_SECRET_KEYS", keys)
+    with pytest.raises(ValidationError, match="shorter than 32 bytes"):
+        Settings(env="production", public_url="https://mail.example.com", contact_key_secret=SECRET)
+
+
+def test_production_refuses_the_placeholder_contact_key_secret() -> None:
+    with pytest.raises(ValidationError, match="SOJOURN_CONTACT_KEY_SECRET"):
+        Settings(env="production", secret_key=SECRET, public_url="https://mail.example.com")
+
+
+def test_secret_keys_are_comma_separated_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    new, old = "n" * 32, "o" * 32
+    monkeypatch.setenv("SOJOURN_SECRET_KEYS", f" {new}, {old} ,")
+    settings = Settings(env="production", public_url="https://m.example.com", **SAFE)
+    assert settings.link_keys == [new, old]
+    policy = MessagingPolicy.from_settings(settings)
+    assert (policy.secret_key, policy.secret_keys) == (new, [new, old])
+    assert new not in repr(settings) and old not in repr(settings)
+
+
+def test_secret_key_alone_is_the_one_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOJOURN_SECRET_KEY", SECRET)
+    assert Settings().link_keys == [SECRET]
 
 
 @pytest.mark.parametrize("url", [None, "http://mail.example.com", "ftp://mail.example.com"])
 def test_production_needs_an_https_public_url(url: str | None) -> None:
     with pytest.raises(ValidationError, match="SOJOURN_PUBLIC_URL"):
-        Settings(env="production", secret_key=SECRET, public_url=url)
+        Settings(env="production", public_url=url, **SAFE)
 
 
 @pytest.mark.parametrize("url", ["https://mail.example.com", "http://localhost:8000"])
 def test_production_accepts_https_or_a_local_trial(url: str) -> None:
-    assert Settings(env="production", secret_key=SECRET, public_url=url).public_url == url
+    assert Settings(env="production", public_url=url, **SAFE).public_url == url
 
 
 def test_dev_defaults_need_nothing() -> None:

@@ -16,7 +16,7 @@ from worker.cli_common import echo_json, fail, load_settings, run, short_time
 from worker.errors import SojournError, temporal_unreachable
 from worker.settings import Settings
 from worker.temporal import connect, data_converter
-from workflows.models import JourneyResult, JourneyState
+from workflows.models import JourneyInput, JourneyResult, JourneyState
 from workflows.search import CONTACT_ID, JOURNEY_STEP
 
 app = typer.Typer(help="Inspect journeys (Temporal workflows) by contact.", no_args_is_help=True)
@@ -25,9 +25,9 @@ app = typer.Typer(help="Inspect journeys (Temporal workflows) by contact.", no_a
 QUERY_TIMEOUT = timedelta(seconds=5)
 
 
-def visibility_query(contact_id: str) -> str:
-    """The list filter for one contact, with quotes in the id escaped."""
-    escaped = contact_id.replace("\\", "\\\\").replace('"', '\\"')
+def visibility_query(contact_key: str) -> str:
+    """The list filter for one contact key, with quotes escaped."""
+    escaped = contact_key.replace("\\", "\\\\").replace('"', '\\"')
     return f'{CONTACT_ID.name} = "{escaped}"'
 
 
@@ -75,15 +75,18 @@ async def describe(client: Client, execution: WorkflowExecution) -> dict[str, An
     return row
 
 
-async def journey_rows(settings: Settings, contact_id: str) -> list[dict[str, Any]]:
-    """Every journey run Temporal's visibility lists for ``contact_id``."""
+async def journey_rows(
+    settings: Settings, contact_id: str | None, *, key: str | None = None
+) -> list[dict[str, Any]]:
+    """Every journey run Temporal's visibility lists for a contact (userId, or its ``key``)."""
+    contact_key = key or settings.contact_keys.key(contact_id or "")
     try:
         client = await connect(settings)
     except RuntimeError as exc:
         raise temporal_unreachable(settings.target, exc) from None
     rows = []
     try:
-        async for execution in client.list_workflows(visibility_query(contact_id)):
+        async for execution in client.list_workflows(visibility_query(contact_key)):
             rows.append(await describe(client, execution))
     except RPCError as exc:
         raise SojournError(
@@ -115,11 +118,22 @@ def print_row(row: dict[str, Any]) -> None:
 
 @app.command()
 def status(
-    contact: Annotated[str, typer.Argument(help="The contact's userId.")],
+    contact: Annotated[str, typer.Argument(help="The contact's userId (or key, with --key).")],
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    by_key: Annotated[
+        bool, typer.Option("--key", help="CONTACT is a contact key (from a workflow id or log).")
+    ] = False,
 ) -> None:
-    """Show a contact's journeys: status, step, what each waits for, or why it ended."""
-    rows = run(journey_rows(load_settings(), contact))
+    """Show a contact's journeys: status, step, what each waits for, or why it ended.
+
+    Temporal knows contacts by key only (see ``workflows/search.py``); the key is derived
+    from the userId here.
+    """
+    settings = load_settings()
+    if by_key:
+        rows = run(journey_rows(settings, None, key=contact))
+    else:
+        rows = run(journey_rows(settings, contact))
     if json_:
         echo_json(rows)
         return
@@ -214,3 +228,38 @@ def replay(
         )
     if broken:
         raise typer.Exit(1)
+
+
+async def contact_behind(settings: Settings, workflow_or_key: str) -> str | None:
+    """The userId a journey's workflow id (or a contact key) stands for, or None.
+
+    Read from the journey's start input, which only a client holding the payload codec's
+    keys can decode: the way back from Temporal to a person needs the same rights as reading
+    their history.
+    """
+    try:
+        client = await connect(settings)
+    except RuntimeError as exc:
+        raise temporal_unreachable(settings.target, exc) from None
+    workflow_id = workflow_or_key
+    if "-" not in workflow_or_key:
+        async for execution in client.list_workflows(visibility_query(workflow_or_key), limit=1):
+            workflow_id = execution.id
+    try:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+    except RPCError:
+        return None
+    started = history.events[0].workflow_execution_started_event_attributes
+    [journey_input] = await client.data_converter.decode(started.input.payloads, [JourneyInput])
+    return journey_input.contact_id
+
+
+@app.command()
+def whose(
+    workflow: Annotated[str, typer.Argument(help="A journey's workflow id, or a contact key.")],
+) -> None:
+    """Print the userId behind a workflow id or contact key (the way back from Temporal)."""
+    contact = run(contact_behind(load_settings(), workflow))
+    if contact is None:
+        raise SojournError(f"no journey {workflow!r} in Temporal (or its history was deleted)")
+    typer.echo(contact)

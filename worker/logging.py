@@ -14,9 +14,13 @@ import structlog
 from temporalio import activity, workflow
 
 from worker.settings import Settings
+from workflows.search import DEV_KEYS, ContactKeys
 
 # Loggers that install handlers of their own; their records must flow to the root handler.
 ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "temporalio", "alembic")
+
+# Database drivers that log query parameters, personal data included.
+SQL_LOGGERS = ("aiosqlite", "sqlalchemy.engine", "asyncpg")
 
 # Temporal puts workflow and activity details in these ``extra`` keys (see below).
 _TEMPORAL_EXTRAS = ["temporal_workflow", "temporal_activity"]
@@ -27,7 +31,7 @@ _TEMPORAL_FIELDS = ("workflow_id", "workflow_type", "run_id", "activity_type", "
 def flatten_temporal(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     """Lift ``workflow.logger``/``activity.logger`` details into plain fields.
 
-    Ids only: workflow ids are ``<journey>-<contactId>``, never personal data.
+    Ids only: workflow ids are ``<journey>-<contact key>``, never personal data.
     """
     for extra in _TEMPORAL_EXTRAS:
         details = event.pop(extra, None)
@@ -38,7 +42,29 @@ def flatten_temporal(_logger: Any, _method: str, event: dict[str, Any]) -> dict[
     return event
 
 
-def shared_processors() -> list[Any]:
+# Fields that hold a user id, which apps often make an email address.
+USER_ID_FIELDS = ("contact_id", "user_id", "userId", "anonymous_id", "anonymousId")
+
+
+def pseudonymise(keys: ContactKeys) -> Any:
+    """A processor that logs a contact's key in place of their user id (``contact=…``).
+
+    Call sites log ``contact_id=`` as they always did; nothing with a user id in it reaches
+    a log line. The key is the one in workflow ids and the ``ContactId`` search attribute,
+    so a log line leads to the contact's journeys (see ``workflows/search.py``).
+    """
+
+    def processor(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+        for field in USER_ID_FIELDS:
+            value = event.pop(field, None)
+            if value is not None:
+                event.setdefault("contact", keys.key(str(value)))
+        return event
+
+    return processor
+
+
+def shared_processors(keys: ContactKeys = DEV_KEYS) -> list[Any]:
     """Processors run on every record, from structlog and from stdlib loggers alike."""
     return [
         structlog.contextvars.merge_contextvars,
@@ -46,11 +72,14 @@ def shared_processors() -> list[Any]:
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(allow=_TEMPORAL_EXTRAS),
         flatten_temporal,
+        pseudonymise(keys),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
 
 
-def make_formatter(log_format: str, *, colors: bool = False) -> structlog.stdlib.ProcessorFormatter:
+def make_formatter(
+    log_format: str, *, colors: bool = False, keys: ContactKeys = DEV_KEYS
+) -> structlog.stdlib.ProcessorFormatter:
     """The stdlib formatter that renders every record as console text or one JSON object."""
     processors: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if log_format == "json":
@@ -63,7 +92,7 @@ def make_formatter(log_format: str, *, colors: bool = False) -> structlog.stdlib
             )
         )
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared_processors(), processors=processors
+        foreign_pre_chain=shared_processors(keys), processors=processors
     )
 
 
@@ -79,7 +108,7 @@ def configure_logging(settings: Settings) -> None:
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
-            *shared_processors(),
+            *shared_processors(settings.contact_keys),
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
@@ -88,7 +117,9 @@ def configure_logging(settings: Settings) -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(make_formatter(settings.log_format, colors=sys.stderr.isatty()))
+    handler.setFormatter(
+        make_formatter(settings.log_format, colors=sys.stderr.isatty(), keys=settings.contact_keys)
+    )
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
@@ -99,6 +130,10 @@ def configure_logging(settings: Settings) -> None:
     # Per-request and per-migration-step lines drown the journeys' own logs; problems still show.
     for chatty in ("uvicorn.access", "alembic"):
         logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
+    # These log SQL statements with their parameters (addresses, names) at DEBUG: never below
+    # WARNING, whatever SOJOURN_LOG_LEVEL says.
+    for leaky in SQL_LOGGERS:
+        logging.getLogger(leaky).setLevel(max(level, logging.WARNING))
     # The details become structured fields (ExtraAdder above) instead of a dict in the text.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False

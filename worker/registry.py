@@ -35,7 +35,7 @@ def make_provider(settings: Settings) -> Provider:
 
 def make_router(client: Client, settings: Settings) -> Router:
     """A router over every registered journey."""
-    return Router(client, JOURNEYS, settings.task_queue)
+    return Router(client, JOURNEYS, settings.task_queue, keys=settings.contact_keys)
 
 
 @dataclass

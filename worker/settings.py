@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from activities.policy import PolicyFields
+from workflows.search import DEV_CONTACT_KEY_SECRET, ContactKeys
 
 PLACEHOLDER_SECRET = "dev-only-change-me"
+MIN_SECRET_BYTES = 32  # 256 bits: what HMAC-SHA256 and AES-256 keys are worth
 
 
 def _acceptable_public_url(url: str | None) -> bool:
@@ -52,8 +54,12 @@ class Settings(BaseSettings, PolicyFields):
     ui_port: int = 8233
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
+    # Link keys, newest first: the first signs, all verify (rotation); SECRET_KEY is one key.
+    secret_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     secret_key: str = Field(default=PLACEHOLDER_SECRET, repr=False)
     relay_interval_seconds: float = 2.0
+    # Names contacts in Temporal and in logs (workflows/search.py); never rotated.
+    contact_key_secret: str = Field(default=DEV_CONTACT_KEY_SECRET, repr=False)
     # ---- messages: providers (credentials never appear in repr) ----
     provider_timeout_seconds: float = 10.0
     smtp_host: str = "127.0.0.1"
@@ -78,12 +84,33 @@ class Settings(BaseSettings, PolicyFields):
     # site_url, locales, timezone, topics, caps, quiet hours, tracking: see PolicyFields.
     public_url: str | None = None
 
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # SOJOURN_SECRET_KEYS=new,old: a plain list in the environment, not JSON.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key == PLACEHOLDER_SECRET:
+        if self.env == "production":
+            for key in self.link_keys:
+                if key == PLACEHOLDER_SECRET or len(key.encode("utf-8")) < MIN_SECRET_BYTES:
+                    raise ValueError(
+                        "SOJOURN_SECRET_KEYS (or SOJOURN_SECRET_KEY) holds the development "
+                        f"placeholder or a key shorter than {MIN_SECRET_BYTES} bytes; set long "
+                        "random values (e.g. `openssl rand -base64 48`) before running with "
+                        "SOJOURN_ENV=production"
+                    )
+        if self.env == "production" and (
+            self.contact_key_secret == DEV_CONTACT_KEY_SECRET
+            or len(self.contact_key_secret.encode("utf-8")) < MIN_SECRET_BYTES
+        ):
             raise ValueError(
-                "SOJOURN_SECRET_KEY is still the development placeholder; "
-                "set a long random value before running with SOJOURN_ENV=production"
+                "SOJOURN_CONTACT_KEY_SECRET is the development placeholder or shorter than "
+                f"{MIN_SECRET_BYTES} bytes; set a long random value (and keep it: it names "
+                "every contact's journeys in Temporal)"
             )
         if self.env == "production" and not _acceptable_public_url(self.public_url):
             # List-Unsubscribe and tracking links must be HTTPS (RFC 8058) and reachable;
@@ -98,6 +125,16 @@ class Settings(BaseSettings, PolicyFields):
     def public_base_url(self) -> str:
         """Base of the links in emails (unsubscribe, preferences, tracking): the gateway."""
         return (self.public_url or self.public_gateway_url).rstrip("/")
+
+    @property
+    def link_keys(self) -> list[str]:
+        """The keys of the links in emails, newest (signing) first."""
+        return list(self.secret_keys) or [self.secret_key]
+
+    @property
+    def contact_keys(self) -> ContactKeys:
+        """Pseudonymous contact keys for workflow ids, search attributes and logs."""
+        return ContactKeys(self.contact_key_secret)
 
     @property
     def target(self) -> str:

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         SentMessage,
         StepRecord,
     )
-    from workflows.search import CONTACT_ID, JOURNEY_STEP
+    from workflows.search import CONTACT_ID, JOURNEY_STEP, contact_of
     from workflows.segments import SegmentVerbs
     from workflows.sending import SendVerbs
     from workflows.spec import JourneySpec
@@ -293,7 +293,7 @@ class Journey(SendVerbs, SegmentVerbs):
         self._step = step
         updates = [JOURNEY_STEP.value_set(step)]
         if CONTACT_ID not in workflow.info().typed_search_attributes:
-            updates.append(CONTACT_ID.value_set(self.contact_id))
+            updates.append(CONTACT_ID.value_set(contact_of(workflow.info().workflow_id)))
         workflow.upsert_search_attributes(updates)
 
     def _wait_details(self, what: str | None, until: datetime | None) -> None:
@@ -312,5 +312,10 @@ class Journey(SendVerbs, SegmentVerbs):
             del self._history[0]
         workflow.logger.info(
             "journey step",
-            extra={"journey": self.spec.name, "contact_id": self.contact_id, "detail": detail},
+            # The contact's key, never its user id: logs are kept and shipped in clear.
+            extra={
+                "journey": self.spec.name,
+                "contact": contact_of(workflow.info().workflow_id),
+                "detail": detail,
+            },
         )

@@ -12,23 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-# Property keys that carry personal data in Segment's specs (e.g. ``Signed Up`` has email,
-# first_name, phone). They stay in the store and never enter a workflow history.
-PERSONAL_KEYS = frozenset(
-    {
-        "email",
-        "first_name",
-        "firstName",
-        "last_name",
-        "lastName",
-        "name",
-        "phone",
-        "username",
-        "address",
-        "birthday",
-        "ip",
-    }
-)
+from workflows.personal import strip_personal
 
 
 class Event(BaseModel):
@@ -40,10 +24,14 @@ class Event(BaseModel):
     timestamp: datetime | None = None
 
     def without_personal_data(self) -> Event:
-        """This event with the personal-data properties left out (what histories may hold)."""
-        if PERSONAL_KEYS.isdisjoint(self.properties):
+        """This event with the personal-data properties left out (what histories may hold).
+
+        See :mod:`workflows.personal` for the rule: personal keys in any spelling and values
+        that hold an email address or a phone number, at any depth.
+        """
+        kept = strip_personal(self.properties)
+        if kept == self.properties:
             return self
-        kept = {k: v for k, v in self.properties.items() if k not in PERSONAL_KEYS}
         return self.model_copy(update={"properties": kept})
 
 

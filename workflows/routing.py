@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.journey import Journey
 from workflows.models import Event, JourneyInput
-from workflows.search import CONTACT_ID, JOURNEY_STEP, workflow_id
+from workflows.search import CONTACT_ID, DEV_KEYS, JOURNEY_STEP, ContactKeys
 
 
 @dataclass
@@ -36,21 +36,29 @@ class Router:
         client: a Temporal client (with the pydantic data converter).
         journeys: the registry of journey classes.
         task_queue: where the worker listens.
+        keys: names workflows by contact key, never by user id (``Settings.contact_keys``).
     """
 
-    def __init__(self, client: Client, journeys: Sequence[type[Journey]], task_queue: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        journeys: Sequence[type[Journey]],
+        task_queue: str,
+        keys: ContactKeys = DEV_KEYS,
+    ) -> None:
         self.client = client
+        self.keys = keys
         self.journeys = {j.spec.name: j for j in journeys}
         self.task_queue = task_queue
 
     def _start_options(self, journey: type[Journey], contact_id: str) -> dict:
         return dict(
-            id=workflow_id(journey.spec.name, contact_id),
+            id=self.keys.workflow_id(journey.spec.name, contact_id),
             task_queue=self.task_queue,
             id_reuse_policy=journey.spec.reentry.id_reuse_policy,
             search_attributes=TypedSearchAttributes(
                 [
-                    SearchAttributePair(CONTACT_ID, contact_id),
+                    SearchAttributePair(CONTACT_ID, self.keys.key(contact_id)),
                     SearchAttributePair(JOURNEY_STEP, "entered"),
                 ]
             ),
@@ -98,7 +106,7 @@ class Router:
             except WorkflowAlreadyStartedError:
                 return "skipped"  # re-entry refused by policy
             return "started"
-        handle = self.client.get_workflow_handle(workflow_id(name, contact_id))
+        handle = self.client.get_workflow_handle(self.keys.workflow_id(name, contact_id))
         try:
             await handle.signal("event", event)
         except RPCError as exc:

@@ -17,6 +17,7 @@ from tests.ports import free_port
 from worker.settings import Settings
 from worker.worker import build_worker
 from workflows import search
+from workflows.search import DEV_KEYS
 
 
 async def test_events_accepted_while_temporal_is_down_are_routed_after_it_comes_back(
@@ -56,7 +57,7 @@ async def test_events_accepted_while_temporal_is_down_are_routed_after_it_comes_
         try:
             async with build_worker(env.client, store, settings):
                 await eventually(lambda: _routed(store, "su-1"))
-                handle = env.client.get_workflow_handle("welcome-c-1")
+                handle = env.client.get_workflow_handle(DEV_KEYS.workflow_id("welcome", "c-1"))
                 await eventually(lambda: _exists(handle))
                 await eventually(lambda: _sent(store, "c-1"))
                 health = (await http.get("/healthz")).json()

@@ -29,7 +29,7 @@ from tests.ports import free_port
 from worker.settings import Settings
 from workflows.models import Event, ExitReason, JourneyResult, JourneyState
 from workflows.routing import Router
-from workflows.search import workflow_id
+from workflows.search import DEV_KEYS
 
 
 @asynccontextmanager
@@ -60,7 +60,7 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float 
 async def sign_up(router: Router, env: WorkflowEnvironment, contact: str) -> WorkflowHandle:
     await router.route(contact, Event(message_id=uuid.uuid4().hex, name="Signed Up"))
     return env.client.get_workflow_handle(
-        workflow_id("welcome", contact), result_type=JourneyResult
+        DEV_KEYS.workflow_id("welcome", contact), result_type=JourneyResult
     )
 
 
@@ -200,7 +200,7 @@ async def test_end_to_end_smtp_welcome_and_one_click_unsubscribe(
                     )
                     assert accepted.is_success, accepted.text
                     handle = time_env.client.get_workflow_handle(
-                        workflow_id("welcome", contact), result_type=JourneyResult
+                        DEV_KEYS.workflow_id("welcome", contact), result_type=JourneyResult
                     )
 
                     async def mailed() -> bool:

@@ -24,7 +24,7 @@ from workflows.enrollment import (
     schedule_id,
 )
 from workflows.routing import Router
-from workflows.search import workflow_id
+from workflows.search import DEV_KEYS
 
 
 class CountingRouter(Router):
@@ -94,7 +94,7 @@ async def run_three_times(
         assert sorted(router.started) == ["a1", "a2", "a3"]
         for c in ("a1", "a2", "a3"):
             desc = await time_env.client.get_workflow_handle(
-                workflow_id("test_segment_journey", c)
+                DEV_KEYS.workflow_id("test_segment_journey", c)
             ).describe()
             assert desc.workflow_type == "test_segment_journey"
 

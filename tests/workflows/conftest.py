@@ -23,7 +23,7 @@ from worker.settings import Settings
 from workflows.journey import Journey
 from workflows.models import Event, JourneyResult, JourneyState
 from workflows.routing import Router
-from workflows.search import workflow_id
+from workflows.search import DEV_KEYS
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Harness:
 
     def handle(self, journey: str) -> WorkflowHandle:
         return self.client.get_workflow_handle(
-            workflow_id(journey, self.contact), result_type=JourneyResult
+            DEV_KEYS.workflow_id(journey, self.contact), result_type=JourneyResult
         )
 
     async def state(self, journey: str = "welcome") -> JourneyState:
