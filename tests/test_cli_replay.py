@@ -27,6 +27,7 @@ from worker.settings import Settings
 from workflows import search
 from workflows.models import Event
 from workflows.routing import Router
+from workflows.search import DEV_KEYS
 
 runner = CliRunner()
 WELCOME = ROOT / "welcome"
@@ -116,12 +117,12 @@ async def test_running_journeys_on_a_server_replay_or_break(
     # The default selection: every running workflow on the task queue.
     ok = await asyncio.to_thread(replay, "--verbose", env=cli_env)
     assert ok.exit_code == 0, ok.output
-    assert f"ok      welcome (welcome-{contact} run" in ok.output
+    assert f"ok      welcome ({DEV_KEYS.workflow_id('welcome', contact)} run" in ok.output
 
     changed_welcome(monkeypatch)
     broken = await asyncio.to_thread(replay, "--query", query, env=cli_env)
     assert broken.exit_code == 1, broken.output
-    assert f"BREAKS  welcome (welcome-{contact} run" in broken.output
+    assert f"BREAKS  welcome ({DEV_KEYS.workflow_id('welcome', contact)} run" in broken.output
     assert "1 would break" in broken.output
 
     # The Temporal CLI's JSON export of that history is a history file the command reads.
@@ -133,7 +134,7 @@ async def test_running_journeys_on_a_server_replay_or_break(
         "--address",
         f"127.0.0.1:{port}",
         "--workflow-id",
-        f"welcome-{contact}",
+        DEV_KEYS.workflow_id("welcome", contact),
         "--output",
         "json",
         stdout=asyncio.subprocess.PIPE,

@@ -275,7 +275,7 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
         assert welcome_mail() is not None
         rows = journeys()
         assert rows[workflow_id]["status"] == "COMPLETED"
-        assert rows[f"cross_sell-{contact}"]["status"] == "RUNNING"
+        assert rows[f"cross_sell-{key}"]["status"] == "RUNNING"
         profile = sojourn(stack, "contacts", "show", contact, "--json")
         assert profile.returncode == 0, profile.stderr
         assert "grace@example.com" in profile.stdout and "Order Completed" in profile.stdout
