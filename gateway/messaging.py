@@ -37,5 +37,6 @@ def include_messaging_routes(app: FastAPI, settings: Settings) -> None:
             postmark_username=settings.postmark_webhook_username,
             postmark_password=settings.postmark_webhook_password,
             sendgrid_public_key=settings.sendgrid_webhook_public_key,
+            mailgun_signing_key=settings.mailgun_webhook_signing_key,
         )
     )

@@ -2,19 +2,30 @@
 
 - ``POST /webhooks/postmark``: Postmark signs nothing; it sends HTTP Basic credentials that
   you put in the webhook URL. They are checked against ``postmark_webhook_username/password``.
+  The credentials are compared as bytes, in constant time.
 - ``POST /webhooks/sendgrid``: SendGrid's Signed Event Webhook, an ECDSA (P-256, SHA-256)
-  signature over ``timestamp + body``, checked with ``sendgrid_webhook_public_key``.
+  signature over ``timestamp + body``, checked with ``sendgrid_webhook_public_key``; a
+  timestamp more than ``FRESH_FOR`` away from now is refused, so a captured call cannot be
+  replayed later.
+- ``POST /webhooks/mailgun``: Mailgun's webhooks, signed in the body: HMAC-SHA256 of
+  ``timestamp + token`` under ``mailgun_webhook_signing_key``. The timestamp must be fresh and
+  each token works once (``store/webhook_tokens.py``), because the signature does not cover
+  the events it comes with.
 
 Events are attributed by the ids the providers echo back (Postmark ``Metadata``, SendGrid
-``custom_args``): ``email_id``, journey, step. Hard bounces and spam complaints suppress the
-address; a provider-side unsubscribe withdraws the message's topic.
+``custom_args``, Mailgun ``user-variables``): ``email_id``, journey, step. Hard bounces and
+spam complaints suppress the address; a provider-side unsubscribe withdraws the message's topic.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -27,6 +38,10 @@ from fastapi.responses import JSONResponse
 from activities.engagement import Engagement, attribution
 from activities.policy import MessagingPolicy
 from store.suppression import HARD_BOUNCE, SPAM_COMPLAINT
+from store.webhook_tokens import WebhookTokens
+
+# How far a signed webhook's timestamp may be from our clock (either way: clocks drift).
+FRESH_FOR = timedelta(minutes=5)
 
 POSTMARK = {
     "Delivery": "Email Delivered",
@@ -45,6 +60,15 @@ SENDGRID = {
     "spamreport": "Email Marked as Spam",
     "unsubscribe": "Unsubscribed",
     "group_unsubscribe": "Unsubscribed",
+}
+# Mailgun's ``failed`` is a bounce only with ``severity: permanent``; temporary ones are retried.
+MAILGUN = {
+    "delivered": "Email Delivered",
+    "opened": "Email Opened",
+    "clicked": "Email Link Clicked",
+    "failed": "Email Bounced",
+    "complained": "Email Marked as Spam",
+    "unsubscribed": "Unsubscribed",
 }
 
 
@@ -68,15 +92,38 @@ def sendgrid_signature_ok(public_key: str, signature: str, timestamp: str, body:
     return True
 
 
+def fresh(timestamp: str | int | float, now: float) -> bool:
+    """True when a provider's signing time (seconds since 1970) is within ``FRESH_FOR``."""
+    try:
+        signed_at = float(timestamp)
+    except (TypeError, ValueError):
+        return False
+    return abs(now - signed_at) <= FRESH_FOR.total_seconds()
+
+
+def mailgun_signature_ok(signing_key: str, signature: Any) -> bool:
+    """Verify Mailgun's ``signature`` object: hex HMAC-SHA256 of timestamp + token."""
+    if not isinstance(signature, dict):
+        return False
+    timestamp, token, given = (signature.get(k) for k in ("timestamp", "token", "signature"))
+    if not all(isinstance(v, str | int) for v in (timestamp, token, given)):
+        return False
+    expected = hmac.new(
+        signing_key.encode("utf-8"), f"{timestamp}{token}".encode(), hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(expected.encode(), str(given).encode("utf-8"))
+
+
 def _basic_ok(request: Request, username: str, password: str) -> bool:
+    # Bytes on both sides: compare_digest refuses non-ASCII str, and a header is not ours to trust.
     header = request.headers.get("authorization", "")
     if not header.startswith("Basic "):
         return False
     try:
-        given = base64.b64decode(header[6:]).decode()
+        given = base64.b64decode(header[6:], validate=True)
     except ValueError:
         return False
-    return hmac.compare_digest(given, f"{username}:{password}")
+    return hmac.compare_digest(given, f"{username}:{password}".encode())
 
 
 async def _apply(
@@ -134,8 +181,14 @@ def make_webhooks_router(
     postmark_username: str | None = None,
     postmark_password: str | None = None,
     sendgrid_public_key: str | None = None,
+    mailgun_signing_key: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> APIRouter:
-    """Webhook endpoints; each refuses every call until its credentials are configured."""
+    """Webhook endpoints; each refuses every call until its credentials are configured.
+
+    Args:
+        clock: seconds since 1970, for the freshness of signed webhooks (tests move it).
+    """
     router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
     @router.post("/postmark", summary="Postmark webhook")
@@ -180,6 +233,8 @@ def make_webhooks_router(
             sendgrid_public_key, signature, timestamp, raw
         ):
             return JSONResponse({"error": "bad signature"}, status_code=401)
+        if not fresh(timestamp, clock()):
+            return JSONResponse({"error": "stale signature"}, status_code=401)
         items = _json(raw)
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             return _bad_body("a JSON array of event objects")
@@ -204,5 +259,48 @@ def make_webhooks_router(
                 hard_bounce=hard,
             )
         return JSONResponse({"status": "recorded", "count": recorded})
+
+    @router.post("/mailgun", summary="Mailgun webhook")
+    async def mailgun(request: Request) -> JSONResponse:
+        body = _json_object(await request.body())
+        signature = body.get("signature") if body else None
+        if not mailgun_signing_key or not mailgun_signature_ok(mailgun_signing_key, signature):
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        assert body is not None and isinstance(signature, dict)
+        now = clock()
+        if not fresh(signature["timestamp"], now):
+            return JSONResponse({"error": "stale signature"}, status_code=401)
+        store = request.app.state.store
+        at = datetime.fromtimestamp(now, UTC)
+        if not await WebhookTokens(store.engine).first_use(
+            "mailgun", str(signature["token"])[:128], at, 2 * FRESH_FOR
+        ):
+            return JSONResponse({"error": "signature already used"}, status_code=409)
+        data = body.get("event-data")
+        if not isinstance(data, dict):
+            return _bad_body('an object with "signature" and "event-data"')
+        kind = str(data.get("event", ""))
+        name = MAILGUN.get(kind)
+        permanent = data.get("severity") == "permanent"
+        if name is None or (kind == "failed" and not permanent):
+            return JSONResponse({"status": "ignored"})
+        variables = data.get("user-variables")
+        variables = variables if isinstance(variables, dict) else {}
+        extra: dict[str, Any] = {"provider": "mailgun"}
+        if kind == "clicked" and data.get("url"):
+            extra["url"] = data["url"]
+        if kind == "failed":
+            extra["bounce_type"] = data.get("reason")
+        # Mailgun's event id is unique within a day; with the event time it is for good.
+        event_id = f"mailgun-{kind}-{data.get('id')}-{data.get('timestamp')}"
+        ours = await _apply(
+            Engagement(store, policy),
+            variables.get("sojourn_message_id"),
+            name,
+            extra,
+            event_id,
+            hard_bounce=permanent,
+        )
+        return JSONResponse({"status": "recorded" if ours else "unknown message"})
 
     return router

@@ -62,3 +62,14 @@ frequency_slots = sa.Table(
     sa.Column("sends", sa.JSON, nullable=False, comment="[[idempotency key, ISO time], ...]"),
     sa.Column("version", sa.Integer, nullable=False),
 )
+
+# Signed-webhook tokens already used (Mailgun signs timestamp + token, not the body): a token
+# seen once is refused again, so a captured signature cannot carry other events. Rows older
+# than the freshness window are pruned, since such a token is refused for its age anyway.
+webhook_tokens = sa.Table(
+    "webhook_tokens",
+    metadata,
+    sa.Column("provider", sa.String(16), primary_key=True),
+    sa.Column("token", sa.String(128), primary_key=True),
+    sa.Column("seen_at", When, nullable=False, index=True),
+)
