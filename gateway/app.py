@@ -10,7 +10,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from gateway import errors, routes
+from gateway import errors, metrics, routes
 from gateway.messaging import include_messaging_routes
 from gateway.relay import EventRouter, Relay, RouterFactory
 from store import Store
@@ -81,6 +81,7 @@ def create_app(
     )
     errors.install(app)
     app.include_router(routes.router)
+    app.include_router(metrics.router)
     include_messaging_routes(app, settings)
     return app
 

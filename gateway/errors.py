@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from activities import metrics
 from gateway.models import ErrorBody
 from store.contacts import InvalidTrait
 
@@ -62,6 +63,7 @@ def field_path(loc: Sequence[str | int], error_type: str = "") -> str:
 
 def _error(status: int, field: str | None, message: str) -> JSONResponse:
     body = ErrorBody(field=field, message=message)
+    metrics.event_refused("malformed" if status == 400 else "invalid")
     return JSONResponse(body.model_dump(), status_code=status)
 
 

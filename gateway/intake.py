@@ -14,6 +14,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+from activities import metrics
 from gateway.errors import InvalidField
 from gateway.models import Accepted, IdentifyRequest, TrackRequest
 from store import Store
@@ -90,6 +91,7 @@ async def identify(store: Store, call: IdentifyRequest) -> Accepted:
         ),
         routed=True,  # journeys react to track events; an identify has nothing to route
     )
+    metrics.event_received("identify")
     return Accepted(message_id=message_id, duplicate=not new)
 
 
@@ -124,4 +126,5 @@ async def track(store: Store, call: TrackRequest) -> Accepted:
         ),
         routed=False,
     )
+    metrics.event_received("track")
     return Accepted(message_id=message_id, duplicate=not new)

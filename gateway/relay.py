@@ -17,6 +17,7 @@ from typing import Protocol
 import structlog
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities import metrics
 from store import Store
 from store.records import EventRecord
 from workflows.models import Event
@@ -162,6 +163,7 @@ class Relay:
             self._current = None
             done += 1
             self.routed += 1
+            metrics.event_routed(record.received_at)
         return done
 
     async def _get_router(self) -> EventRouter:

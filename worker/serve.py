@@ -18,11 +18,13 @@ import structlog
 import uvicorn
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from store import Store
 from worker.errors import SojournError, temporal_unreachable
+from worker.metrics import worker_metrics
 from worker.registry import JOURNEYS
 from worker.settings import Settings
 from worker.temporal import connect
@@ -92,6 +94,7 @@ async def connect_when_ready(
     stop: asyncio.Event | None = None,
     alive: Callable[[], bool] | None = None,
     interval: float = 0.5,
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect to Temporal, retrying until it answers for our namespace (bounded by ``timeout``).
 
@@ -101,12 +104,13 @@ async def connect_when_ready(
         stop: abandon the wait (raising :class:`Stopped`) once this is set.
         alive: abandon the wait when this says the server process has died.
         interval: seconds between attempts.
+        runtime: the Temporal runtime to connect with (the worker's carries its metrics).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            client = await connect(settings)
+            client = await connect(settings, runtime)
             # The frontend can answer before the namespace is registered on a fresh server.
             await client.workflow_service.describe_namespace(
                 DescribeNamespaceRequest(namespace=settings.temporal_namespace)
@@ -204,9 +208,11 @@ async def stop_worker(worker: Worker, task: asyncio.Future[None]) -> None:
 
 async def run_worker(settings: Settings, *, connect_timeout: float = 60.0) -> None:
     """``sojourn worker``: register search attributes, migrate the store, run until stopped."""
-    with stop_signals() as stop:
+    with stop_signals() as stop, worker_metrics(settings) as runtime:
         try:
-            client = await connect_when_ready(settings, timeout=connect_timeout, stop=stop)
+            client = await connect_when_ready(
+                settings, timeout=connect_timeout, stop=stop, runtime=runtime
+            )
         except Stopped:
             return
         await ensure_search_attributes(client, settings)

@@ -60,6 +60,9 @@ class Settings(BaseSettings, PolicyFields):
     relay_interval_seconds: float = 2.0
     # Names contacts in Temporal and in logs (workflows/search.py); never rotated.
     contact_key_secret: str = Field(default=DEV_CONTACT_KEY_SECRET, repr=False)
+    # ---- operations: metrics (worker/metrics.py; the gateway serves GET /metrics) ----
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = None
     # ---- messages: providers (credentials never appear in repr) ----
     provider_timeout_seconds: float = 10.0
     smtp_host: str = "127.0.0.1"

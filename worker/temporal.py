@@ -5,16 +5,18 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from worker.settings import Settings
 
 
-async def connect(settings: Settings) -> Client:
-    """Connect to the configured Temporal frontend."""
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """Connect to the configured Temporal frontend (``runtime``: the worker's, for metrics)."""
     return await Client.connect(
         settings.target,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(),
+        runtime=runtime,
     )
 
 

@@ -6,6 +6,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from store import Store
+from worker.metrics import SendMetrics
 from worker.registry import WORKFLOWS, Activities, make_router
 from worker.settings import Settings
 
@@ -20,4 +21,5 @@ def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
         activities=activities.all(),
+        interceptors=[SendMetrics()],
     )
