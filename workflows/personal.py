@@ -20,6 +20,7 @@ attribute events (``email_id``, journey, step…) are kept; their values are sti
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 # A word of the key is enough: ``billing_address``, ``ip``, ``mobile``, ``dob``.
@@ -66,6 +67,8 @@ def key_words(key: str) -> list[str]:
     return [word for word in _SEPARATORS.split(spaced) if word]
 
 
+# Apps send the same few keys again and again: decide each spelling once.
+@lru_cache(maxsize=4096)
 def is_personal_key(key: str) -> bool:
     """True when a property key names personal data in any spelling."""
     if key in SOJOURN_KEYS:
