@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 
 PREPARE_MESSAGE = "prepare_message"
 DELIVER_MESSAGE = "deliver_message"
+# One regular activity for the whole send (gates, render, provider), since patch "send-once".
+SEND_MESSAGE = "send_message"
 START_JOURNEY = "start_journey"
 
 
@@ -31,6 +33,10 @@ class PrepareMessage(BaseModel):
     at: datetime | None = None
     # What a frequency cap does to this step: wait for the next slot, or skip the message.
     on_cap: Literal["defer", "skip"] = "defer"
+
+
+class SendMessage(PrepareMessage):
+    """The whole send in one activity: gates, render, ledger and provider call."""
 
 
 class PreparedMessage(BaseModel):
@@ -52,7 +58,12 @@ class DeliverMessage(BaseModel):
 
 
 class Delivery(BaseModel):
-    """What the provider did with it."""
+    """What the provider did with it.
+
+    ``status`` is ``sent``, ``unknown`` (interrupted after the hand-over and the provider
+    cannot say: never counted as sent), ``failed``, ``refused``, ``skipped`` or ``deferred``
+    (try again at ``not_before``).
+    """
 
     message_id: str
     status: str

@@ -4,15 +4,23 @@ Rendered content never returns to the workflow: it stays in the store, so no per
 (address, name, body) lands in Temporal's history. The workflow only sees ids and statuses,
 and, for a deferred send, the moment to try again.
 
-Exactly once: ``deliver_message`` claims the ledger row (``prepared`` → ``sending``) before
-the provider call and marks it ``sent`` after. A retry that finds a row still ``sending``
-knows an earlier attempt may have reached the provider: an idempotent provider (outbox) is
-simply called again; any other is *not* (the message is marked ``sent``, reason
-``unconfirmed``), because a lost marketing email is better than a duplicate.
+Exactly once, or visibly not: the deliver step claims the ledger row (``prepared`` →
+``sending``) before the provider call, records ``committing`` at the provider's point of no
+return (SMTP's DATA, an HTTP API's request) and ``sent`` after. A retry that finds a row
+still ``sending`` knows nothing reached the provider and sends. One that finds ``committing``
+resolves it: an idempotent provider (outbox) is called again; one that can be searched
+(Postmark, SendGrid, Mailgun) is asked; otherwise the message is marked ``unknown`` (at most
+once, the default) or sent again with reason ``resent`` when ``SOJOURN_RESEND_UNKNOWN``
+names the provider (at least once). ``unknown`` is never counted as sent.
+
+``send_message`` does prepare and deliver in one regular activity (one activity per send);
+``prepare_message`` (a local activity) and ``deliver_message`` serve journeys that started
+before that change.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from email.utils import formatdate, make_msgid
@@ -22,14 +30,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.gatekeeper import Gatekeeper, Verdict
+from activities.handing import guarded, heartbeating, retry_delay
 from activities.links import Links
 from activities.models import (
     DELIVER_MESSAGE,
     PREPARE_MESSAGE,
+    SEND_MESSAGE,
     DeliverMessage,
     Delivery,
     PreparedMessage,
     PrepareMessage,
+    SendMessage,
 )
 from activities.personalise import template_context
 from activities.policy import MessagingPolicy
@@ -41,7 +52,10 @@ from store.records import ContactRecord, MessageRecord
 
 log = structlog.get_logger(__name__)
 
-FINAL = ("sent", "refused", "skipped", "failed")
+FINAL = ("sent", "unknown", "refused", "skipped", "failed")
+# A provider's search can lag its send API: a "not found" counts only after this long.
+LOOKUP_GRACE = timedelta(minutes=2)
+LOOKUP_RETRY = timedelta(seconds=20)
 # Without an explicit policy nothing is held back: the worker's wiring passes the settings'.
 PERMISSIVE = MessagingPolicy(quiet_hours=False, frequency_caps=[])
 
@@ -84,6 +98,9 @@ class SendActivities:
     @activity.defn(name=PREPARE_MESSAGE)
     async def prepare_message(self, request: PrepareMessage) -> PreparedMessage:
         """Check the gates, render and write the message to the ledger (idempotent on key)."""
+        return await self._prepare(request, early_checks=True)
+
+    async def _prepare(self, request: PrepareMessage, *, early_checks: bool) -> PreparedMessage:
         at = _moment(request.at)
         existing = await self.store.messages.get(request.key)
         if existing is not None and existing.status != "prepared":
@@ -101,6 +118,8 @@ class SendActivities:
         if verdict is not None:
             await self.store.messages.mark(request.key, "refused", reason=verdict.reason)
             return _prepared(existing, "refused", verdict.reason)
+        if not early_checks:
+            return _prepared(existing)
         # Cheap early answers; the cap is claimed atomically only by deliver_message.
         verdict = await self.gates.quiet(contact.timezone if contact else None, request.topic, at)
         if verdict is None:
@@ -230,13 +249,41 @@ class SendActivities:
     @activity.defn(name=DELIVER_MESSAGE)
     async def deliver_message(self, request: DeliverMessage) -> Delivery:
         """Hand a prepared message to the provider, exactly once per idempotency key."""
+        async with heartbeating():
+            return await self._deliver(request)
+
+    @activity.defn(name=SEND_MESSAGE)
+    async def send_message(self, request: SendMessage) -> Delivery:
+        """The whole send in one activity: gates, render, ledger, provider (idempotent on key).
+
+        A template error fails it for good (named in the Web UI); a deferral comes back as
+        ``deferred`` with the moment to try again, which the journey sleeps until.
+        """
+        async with heartbeating():
+            prepared = await self._prepare(request, early_checks=False)
+            if prepared.status != "prepared":
+                return Delivery(
+                    message_id=prepared.message_id,
+                    status=prepared.status,
+                    reason=prepared.reason,
+                    not_before=prepared.not_before,
+                )
+            return await self._deliver(
+                DeliverMessage(key=request.key, at=request.at, on_cap=request.on_cap)
+            )
+
+    async def _deliver(self, request: DeliverMessage) -> Delivery:
         message = await self.store.messages.get(request.key)
         if message is None:
             raise ApplicationError(f"no prepared message for key {request.key}", non_retryable=True)
         if message.status in FINAL:
             return _delivery(message)
+        if message.status == "committing":
+            return await self._resolve(message)
         if message.status == "sending":
-            return await self._resume(message)
+            # An earlier attempt died before the point of no return: nothing reached the
+            # provider (SMTP: no DATA yet), so this attempt goes through every gate again.
+            await self.store.messages.unclaim(request.key)
         contact = await self.store.contacts.get(message.contact_id)
         timezone = contact.timezone if contact else None
         # Every gate again at the moment of sending, not only when the step began.
@@ -253,45 +300,93 @@ class SendActivities:
             # Another attempt moved it on between our read and our claim.
             current = await self.store.messages.get(request.key)
             assert current is not None
-            return _delivery(current) if current.status in FINAL else await self._resume(current)
+            return _delivery(current) if current.status in FINAL else await self._resolve(current)
         return await self._send(message)
 
-    async def _resume(self, message: MessageRecord) -> Delivery:
-        """An earlier attempt died after claiming: send again only when that cannot duplicate."""
-        if self.provider.idempotent:
-            return await self._send(message)
+    async def _resolve(self, message: MessageRecord) -> Delivery:
+        """An earlier attempt died after the point of no return: find out, or say unknown."""
+        provider = self.provider
+        if provider.idempotent:
+            return await self._resend(message, reason=None)
+        found = await provider.lookup(message)
+        if found:
+            await self.store.messages.mark(
+                message.key, "sent", at=message.sent_at, reason="confirmed", provider=provider.name
+            )
+            log.info("interrupted send confirmed by the provider", **_ids(message))
+            return Delivery(message_id=message.message_id, status="sent", reason="confirmed")
+        if found is False:
+            handed = message.sent_at or now()
+            if now() - handed < LOOKUP_GRACE:
+                # Searches lag behind the send API: ask again before believing a "no".
+                raise ApplicationError(
+                    f"asking {provider.name} whether it has message {message.message_id}",
+                    type="OutcomePending",
+                    next_retry_delay=LOOKUP_RETRY,
+                )
+            log.warning("provider has no trace of an interrupted send; sending it", **_ids(message))
+            return await self._resend(message, reason="resent")
+        if provider.resend_unknown:
+            log.warning("interrupted send of unknown outcome sent again", **_ids(message))
+            return await self._resend(message, reason="resent")
         await self.store.messages.mark(
-            message.key, "sent", at=now(), reason="unconfirmed", provider=self.provider.name
+            message.key, "unknown", at=message.sent_at, reason="interrupted", provider=provider.name
         )
-        log.warning(
-            "send not repeated: an earlier attempt may have reached the provider",
-            contact_id=message.contact_id,
-            message_id=message.message_id,
-        )
-        return Delivery(message_id=message.message_id, status="sent", reason="unconfirmed")
+        log.warning("interrupted send of unknown outcome not repeated", **_ids(message))
+        return Delivery(message_id=message.message_id, status="unknown", reason="interrupted")
 
-    async def _send(self, message: MessageRecord) -> Delivery:
+    async def _resend(self, message: MessageRecord, *, reason: str | None) -> Delivery:
+        # committing → sending, then the hand-over as usual (the cap slot is already ours).
+        await self.store.messages.unclaim(message.key)
+        await self.store.messages.claim(message.key)
+        return await self._send(message, reason=reason)
+
+    async def _send(self, message: MessageRecord, *, reason: str | None = None) -> Delivery:
+        committed = False
+
+        async def commit() -> None:
+            nonlocal committed
+            # Set before the write: if the write is interrupted, the send is finished, not cut.
+            committed = True
+            await self.store.messages.commit(message.key, now())
+
         try:
-            provider_id = await self.provider.send(message)
+            provider_id = await guarded(self.provider.send(message, commit), lambda: committed)
+        except asyncio.CancelledError:
+            # Stopped before the point of no return (an exit, or the worker shutting down).
+            await asyncio.shield(self.store.messages.unclaim(message.key, reason="cancelled"))
+            log.info("send cancelled before the hand-over", **_ids(message))
+            raise
         except ProviderError as exc:
             if not exc.retryable:
                 await self.store.messages.mark(message.key, "failed", reason=str(exc)[:255])
                 await self.gates.release_cap(message)
             elif not exc.maybe_sent:
                 # The provider certainly did not take it (429, 5xx): the next try may send.
-                await self.store.messages.unclaim(message.key)
-            delay = timedelta(seconds=exc.retry_after) if exc.retry_after else None
+                await self.store.messages.unclaim(message.key, reason=f"retrying: {exc}"[:255])
+            delay = retry_delay(exc.retry_after, activity.info().attempt)
             raise ApplicationError(
                 str(exc),
                 type="ProviderError",
                 non_retryable=not exc.retryable,
-                next_retry_delay=delay,
+                next_retry_delay=delay if exc.retryable else None,
             ) from exc
         await self.store.messages.mark(
-            message.key, "sent", at=now(), provider=self.provider.name, provider_id=provider_id
+            message.key,
+            "sent",
+            at=now(),
+            reason=reason,
+            provider=self.provider.name,
+            provider_id=provider_id,
         )
-        log.info("message sent", contact_id=message.contact_id, message_id=message.message_id)
-        return Delivery(message_id=message.message_id, status="sent", provider_id=provider_id)
+        log.info("message sent", reason=reason, **_ids(message))
+        return Delivery(
+            message_id=message.message_id, status="sent", reason=reason, provider_id=provider_id
+        )
+
+
+def _ids(message: MessageRecord) -> dict[str, str]:
+    return {"contact_id": message.contact_id, "message_id": message.message_id}
 
 
 def _prepared(

@@ -1,10 +1,12 @@
 """The send ledger: one row per idempotency key, so a retried send never mails twice.
 
-A message moves ``prepared`` → ``sending`` (claimed just before the provider call) → ``sent``;
-or ends ``refused`` (consent, suppression), ``skipped`` (a frequency cap, per step) or
-``failed`` (the provider refused it for good). A row left in ``sending`` means an attempt
-may have reached the provider before the worker died: the deliver activity then never sends
-blindly again (see ``activities/sending.py``).
+A message moves ``prepared`` → ``sending`` (claimed just before the provider call) →
+``committing`` (the point of no return: SMTP's DATA, an HTTP API's request) → ``sent``;
+or ends ``refused`` (consent, suppression), ``skipped`` (a frequency cap, per step),
+``failed`` (the provider refused it for good) or ``unknown`` (interrupted after the point of
+no return, and the provider cannot say whether it has it). A row left in ``sending`` was
+certainly not handed over; one left in ``committing`` may have been: the deliver activity
+then never sends blindly again (see ``activities/sending.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from store._sql import upsert, utc
 from store.records import MessageRecord
 from store.schema import messages
+
+IN_FLIGHT = ("prepared", "sending", "committing")
+# What ``sojourn outbox`` lists: messages that left, and those that may have.
+DELIVERED = ("sent", "unknown")
 
 
 def _record(row: sa.Row) -> MessageRecord:
@@ -71,7 +77,7 @@ class MessageRepo:
         """Move a prepared (or claimed) message on; False when it had moved already."""
         stmt = (
             messages.update()
-            .where(messages.c.key == key, messages.c.status.in_(("prepared", "sending")))
+            .where(messages.c.key == key, messages.c.status.in_(IN_FLIGHT))
             .values(
                 status=status, sent_at=at, reason=reason, provider=provider, provider_id=provider_id
             )
@@ -91,12 +97,26 @@ class MessageRepo:
             result = await conn.execute(stmt)
         return bool(result.rowcount)
 
-    async def unclaim(self, key: str) -> None:
-        """``sending`` → ``prepared`` when the provider certainly did not take the message."""
+    async def commit(self, key: str, at: datetime) -> bool:
+        """``sending`` → ``committing`` just before the point of no return (``sent_at`` = then)."""
         stmt = (
             messages.update()
             .where(messages.c.key == key, messages.c.status == "sending")
-            .values(status="prepared")
+            .values(status="committing", sent_at=at)
+        )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def unclaim(self, key: str, reason: str | None = None) -> None:
+        """Back to ``prepared`` when the provider certainly did not take the message.
+
+        ``reason`` says why the send waits (e.g. the provider's 429), for ``journeys status``.
+        """
+        stmt = (
+            messages.update()
+            .where(messages.c.key == key, messages.c.status.in_(("sending", "committing")))
+            .values(status="prepared", sent_at=None, reason=reason)
         )
         async with self._engine.begin() as conn:
             await conn.execute(stmt)
@@ -125,14 +145,20 @@ class MessageRepo:
             return (await conn.execute(stmt)).scalar()
 
     async def list(
-        self, *, contact_id: str | None = None, status: str | None = None, limit: int = 50
+        self,
+        *,
+        contact_id: str | None = None,
+        status: str | tuple[str, ...] | None = None,
+        limit: int = 50,
     ) -> list[MessageRecord]:
-        """Most recent messages first, optionally for one contact or status."""
+        """Most recent messages first, optionally for one contact or status (or several)."""
         stmt = sa.select(messages).order_by(messages.c.created_at.desc()).limit(limit)
         if contact_id is not None:
             stmt = stmt.where(messages.c.contact_id == contact_id)
-        if status is not None:
+        if isinstance(status, str):
             stmt = stmt.where(messages.c.status == status)
+        elif status is not None:
+            stmt = stmt.where(messages.c.status.in_(status))
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_record(r) for r in rows]

@@ -12,6 +12,7 @@ import errno
 import signal
 import socket
 from collections.abc import Callable, Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -35,7 +36,8 @@ log = structlog.get_logger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GATEWAY_STOP_TIMEOUT = 15.0
-WORKER_STOP_TIMEOUT = 30.0
+# Beyond the worker's own graceful timeout (running activities), for the rest of shutdown.
+WORKER_STOP_MARGIN = 15.0
 
 
 class Stopped(Exception):
@@ -195,14 +197,21 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
 
 
 async def stop_worker(worker: Worker, task: asyncio.Future[None]) -> None:
-    """Shut the worker down gracefully, cancelling it if that takes too long."""
+    """Drain the worker: stop polling, let running activities finish, then stop.
+
+    The worker's ``graceful_shutdown_timeout`` bounds the wait for running activities (a
+    provider call); only past that and a margin is the worker cancelled.
+    """
+    grace = worker.config().get("graceful_shutdown_timeout") or timedelta(0)
+    timeout = grace.total_seconds() + WORKER_STOP_MARGIN
     if not task.done():
+        log.info("draining the worker", grace_seconds=grace.total_seconds())
         shutdown = asyncio.ensure_future(worker.shutdown())
-        if not await finish(shutdown, WORKER_STOP_TIMEOUT):
+        if not await finish(shutdown, timeout):
             log.warning("worker did not stop in time; cancelling it")
             shutdown.cancel()
             task.cancel()
-    await finish(task, WORKER_STOP_TIMEOUT)
+    await finish(task, timeout)
     log.info("worker stopped")
 
 

@@ -65,6 +65,11 @@ class Settings(BaseSettings, PolicyFields):
     worker_metrics_port: int | None = None
     # ---- messages: providers (credentials never appear in repr) ----
     provider_timeout_seconds: float = 10.0
+    # Providers whose interrupted sends of unknown outcome are sent again (at least once);
+    # the others record them as ``unknown`` (at most once). JSON list, e.g. '["smtp"]'.
+    resend_unknown: list[str] = Field(default_factory=list)
+    # How long a stopping worker lets running activities (a provider call) finish.
+    worker_shutdown_seconds: float = 30.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_username: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -22,4 +24,6 @@ def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
         workflows=list(WORKFLOWS),
         activities=activities.all(),
         interceptors=[SendMetrics()],
+        # On SIGTERM the worker stops polling and lets running sends finish this long.
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
     )

@@ -29,6 +29,13 @@ def make_provider(settings: Any, client: httpx.AsyncClient | None = None) -> Pro
         client: the worker's shared ``httpx.AsyncClient`` (created when not given; the HTTP
             providers all share it).
     """
+    provider = _make(settings, client)
+    if not provider.idempotent:
+        provider.resend_unknown = settings.provider in settings.resend_unknown
+    return provider
+
+
+def _make(settings: Any, client: httpx.AsyncClient | None) -> Provider:
     kind = settings.provider
     if kind == "outbox":
         return OutboxProvider(settings.outbox_path)

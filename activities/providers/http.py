@@ -4,6 +4,10 @@
 - 5xx and transport errors: retryable;
 - a timeout once the request may have arrived: retryable but "maybe sent";
 - other 4xx (validation, auth): not retryable, the message fails.
+
+None of the three APIs takes an idempotency key, but each can be searched for a message by
+the ids Sojourn attaches to it (Postmark metadata, SendGrid custom args, Mailgun variables):
+``lookup`` asks, so a send interrupted after the request left is resolved with the provider.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from activities.providers.base import ProviderError
+from activities.providers.base import Commit, ProviderError, no_commit
 from store.records import MessageRecord
 
 # Headers the HTTP APIs set themselves from their own fields.
@@ -62,13 +66,33 @@ class HttpProvider:
 
     name = "http"
     idempotent = False
+    resend_unknown = False
 
     def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
 
-    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+    async def lookup(self, message: MessageRecord) -> bool | None:
+        """Whether the provider has ``message``; None when it cannot say (see subclasses)."""
+        return None
+
+    async def get_json(self, path: str, **kwargs: Any) -> Any | None:
+        """GET from the API; the JSON answer, or None when the API could not answer."""
+        try:
+            response = await self.client.get(self.base_url + path, **kwargs)
+        except httpx.HTTPError:
+            return None
+        if response.status_code >= 300:
+            # 401/403: the key may not be allowed to search (SendGrid sells that separately).
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    async def post(self, path: str, *, commit: Commit = no_commit, **kwargs: Any) -> httpx.Response:
         """POST to the API; raises :class:`ProviderError` unless the answer is 2xx."""
+        await commit()
         try:
             response = await self.client.post(self.base_url + path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -1,9 +1,16 @@
-"""Mailgun (``POST /v3/{domain}/messages``): ids as ``v:`` variables, tags with ``o:tag``."""
+"""Mailgun (``POST /v3/{domain}/messages``): ids as ``v:`` variables, tags with ``o:tag``.
+
+An interrupted send is looked up in the events API: an ``accepted`` event whose user
+variables carry its ``sojourn_key``.
+"""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
+from activities.providers.base import Commit, no_commit
 from activities.providers.http import HttpProvider, custom_headers, tags
 from store.records import MessageRecord
 
@@ -25,7 +32,20 @@ class MailgunProvider(HttpProvider):
         self.api_key = api_key
         self.domain = domain
 
-    async def send(self, message: MessageRecord) -> str:
+    async def lookup(self, message: MessageRecord) -> bool | None:
+        params = {
+            "event": "accepted",
+            "limit": 1,
+            "user-variables": json.dumps({"sojourn_key": message.key}),
+        }
+        found = await self.get_json(
+            f"/v3/{self.domain}/events", params=params, auth=("api", self.api_key)
+        )
+        if not isinstance(found, dict) or not isinstance(found.get("items"), list):
+            return None
+        return bool(found["items"])
+
+    async def send(self, message: MessageRecord, commit: Commit = no_commit) -> str:
         form: list[tuple[str, str]] = [
             ("from", message.headers.get("From", "")),
             ("to", message.to_address or ""),
@@ -43,6 +63,6 @@ class MailgunProvider(HttpProvider):
         for key, value in form:
             data.setdefault(key, []).append(value)
         response = await self.post(
-            f"/v3/{self.domain}/messages", data=data, auth=("api", self.api_key)
+            f"/v3/{self.domain}/messages", data=data, auth=("api", self.api_key), commit=commit
         )
         return str(response.json().get("id", ""))

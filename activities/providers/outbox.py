@@ -12,6 +12,7 @@ from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from activities.providers.base import Commit, no_commit
 from store.records import MessageRecord
 
 # RFC 5322 allows 998 characters a line. With the default 78, Python folds a long
@@ -35,6 +36,7 @@ class OutboxProvider:
 
     name = "outbox"
     idempotent = True
+    resend_unknown = True
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -43,10 +45,13 @@ class OutboxProvider:
         """Where the ``.eml`` of ``message`` lives."""
         return self.directory / f"{message.message_id}.eml"
 
-    async def send(self, message: MessageRecord) -> str:
+    async def send(self, message: MessageRecord, commit: Commit = no_commit) -> str:
         path = self.path_for(message)
         await asyncio.to_thread(self._write, path, message)
         return path.name
+
+    async def lookup(self, message: MessageRecord) -> bool | None:
+        return self.path_for(message).exists()
 
     def _write(self, path: Path, message: MessageRecord) -> None:
         if path.exists():

@@ -1,13 +1,15 @@
 """Postmark (``POST /email``). Marketing goes to the broadcast stream, the rest to outbound.
 
 Postmark has no idempotency key; the send ledger prevents duplicates, and the key travels in
-``Metadata`` so a duplicate would at least be traceable.
+``Metadata``, which the messages API searches (``metadata_sojourn_key=``): an interrupted
+send is resolved by asking.
 """
 
 from __future__ import annotations
 
 import httpx
 
+from activities.providers.base import Commit, no_commit
 from activities.providers.http import HttpProvider, custom_headers, tags
 from store.records import MessageRecord
 
@@ -30,7 +32,18 @@ class PostmarkProvider(HttpProvider):
         self.token = token
         self.streams = (marketing_stream, transactional_stream)
 
-    async def send(self, message: MessageRecord) -> str:
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"X-Postmark-Server-Token": self.token, "Accept": "application/json"}
+
+    async def lookup(self, message: MessageRecord) -> bool | None:
+        params = {"count": 1, "offset": 0, "metadata_sojourn_key": message.key}
+        found = await self.get_json("/messages/outbound", params=params, headers=self._headers)
+        if not isinstance(found, dict) or "TotalCount" not in found:
+            return None
+        return int(found["TotalCount"]) > 0
+
+    async def send(self, message: MessageRecord, commit: Commit = no_commit) -> str:
         stream = self.streams[1] if message.topic == "transactional" else self.streams[0]
         body = {
             "From": message.headers.get("From", ""),
@@ -46,6 +59,5 @@ class PostmarkProvider(HttpProvider):
             "TrackOpens": False,
             "TrackLinks": "None",
         }
-        headers = {"X-Postmark-Server-Token": self.token, "Accept": "application/json"}
-        response = await self.post("/email", json=body, headers=headers)
+        response = await self.post("/email", json=body, headers=self._headers, commit=commit)
         return str(response.json().get("MessageID", ""))

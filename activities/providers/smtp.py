@@ -1,9 +1,12 @@
 """The ``smtp`` provider: any SMTP relay (Mailpit in development, a real relay in production).
 
-SMTP has no idempotency key: the ledger's ``sending`` state is what prevents a second email
-after a crash (see ``activities/sending.py``). Error mapping: 4xx replies and connection
-problems are retryable, 5xx replies are not; a timeout after the data was sent is
-"maybe sent", so a retry does not send blindly.
+SMTP has no idempotency key and no way to ask a server whether it took a message. What it
+does have is a clear point of no return (RFC 5321, 4.1.1.4): until the server's 250 reply to
+the end of the message data, the server has not taken responsibility for it. So the send
+calls ``commit()`` just before the DATA command: a send that died before that moment is
+certainly not delivered and is sent again; one that died after it is of unknown outcome
+(see ``activities/sending.py``). Error mapping: 4xx replies and connection problems are
+retryable, 5xx replies are not; a timeout after the data was sent is "maybe sent".
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from email.utils import parseaddr
 
 import aiosmtplib
 
-from activities.providers.base import ProviderError
+from activities.providers.base import Commit, ProviderError, no_commit
 from activities.providers.outbox import MIME_POLICY, to_mime
 from store.records import MessageRecord
 
@@ -31,6 +34,7 @@ class SmtpProvider:
 
     name = "smtp"
     idempotent = False
+    resend_unknown = False
 
     def __init__(
         self,
@@ -49,35 +53,46 @@ class SmtpProvider:
         self.security = security
         self.timeout = timeout
 
-    async def send(self, message: MessageRecord) -> str:
+    async def lookup(self, message: MessageRecord) -> bool | None:
+        return None  # SMTP cannot say.
+
+    async def send(self, message: MessageRecord, commit: Commit = no_commit) -> str:
         mime = to_mime(message)
         # Our own bytes: aiosmtplib's flattening would fold List-Unsubscribe into encoded words.
         raw = mime.as_bytes(policy=MIME_POLICY.clone(linesep="\r\n"))
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.security == "tls",
+            start_tls=True if self.security == "starttls" else False,
+            timeout=self.timeout,
+        )
+        committed = False
         try:
-            await aiosmtplib.send(
-                raw,
-                sender=parseaddr(message.headers.get("From", ""))[1],
-                recipients=[message.to_address or ""],
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.security == "tls",
-                start_tls=True if self.security == "starttls" else False,
-                timeout=self.timeout,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            retryable = all(400 <= c < 500 for c in codes)
+            await client.connect()
+            try:
+                await client.mail(parseaddr(message.headers.get("From", ""))[1])
+                await client.rcpt(message.to_address or "")
+                await commit()
+                committed = True
+                await client.data(raw)
+            finally:
+                # The 250 is in (or the send failed): how the session ends changes nothing.
+                client.close()
+        except aiosmtplib.SMTPRecipientRefused as exc:
             raise ProviderError(
-                f"smtp refused the recipient ({codes})", retryable=retryable
+                f"smtp refused the recipient ({exc.code})", retryable=400 <= exc.code < 500
             ) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise ProviderError(
                 f"smtp replied {exc.code}", retryable=400 <= exc.code < 500
             ) from exc
-        except aiosmtplib.SMTPTimeoutError as exc:
-            raise ProviderError("smtp timed out", retryable=True, maybe_sent=True) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise ProviderError(f"smtp unreachable: {type(exc).__name__}", retryable=True) from exc
+            # After DATA began, a timeout or a dropped connection leaves the outcome unknown.
+            kind = "timed out" if isinstance(exc, aiosmtplib.SMTPTimeoutError) else "unreachable"
+            raise ProviderError(
+                f"smtp {kind}: {type(exc).__name__}", retryable=True, maybe_sent=committed
+            ) from exc
         return str(mime["Message-ID"])

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from temporalio.exceptions import ApplicationError
 
+from activities.models import Delivery
 from activities.policy import MessagingPolicy
 from activities.providers import ProviderError, SmtpProvider
+from activities.providers.base import Commit, no_commit
 from activities.providers.factory import make_provider
 from store import Store
 from store.records import MessageRecord
@@ -64,44 +66,81 @@ async def test_smtp_errors_map_to_retryable_or_not(store: Store) -> None:
     assert down.value.retryable and not down.value.maybe_sent
 
 
-class KilledAfterAccept:
-    """Hands the message to SMTP, then dies as a killed worker would: before the ledger knows."""
+class Killed:
+    """Dies as a killed worker would, on its first send: after or before the server's 250."""
 
     name = "smtp"
     idempotent = False
 
-    def __init__(self, inner: SmtpProvider) -> None:
+    def __init__(self, inner: SmtpProvider, *, after_accept: bool, resend: bool = False) -> None:
         self.inner = inner
+        self.after_accept = after_accept
+        self.resend_unknown = resend
         self.calls = 0
 
-    async def send(self, message: MessageRecord) -> str:
+    async def lookup(self, message: MessageRecord) -> bool | None:
+        return None
+
+    async def send(self, message: MessageRecord, commit: Commit = no_commit) -> str:
         self.calls += 1
-        provider_id = await self.inner.send(message)
-        if self.calls == 1:
-            raise RuntimeError("worker killed after the provider accepted the message")
-        return provider_id
+        if self.calls > 1:
+            return await self.inner.send(message, commit)
+        if self.after_accept:
+            await self.inner.send(message, commit)
+        else:
+            # Connected, MAIL and RCPT done, killed before DATA: the point of no return.
+            pass
+        raise RuntimeError("worker killed")
 
 
-async def test_a_send_killed_after_acceptance_produces_one_email(
+async def _killed_once(store: Store, policy: MessagingPolicy, provider: Killed) -> Delivery:
+    sender = make_sender(store, provider, policy)
+    contact = await add_contact(store)
+    req = request(contact)
+    await prepare(sender, req)
+    with pytest.raises(RuntimeError, match="killed"):
+        await deliver(sender, req.key)
+    # Temporal retries the activity (and replays prepare).
+    assert (await prepare(sender, req)).status == "prepared"
+    retried = await deliver(sender, req.key)
+    again = await deliver(sender, req.key)
+    assert again == retried
+    stored = await store.messages.get(req.key)
+    assert stored is not None and stored.status == retried.status
+    return retried
+
+
+async def test_a_send_killed_after_data_is_unknown_never_sent_twice(
     store: Store, policy: MessagingPolicy
 ) -> None:
     with smtp_server() as (mailbox, port):
-        provider = KilledAfterAccept(SmtpProvider("127.0.0.1", port))
-        sender = make_sender(store, provider, policy)
-        contact = await add_contact(store)
-        req = request(contact)
-        await prepare(sender, req)
-        with pytest.raises(RuntimeError, match="killed"):
-            await deliver(sender, req.key)
-        # Temporal retries the activity (and replays prepare): still one email.
-        assert (await prepare(sender, req)).status == "prepared"
-        retried = await deliver(sender, req.key)
-        again = await deliver(sender, req.key)
+        provider = Killed(SmtpProvider("127.0.0.1", port), after_accept=True)
+        retried = await _killed_once(store, policy, provider)
     assert len(mailbox.received) == 1
-    assert (retried.status, retried.reason) == ("sent", "unconfirmed")
-    assert again.status == "sent"
-    stored = await store.messages.get(req.key)
-    assert stored is not None and stored.status == "sent"
+    # The server had it, but nothing could tell: never counted as sent, never repeated.
+    assert (retried.status, retried.reason) == ("unknown", "interrupted")
+    assert provider.calls == 1
+
+
+async def test_a_send_killed_after_data_is_resent_when_the_policy_says_at_least_once(
+    store: Store, policy: MessagingPolicy
+) -> None:
+    with smtp_server() as (mailbox, port):
+        provider = Killed(SmtpProvider("127.0.0.1", port), after_accept=True, resend=True)
+        retried = await _killed_once(store, policy, provider)
+    assert len(mailbox.received) == 2  # the duplicate the policy allows, and it is counted:
+    assert (retried.status, retried.reason) == ("sent", "resent")
+
+
+async def test_a_send_killed_before_data_is_sent_once(
+    store: Store, policy: MessagingPolicy
+) -> None:
+    with smtp_server() as (mailbox, port):
+        provider = Killed(SmtpProvider("127.0.0.1", port), after_accept=False)
+        retried = await _killed_once(store, policy, provider)
+    # RFC 5321: no DATA, no responsibility taken, so sending again cannot duplicate.
+    assert len(mailbox.received) == 1
+    assert (retried.status, retried.reason) == ("sent", None)
 
 
 async def test_a_provider_error_that_certainly_did_not_send_is_retried(

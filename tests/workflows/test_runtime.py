@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import activity
@@ -240,8 +241,10 @@ class RefusingProvider:
     """A provider that rejects every message for good, as a 4xx validation error does."""
 
     name = "refusing"
+    idempotent = False
+    resend_unknown = False
 
-    async def send(self, message: MessageRecord) -> str:
+    async def send(self, message: MessageRecord, commit: Any = None) -> str:
         raise ProviderError("422 invalid recipient", retryable=False)
 
 
