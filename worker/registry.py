@@ -74,6 +74,7 @@ class Activities:
         return [
             self.send.prepare_message,
             self.send.deliver_message,
+            self.send.send_message,
             self.handover.start_journey,
             *self.segments.all(),
         ]

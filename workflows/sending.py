@@ -1,8 +1,13 @@
 """``SendVerbs``: the ``send`` verb of a journey and the cost rules behind it.
 
-Consent, suppression, timing and rendering run in one local activity (a marker event, no extra
-workflow task); only the provider call is a regular activity with retries. A send held back by a
-frequency cap or quiet hours waits on a durable timer and is tried again.
+Since patch ``send-once``, a send is one regular activity (``send_message``): consent,
+suppression, caps, quiet hours, render and the provider call, with retries. A send held back by
+a frequency cap or quiet hours comes back as a moment to sleep until (a durable timer) and is
+tried again then. The ``JourneyStep`` search attribute is set only where it changes what an
+operator can find: a send held back, failed, or of unknown outcome; the current step is always
+in the Web UI's current details and the ``state`` query. Journeys that started before the patch
+keep the old shape: a local activity (``prepare_message``) then ``deliver_message``, and a
+``JourneyStep`` upsert per send.
 """
 
 from __future__ import annotations
@@ -19,13 +24,16 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import (
         DELIVER_MESSAGE,
         PREPARE_MESSAGE,
+        SEND_MESSAGE,
         DeliverMessage,
         Delivery,
         PreparedMessage,
         PrepareMessage,
+        SendMessage,
     )
     from workflows.exits import JourneyExit
     from workflows.models import ExitReason, SentMessage
+    from workflows.search import JOURNEY_STEP
 
 if TYPE_CHECKING:
     from workflows.journey import Journey
@@ -41,6 +49,14 @@ DELIVER_RETRY = RetryPolicy(
 )
 DELIVER_TIMEOUT = timedelta(seconds=60)
 DELIVER_SCHEDULE_TIMEOUT = timedelta(days=1)
+# The provider call heartbeats: an exit cancels it, and a dead worker's attempt is retried
+# after this long rather than after the whole start-to-close timeout.
+DELIVER_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+# One activity per send (gates, render, provider) instead of a local activity and an activity,
+# and no search-attribute upsert per send.
+SEND_ONCE = "send-once"
+# A send's outcomes an operator must be able to find (the others are in the state query).
+NOTABLE = ("failed", "unknown", "deferred")
 
 
 class SendVerbs:
@@ -74,38 +90,112 @@ class SendVerbs:
         step = f"{self._steps_taken:02d}-{template}"
         # Events that arrive from here on count for the next wait_for, even before it starts.
         self._mark = len(self._inbox)
-        self._set_step(step)
         key = f"{workflow.info().workflow_id}/{self._enrollment}/{step}"
         cap_mode = "skip" if on_cap == "skip" else "defer"
+        request = SendMessage(
+            key=key,
+            contact_id=self.contact_id,
+            journey=self.spec.name,
+            step=step,
+            template=template,
+            topic=topic or self.spec.topic,
+            data=data or {},
+            on_cap=cap_mode,
+        )
+        if workflow.patched(SEND_ONCE):
+            return await self._send_once(request)
+        return await self._send_in_two(request)
 
-        async def hold(not_before: datetime | None, reason: str | None) -> None:
-            # One timer per deferral: two history events, no activity.
-            moment = not_before or workflow.now() + timedelta(minutes=5)
-            self._record(step, f"deferred until {moment.isoformat(timespec='minutes')}: {reason}")
-            self._wait_details(f"send window ({reason})", moment)
-            delay = max(moment - workflow.now(), timedelta(seconds=1))
-            await workflow.sleep(delay, summary=f"deferred: {reason}")
-            self._wait_details(None, None)
+    async def _hold(
+        self: Journey, step: str, not_before: datetime | None, reason: str | None
+    ) -> None:
+        # One timer per deferral: two history events, no activity.
+        moment = not_before or workflow.now() + timedelta(minutes=5)
+        self._record(step, f"deferred until {moment.isoformat(timespec='minutes')}: {reason}")
+        self._wait_details(f"send window ({reason})", moment)
+        delay = max(moment - workflow.now(), timedelta(seconds=1))
+        await workflow.sleep(delay, summary=f"deferred: {reason}")
+        self._wait_details(None, None)
 
+    async def _send_once(self: Journey, request: SendMessage) -> SentMessage:
+        """The send as one activity; a deferral is a sleep between two tries of it."""
+        step, template = request.step, request.template
+        self._step = step
+        self._wait_details(None, None)
+        while True:
+            try:
+                delivery = await workflow.execute_activity(
+                    SEND_MESSAGE,
+                    request.model_copy(update={"at": workflow.now()}),
+                    result_type=Delivery,
+                    start_to_close_timeout=DELIVER_TIMEOUT,
+                    schedule_to_close_timeout=DELIVER_SCHEDULE_TIMEOUT,
+                    heartbeat_timeout=DELIVER_HEARTBEAT_TIMEOUT,
+                    retry_policy=DELIVER_RETRY,
+                    summary=f"send {template}",
+                )
+            except ActivityError as err:
+                failed = self._provider_refused(err, template, step, None)
+                self._flag_step(step)
+                return failed
+            if delivery.status in NOTABLE:
+                self._flag_step(step)
+            if delivery.status == "deferred":
+                await self._hold(step, delivery.not_before, delivery.reason)
+                continue
+            detail = (
+                f"not sent: {delivery.reason}"
+                if delivery.status in ("refused", "skipped")
+                else f"{delivery.status} {template} as {delivery.message_id}"
+            )
+            return self._settle(
+                template, step, delivery.message_id, delivery.status, delivery.reason, detail=detail
+            )
+
+    def _flag_step(self: Journey, step: str) -> None:
+        # One upsert per step at most: a send deferred three times is found once.
+        if workflow.info().typed_search_attributes.get(JOURNEY_STEP) != step:
+            self._set_step(step)
+
+    def _provider_refused(
+        self: Journey, err: ActivityError, template: str, step: str, message_id: str | None
+    ) -> SentMessage:
+        """A provider's final refusal as a failed send; any other activity error propagates."""
+        # An exit (goal, withdrawal) cancelled the provider call: the SDK reports that as an
+        # ActivityError; the exit watcher expects a plain cancellation.
+        if self._exit_reason is not None and is_cancelled_exception(err):
+            raise asyncio.CancelledError from err
+        cause = err.cause
+        if (
+            isinstance(cause, ApplicationError)
+            and cause.type == "ProviderError"
+            and cause.non_retryable
+        ):
+            # The provider refused this message for good (e.g. an invalid address): that send
+            # failed, visibly in the history; the journey goes on.
+            return self._settle(
+                template,
+                step,
+                message_id or "",
+                "failed",
+                "provider_rejected",
+                detail=f"failed {template}: the provider refused it",
+            )
+        raise err
+
+    async def _send_in_two(self: Journey, request: SendMessage) -> SentMessage:
+        """The send as journeys started before ``send-once`` issue it (kept for replay)."""
+        step, template, key, cap_mode = request.step, request.template, request.key, request.on_cap
+        self._set_step(step)
         while True:
             prepared = await workflow.execute_local_activity(
                 PREPARE_MESSAGE,
-                PrepareMessage(
-                    key=key,
-                    contact_id=self.contact_id,
-                    journey=self.spec.name,
-                    step=step,
-                    template=template,
-                    topic=topic or self.spec.topic,
-                    data=data or {},
-                    at=workflow.now(),
-                    on_cap=cap_mode,
-                ),
+                PrepareMessage(**request.model_dump(exclude={"at"}), at=workflow.now()),
                 result_type=PreparedMessage,
                 start_to_close_timeout=PREPARE_TIMEOUT,
             )
             if prepared.status == "deferred":
-                await hold(prepared.not_before, prepared.reason)
+                await self._hold(step, prepared.not_before, prepared.reason)
                 continue
             if prepared.status in ("refused", "skipped"):
                 return self._settle(
@@ -126,29 +216,9 @@ class SendVerbs:
                     retry_policy=DELIVER_RETRY,
                 )
             except ActivityError as err:
-                # An exit (goal, withdrawal) cancelled the provider call: the SDK reports that
-                # as an ActivityError; the exit watcher expects a plain cancellation.
-                if self._exit_reason is not None and is_cancelled_exception(err):
-                    raise asyncio.CancelledError from err
-                cause = err.cause
-                if (
-                    isinstance(cause, ApplicationError)
-                    and cause.type == "ProviderError"
-                    and cause.non_retryable
-                ):
-                    # The provider refused this message for good (e.g. an invalid address):
-                    # that send failed, visibly in the history; the journey goes on.
-                    return self._settle(
-                        template,
-                        step,
-                        prepared.message_id,
-                        "failed",
-                        "provider_rejected",
-                        detail=f"failed {template}: the provider refused it",
-                    )
-                raise
+                return self._provider_refused(err, template, step, prepared.message_id)
             if delivery.status == "deferred":
-                await hold(delivery.not_before, delivery.reason)
+                await self._hold(step, delivery.not_before, delivery.reason)
                 continue
             return self._settle(
                 template,

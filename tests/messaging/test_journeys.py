@@ -41,6 +41,7 @@ async def worker(
     acts = [
         sender.prepare_message,
         sender.deliver_message,
+        sender.send_message,
         HandoverActivities(router).start_journey,
     ]
     async with Worker(env.client, task_queue=queue, workflows=list(journeys.ALL), activities=acts):

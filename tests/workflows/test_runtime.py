@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
 
-from activities.models import DELIVER_MESSAGE, DeliverMessage, Delivery
+from activities.models import SEND_MESSAGE, Delivery, SendMessage
 from activities.providers import ProviderError
 from activities.rendering import Renderer, make_environment
 from journeys import ALL
@@ -111,16 +111,18 @@ async def test_welcome_sees_an_open_that_beat_the_send_activity(
     release = asyncio.Event()
     holder: dict[str, Activities] = {}
 
-    @activity.defn(name=DELIVER_MESSAGE)
-    async def slow_deliver(request: DeliverMessage) -> Delivery:
+    @activity.defn(name=SEND_MESSAGE)
+    async def slow_send(request: SendMessage) -> Delivery:
+        # The message exists (and has an id to open) while the provider call hangs.
+        await holder["real"].send.prepare_message(request)
         await release.wait()
-        return await holder["real"].send.deliver_message(request)
+        return await holder["real"].send.send_message(request)
 
     async with make_harness(ALL, activities=[]) as probe:
         router = probe.router
     real = Activities.build(store=store, router=router, settings=settings)
     holder["real"] = real
-    acts = [real.send.prepare_message, slow_deliver, real.handover.start_journey]
+    acts = [slow_send, real.handover.start_journey]
     async with make_harness(ALL, activities=acts) as h:
         await h.identify()
         await h.event("Signed Up")
