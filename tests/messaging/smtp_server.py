@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,10 +40,42 @@ class Mailbox:
         return [message_from_bytes(raw, policy=policy.default) for raw in self.received]
 
 
+@dataclass
+class SlowMailbox(Mailbox):
+    """A slow server that keeps a message *before* its 250 reply: the worst case for a client.
+
+    A client that dies during the ``delay`` leaves a message the server has, although the
+    client never heard that it was taken. ``in_data`` holds the Sojourn message ids between
+    the end of their data and the reply, so a test can kill a worker exactly there.
+    """
+
+    delay: float = 0.8
+    in_data: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.received.append(envelope.content)
+        message_id = message_from_bytes(envelope.content)["X-Sojourn-Message-Id"] or ""
+        with self.lock:
+            self.in_data.add(message_id)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            with self.lock:
+                self.in_data.discard(message_id)
+        return "250 Message accepted for delivery"
+
+    def count(self, message_id: str) -> int:
+        """How many copies of a Sojourn message arrived."""
+        return sum(
+            message_from_bytes(raw)["X-Sojourn-Message-Id"] == message_id for raw in self.received
+        )
+
+
 @contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+def smtp_server(mailbox: Mailbox | None = None) -> Iterator[tuple[Mailbox, int]]:
     """Run the server for the duration of the block; yields the mailbox and its port."""
-    mailbox = Mailbox()
+    mailbox = mailbox or Mailbox()
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
