@@ -125,9 +125,35 @@ def test_outbox_table_shows_subject_and_eml(settings: Settings) -> None:
 
     assert result.exit_code == 0, result.output
     header, *lines = result.stdout.splitlines()
-    assert header.split()[:3] == ["SENT", "TO", "SUBJECT"]
+    assert header.split()[:4] == ["SENT", "STATUS", "TO", "SUBJECT"]
     assert "Welcome, bob!" in lines[0] and "msg2.eml" in lines[0]
     assert "2026-01-01 12:01:05" in lines[1]
+
+
+def test_outbox_lists_a_send_of_unknown_outcome_as_unknown(settings: Settings) -> None:
+    asyncio.run(_fill_store(settings))
+
+    async def interrupted() -> None:
+        store = Store.from_url(settings.database_url)
+        try:
+            message = await store.messages.prepare(sent_message("dee", 4))
+            await store.messages.claim(message.key)
+            await store.messages.commit(message.key, datetime(2026, 1, 1, 12, 4, tzinfo=UTC))
+            await store.messages.mark(message.key, "unknown", reason="interrupted")
+        finally:
+            await store.close()
+
+    asyncio.run(interrupted())
+    env = cli_env(settings)
+    rows = json.loads(runner.invoke(app, ["outbox", "--json"], env=env).stdout)
+    table = runner.invoke(app, ["outbox"], env=env).stdout.splitlines()
+
+    assert [(r["message_id"], r["status"]) for r in rows] == [
+        ("msg4", "unknown"),
+        ("msg2", "sent"),
+        ("msg1", "sent"),
+    ]
+    assert "unknown (interrupted)" in table[1]
 
 
 def test_outbox_before_anything_ran_is_empty_not_an_error(settings: Settings) -> None:

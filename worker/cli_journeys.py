@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,6 +48,7 @@ async def describe(client: Client, execution: WorkflowExecution) -> dict[str, An
         "handed_over_to": None,
         "history": [],
         "note": None,
+        "retrying": [],
     }
     handle = client.get_workflow_handle(
         execution.id, run_id=execution.run_id, result_type=JourneyResult
@@ -64,6 +65,7 @@ async def describe(client: Client, execution: WorkflowExecution) -> dict[str, An
                 until=state.until,
                 history=[{"at": h.at, "step": h.step, "detail": h.detail} for h in state.history],
             )
+            row["retrying"] = await retrying(handle)
     elif status == WorkflowExecutionStatus.COMPLETED:
         try:
             result = await handle.result(follow_runs=False, rpc_timeout=QUERY_TIMEOUT)
@@ -73,6 +75,30 @@ async def describe(client: Client, execution: WorkflowExecution) -> dict[str, An
             row["exit_reason"] = result.exit_reason.value
             row["handed_over_to"] = result.handed_over_to
     return row
+
+
+async def retrying(handle: Any) -> list[dict[str, Any]]:
+    """Activities (a send, mostly) that failed and wait for their next attempt, and why."""
+    try:
+        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+    except RPCError:
+        return []
+    waiting = []
+    for pending in described.raw_description.pending_activities:
+        if pending.attempt <= 1 and not pending.HasField("last_failure"):
+            continue
+        nxt = pending.next_attempt_schedule_time
+        waiting.append(
+            {
+                "activity": pending.activity_type.name,
+                "attempt": pending.attempt,
+                "last_error": pending.last_failure.message or None,
+                "next_attempt": nxt.ToDatetime(tzinfo=UTC)
+                if pending.HasField("next_attempt_schedule_time")
+                else None,
+            }
+        )
+    return waiting
 
 
 async def journey_rows(
@@ -112,6 +138,12 @@ def print_row(row: dict[str, Any]) -> None:
         typer.echo(f"  exit      {row['exit_reason']}" + (f" → {handed}" if handed else ""))
     if row["note"]:
         typer.echo(f"  note      {row['note']}")
+    for retry in row.get("retrying", []):
+        when = short_time(retry["next_attempt"]) if retry["next_attempt"] else "now"
+        typer.echo(
+            f"  retrying  {retry['activity']} attempt {retry['attempt']}, next at {when}: "
+            f"{retry['last_error']}"
+        )
     for line in row["history"]:
         typer.echo(f"    {short_time(line['at'])}  {line['step']}  {line['detail']}")
 

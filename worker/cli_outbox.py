@@ -1,4 +1,8 @@
-"""``sojourn outbox``: the messages journeys sent, newest first, with their ``.eml`` files."""
+"""``sojourn outbox``: the messages journeys sent, newest first, with their ``.eml`` files.
+
+Messages of ``unknown`` outcome (interrupted after the hand-over, and the provider could not
+say) are listed too, with their status: they may have arrived, and are never counted as sent.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from activities.providers import OutboxProvider
 from store import Store
+from store.messages import DELIVERED
 from store.records import MessageRecord
 from worker.cli_common import echo_json, echo_table, iso, load_settings, run, short_time
 from worker.errors import SojournError
@@ -29,12 +34,12 @@ def _missing_sqlite_file(url: str) -> bool:
 async def sent_messages(
     settings: Settings, *, contact: str | None, limit: int
 ) -> list[MessageRecord]:
-    """Messages with status ``sent``, newest first."""
+    """Messages with status ``sent`` or ``unknown``, newest first."""
     if _missing_sqlite_file(settings.database_url):
         return []
     store = Store.from_url(settings.database_url)
     try:
-        return await store.messages.list(contact_id=contact, status="sent", limit=limit)
+        return await store.messages.list(contact_id=contact, status=DELIVERED, limit=limit)
     except (SQLAlchemyError, OSError) as exc:
         where = make_url(settings.database_url).render_as_string(hide_password=True)
         raise SojournError(
@@ -59,6 +64,8 @@ def as_row(message: MessageRecord, outbox: OutboxProvider) -> dict[str, Any]:
         "contact_id": message.contact_id,
         "message_id": message.message_id,
         "provider": message.provider,
+        "status": message.status,
+        "reason": message.reason,
         "eml": str(eml) if eml else None,
     }
 
@@ -80,10 +87,11 @@ def outbox(
         typer.echo("No messages sent yet. Start `sojourn dev` and send a `Signed Up` event.")
         return
     echo_table(
-        ["SENT", "TO", "SUBJECT", "JOURNEY", "STEP", "MESSAGE ID", "EML"],
+        ["SENT", "STATUS", "TO", "SUBJECT", "JOURNEY", "STEP", "MESSAGE ID", "EML"],
         [
             [
                 short_time(m.sent_at),
+                _status(m),
                 m.to_address,
                 m.subject,
                 m.journey,
@@ -94,6 +102,11 @@ def outbox(
             for m, row in zip(messages, rows, strict=True)
         ],
     )
+
+
+def _status(message: MessageRecord) -> str:
+    """``sent``, ``sent (resent)``, ``unknown`` …: a possible duplicate says so."""
+    return message.status + (f" ({message.reason})" if message.reason else "")
 
 
 def _relative(path: str | None) -> str | None:

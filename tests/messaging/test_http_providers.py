@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities import sending
+from activities.models import DeliverMessage
 from activities.policy import MessagingPolicy
 from activities.providers import (
     MailgunProvider,
@@ -120,3 +125,78 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert retry_after(response("12")) == 12
     assert retry_after(response("Wed, 21 Oct 2015 07:28:00 GMT")) == 0
     assert retry_after(httpx.Response(429)) is None
+
+
+@pytest.mark.parametrize("kind", ["postmark", "sendgrid", "mailgun"])
+async def test_a_send_that_timed_out_is_resolved_by_asking_the_provider(
+    kind: str, api: tuple[str, Recorded], store: Store, policy: MessagingPolicy
+) -> None:
+    url, recorded = api
+    # The client gives up before the provider answers; the provider takes it all the same.
+    async with httpx.AsyncClient(timeout=0.3) as client:
+        sender = make_sender(store, build(kind, url, client), policy)
+        contact = await add_contact(store, f"slow-{kind}")
+        req = request(contact)
+        await prepare(sender, req)
+        with pytest.raises(ApplicationError) as timed_out:
+            await deliver(sender, req.key)
+        assert timed_out.value.type == "ProviderError" and not timed_out.value.non_retryable
+        stored = await store.messages.get(req.key)
+        assert stored is not None and stored.status == "committing"
+        while req.key not in recorded.accepted.get(kind, []):
+            await asyncio.sleep(0.05)
+        retried = await deliver(sender, req.key)
+    assert (retried.status, retried.reason) == ("sent", "confirmed")
+    assert len(recorded.calls) == 1 and recorded.searches == 1  # asked, never sent twice
+
+
+@pytest.mark.parametrize("kind", ["postmark", "sendgrid", "mailgun"])
+async def test_a_provider_without_the_message_is_asked_again_then_sent(
+    kind: str,
+    api: tuple[str, Recorded],
+    store: Store,
+    policy: MessagingPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, recorded = api
+    async with httpx.AsyncClient(timeout=5) as client:
+        sender = make_sender(store, build(kind, url, client), policy)
+        contact = await add_contact(store)
+        req = request(contact)
+        await prepare(sender, req)
+        # As if a worker died right after recording the hand-over, before the request left.
+        assert await store.messages.claim(req.key)
+        assert await store.messages.commit(req.key, datetime.now(UTC))
+        with pytest.raises(ApplicationError) as pending:
+            await deliver(sender, req.key)
+        # A search can lag the send API: a "no" right away is not believed yet.
+        assert pending.value.type == "OutcomePending" and pending.value.next_retry_delay
+        monkeypatch.setattr(sending, "LOOKUP_GRACE", timedelta(0))
+        retried = await deliver(sender, req.key)
+    assert (retried.status, retried.reason) == ("sent", "resent")
+    assert len(recorded.calls) == 1 and recorded.searches == 2
+
+
+async def test_retry_after_sets_the_next_attempt_and_backoff_stays_bounded(
+    api: tuple[str, Recorded], store: Store, policy: MessagingPolicy
+) -> None:
+    url, _ = api
+    async with httpx.AsyncClient(timeout=5) as client:
+        sender = make_sender(store, build("postmark", url, client), policy)
+        delays = {}
+        for who, attempt in (("ratelimited", 12), ("down", 3), ("down", 12)):
+            contact = await add_contact(store, f"{who}-{attempt}")
+            req = request(contact)
+            await prepare(sender, req)
+            env = ActivityEnvironment()
+            env.info = dataclasses.replace(env.info, attempt=attempt)
+            with pytest.raises(ApplicationError) as info:
+                await env.run(sender.deliver_message, DeliverMessage(key=req.key))
+            delays[(who, attempt)] = info.value.next_retry_delay
+            stored = await store.messages.get(req.key)
+            assert stored is not None and stored.reason and stored.reason.startswith("retrying")
+    # Late in a run of failures a 429 still waits only what the provider asked for...
+    assert delays[("ratelimited", 12)] == timedelta(seconds=7)
+    # ...and without Retry-After the delay doubles, but never past a minute.
+    assert delays[("down", 3)] == timedelta(seconds=4)
+    assert delays[("down", 12)] == timedelta(seconds=60)

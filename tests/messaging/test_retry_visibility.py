@@ -1,0 +1,70 @@
+"""``journeys status`` says why a send waits: attempt, last error, next try."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.models import SEND_MESSAGE, Delivery, SendMessage
+from journeys import Welcome
+from worker.cli_journeys import print_row, retrying
+from workflows.models import Event
+from workflows.routing import Router
+
+
+async def test_a_send_retrying_after_a_429_shows_why_it_waits(
+    time_env: WorkflowEnvironment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queue = f"tq-{uuid.uuid4().hex[:12]}"
+    release = asyncio.Event()
+    second_try = asyncio.Event()
+
+    @activity.defn(name=SEND_MESSAGE)
+    async def rate_limited(request: SendMessage) -> Delivery:
+        if activity.info().attempt == 1:
+            raise ApplicationError(
+                "postmark answered 429: slow down",
+                type="ProviderError",
+                next_retry_delay=timedelta(seconds=7),
+            )
+        second_try.set()
+        await release.wait()
+        return Delivery(message_id="m1", status="sent")
+
+    async with Worker(
+        time_env.client, task_queue=queue, workflows=[Welcome], activities=[rate_limited]
+    ):
+        router = Router(time_env.client, [Welcome], queue)
+        contact = f"r-{uuid.uuid4().hex[:6]}"
+        await router.route(contact, Event(message_id=f"su-{contact}", name="Signed Up"))
+        await asyncio.wait_for(second_try.wait(), 60)
+        handle = time_env.client.get_workflow_handle(f"welcome-{contact}")
+        waiting = await retrying(handle)
+        release.set()
+        await handle.terminate()
+    [send] = waiting
+    assert (send["activity"], send["attempt"]) == (SEND_MESSAGE, 2)
+    assert "429" in send["last_error"]
+    print_row(
+        {
+            "workflow_id": f"welcome-{contact}",
+            "journey": "welcome",
+            "status": "RUNNING",
+            "step": "01-welcome/hello",
+            "start_time": None,
+            "close_time": None,
+            "waiting_for": None,
+            "exit_reason": None,
+            "note": None,
+            "history": [],
+            "retrying": waiting,
+        }
+    )
+    assert "retrying  send_message attempt 2" in capsys.readouterr().out
