@@ -17,6 +17,7 @@ from journeys import Welcome
 from worker.cli_journeys import print_row, retrying
 from workflows.models import Event
 from workflows.routing import Router
+from workflows.search import DEV_KEYS
 
 
 async def test_a_send_retrying_after_a_429_shows_why_it_waits(
@@ -45,7 +46,7 @@ async def test_a_send_retrying_after_a_429_shows_why_it_waits(
         contact = f"r-{uuid.uuid4().hex[:6]}"
         await router.route(contact, Event(message_id=f"su-{contact}", name="Signed Up"))
         await asyncio.wait_for(second_try.wait(), 60)
-        handle = time_env.client.get_workflow_handle(f"welcome-{contact}")
+        handle = time_env.client.get_workflow_handle(DEV_KEYS.workflow_id("welcome", contact))
         waiting = await retrying(handle)
         release.set()
         await handle.terminate()
