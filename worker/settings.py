@@ -41,6 +41,13 @@ class Settings(BaseSettings, PolicyFields):
     env: Literal["dev", "test", "production"] = "dev"
     temporal_address: str | None = None
     temporal_namespace: str = "default"
+    # ---- a real cluster / Temporal Cloud (worker/temporal.py) ----
+    temporal_tls: bool = False
+    temporal_tls_ca: Path | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: str | None = Field(default=None, repr=False)
     task_queue: str = "sojourn"
     database_url: str = "sqlite+aiosqlite:///var/sojourn.db"
     provider: Literal["outbox", "smtp", "postmark", "sendgrid", "mailgun"] = "outbox"
@@ -99,6 +106,25 @@ class Settings(BaseSettings, PolicyFields):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _client_cert_needs_its_key(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError(
+                "SOJOURN_TEMPORAL_TLS_CERT and SOJOURN_TEMPORAL_TLS_KEY go together: mTLS needs "
+                "the client certificate and its private key"
+            )
+        return self
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        """TLS is on when asked for, or implied by a CA, a client certificate or an API key."""
+        return bool(
+            self.temporal_tls
+            or self.temporal_tls_ca
+            or self.temporal_tls_cert
+            or self.temporal_api_key
+        )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
