@@ -12,6 +12,8 @@ from worker.metrics import SendMetrics
 from worker.registry import WORKFLOWS, Activities, make_router
 from worker.settings import Settings
 
+HEARTBEAT_THROTTLE = timedelta(seconds=1)
+
 
 def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
     """A worker for ``settings.task_queue`` with all journeys and activities registered."""
@@ -26,4 +28,7 @@ def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
         interceptors=[SendMetrics()],
         # On SIGTERM the worker stops polling and lets running sends finish this long.
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
+        # A slow provider call heartbeats at most once a second, so an exit (unsubscribe,
+        # erasure, goal) reaches it within about a second.
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
