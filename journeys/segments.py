@@ -9,6 +9,7 @@ from __future__ import annotations
 from store.segments import Catalog
 from store.segments.rules import (
     LeadRule,
+    Rule,
     all_of,
     any_of,
     did,
@@ -21,7 +22,7 @@ from store.segments.rules import (
 
 OPENED, CLICKED, ORDERED = "Email Opened", "Email Link Clicked", "Order Completed"
 
-SEGMENTS = {
+SEGMENTS: dict[str, Rule] = {
     # "Opened at least 3 emails in the last 30 days AND made a recent purchase."
     "engaged_buyers": all_of(
         did(OPENED, at_least=3, days=30),
@@ -50,7 +51,7 @@ SEGMENTS = {
     "at_risk": rfm("at_risk", "hibernating"),
 }
 
-AUTO_TAGS = {
+AUTO_TAGS: dict[str, Rule] = {
     "engagement:high": any_of(
         did(OPENED, at_least=5, days=30),
         did(CLICKED, at_least=2, days=30),

@@ -56,7 +56,9 @@ class ConsentRepo:
         values = entry.model_dump(exclude={"id"})
         async with self._engine.begin() as conn:
             result = await conn.execute(consent_ledger.insert().values(values))
-            ledger_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None  # an insert of one row always reports its key
+            ledger_id = int(key[0])
             state = dict(
                 contact_id=entry.contact_id,
                 topic=entry.topic,

@@ -28,7 +28,7 @@ def _missing_sqlite_file(url: str) -> bool:
     if parsed.get_backend_name() != "sqlite":
         return False
     database = parsed.database
-    return bool(database) and database != ":memory:" and not Path(database).exists()
+    return database is not None and database not in ("", ":memory:") and not Path(database).exists()
 
 
 async def sent_messages(

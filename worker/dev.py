@@ -20,7 +20,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import structlog
 
@@ -272,7 +272,7 @@ async def _run_stack(
     )
     # Unwinds in reverse: gateway, worker, store, then the Temporal child.
     async with contextlib.AsyncExitStack() as stack:
-        services: dict[str, asyncio.Future[object]] = {}
+        services: dict[str, asyncio.Future[Any]] = {}
         temporal: TemporalDevServer | None = None
         if settings.temporal_address is None:
             ensure_port_free(

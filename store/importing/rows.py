@@ -10,7 +10,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder, encode_basestring_ascii
+
+# c_make_encoder is CPython's C encoder, which typeshed does not list.
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +29,7 @@ from store.importing.sources import ID_KEYS, Chunk, chunk_rows
 from store.schema import contacts
 
 MIRRORS = sorted(set(COLUMN_TRAITS.values()) | {"country", "city"})
-EMPTY = {col: None for col in MIRRORS} | {"tags": [], "interests": []}
+EMPTY: dict[str, Any] = {col: None for col in MIRRORS} | {"tags": [], "interests": []}
 # Column order of a new contact's row; ``write_core`` builds its dicts in the same order.
 COLUMNS = ("id", "created_at", *MIRRORS, "traits", "trait_times", "updated_at")
 _AS_IS = {c.name for c in contacts.c if isinstance(c.type, sa.String)}

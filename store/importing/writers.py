@@ -42,7 +42,9 @@ async def write_sqlite(
             " WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(ids),),
         )
-        state = {cid: (json.loads(t), json.loads(tt)) for cid, t, tt in found}
+        # Raw SQL rows carry no column types: (id, traits JSON, trait_times JSON).
+        rows: list[Any] = list(found)
+        state = {cid: (json.loads(t), json.loads(tt)) for cid, t, tt in rows}
         existing = set(state)
         repeats = Counter(uid for uid, _, _ in batch) if len(ids) < len(batch) else None
         prepared: dict[str, tuple[Any, ...]] = {}
@@ -64,7 +66,7 @@ async def write_sqlite(
                 inserts.append(prepared[cid])
                 continue
             traits, times = state[cid]
-            values = {
+            merged = {
                 **EMPTY,
                 **columns_from_traits(traits),
                 "traits": traits,
@@ -72,9 +74,9 @@ async def write_sqlite(
                 "updated_at": latest[cid],
             }
             if cid in existing:
-                updates.append((*convert.row(values), cid))
+                updates.append((*convert.row(merged), cid))
             else:
-                inserts.append(convert.row({"id": cid, "created_at": latest[cid], **values}))
+                inserts.append(convert.row({"id": cid, "created_at": latest[cid], **merged}))
         if inserts:
             await conn.exec_driver_sql(_INSERT, inserts)
         if updates:

@@ -180,7 +180,7 @@ class Compiler:
             if kind is not None:
                 return contacts.c[rule.field].is_not(None)
             return present(contacts.c.traits, rule.field, self.dialect)
-        values = rule.value if isinstance(rule.value, list) else [rule.value]
+        values: list[Any] = rule.value if isinstance(rule.value, list) else [rule.value]
         value_kind = _kind(values[0])
         if kind in (TIME,):
             raise RuleError(f"{rule.field} is a time: use before/after/within")
