@@ -68,6 +68,29 @@ class SentMessage(BaseModel):
         return self.status == "sent"
 
 
+class JournalEntry(BaseModel):
+    """One verb the steps went through, replayed as a no-op when a journey continues as new.
+
+    Attributes:
+        verb: ``send``, ``wait_for``, ``sleep``, ``start_journey`` or ``segments``.
+        label: what the verb was called with (template, event names), checked on replay so a
+            changed journey fails loudly instead of picking up at the wrong step.
+        done: False for the wait or sleep the journey was in when it continued as new.
+        until: when that pending wait or sleep ends.
+        sent: what ``send`` returned.
+        event: what ``wait_for`` returned (None on timeout).
+        value: what ``start_journey`` (bool) or ``segments_of`` (dict) returned.
+    """
+
+    verb: str
+    label: str = ""
+    done: bool = True
+    until: datetime | None = None
+    sent: SentMessage | None = None
+    event: Event | None = None
+    value: Any = None
+
+
 class JourneyInput(BaseModel):
     """Start (or continue-as-new) input of every journey workflow."""
 
@@ -82,6 +105,11 @@ class JourneyInput(BaseModel):
     sent: list[SentMessage] = Field(default_factory=list)
     steps_taken: int = 0
     resume: dict[str, Any] = Field(default_factory=dict)
+    # What the steps went through since the last checkpoint (see workflows/continuation.py).
+    journal: list[JournalEntry] = Field(default_factory=list)
+    step: str = ""
+    trigger: Event | None = None
+    continued: int = 0
 
 
 class JourneyResult(BaseModel):
@@ -105,3 +133,5 @@ class JourneyState(BaseModel):
     history: list[StepRecord] = Field(default_factory=list)
     sent: list[SentMessage] = Field(default_factory=list)
     inbox_size: int = 0
+    # How many times this stay continued as new (a fresh history each time).
+    continued: int = 0

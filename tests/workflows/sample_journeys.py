@@ -3,6 +3,10 @@
 from datetime import datetime
 
 from workflows import Journey, Reentry, days, hours, journey
+from workflows.continuation import HistoryBound
+
+# A year of hourly pings, for the bounded-history test.
+YEAR_OF_PINGS = 365 * 24
 
 
 @journey(name="t_sleeper", entry="Go t_sleeper", goal="Stop")
@@ -67,4 +71,36 @@ class Until(Journey):
         await self.send("welcome/hello")
 
 
-SAMPLES = (Sleeper, Again, Early, Looper, Broken, Until)
+@journey(name="t_yearly", entry="Go t_yearly")
+class Yearly(Journey):
+    """Greets, then counts pings for a year, one checkpoint per ping; mails the count."""
+
+    async def steps(self) -> None:
+        if not self.resume:
+            await self.send("welcome/hello")
+        count = self.resume.get("count", 0)
+        while count < YEAR_OF_PINGS:
+            if await self.wait_for("Ping", within=days(2)) is None:
+                return
+            count += 1
+            self.checkpoint(count=count)
+        await self.send("welcome/offer", data={"count": count})
+
+
+@journey(name="t_patient", entry="Go t_patient")
+class Patient(Journey):
+    """Straight-line steps (no checkpoint) whose waits last through a storm of other events."""
+
+    history_bound = HistoryBound(events=120)
+
+    async def steps(self) -> None:
+        hello = await self.send("welcome/hello")
+        opened = await self.wait_for("Email Opened", within=days(10), about=hello)
+        await self.sleep(days(5))
+        if opened is not None:
+            await self.send("welcome/offer")
+        if await self.wait_for("Order Completed", within=days(3)) is None:
+            await self.send("welcome/offer_reminder")
+
+
+SAMPLES = (Sleeper, Again, Early, Looper, Broken, Until, Yearly, Patient)
