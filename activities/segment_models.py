@@ -16,6 +16,9 @@ ENROLLMENT_PAGE = "segment_enrollment_page"
 ENROLL_CONTACTS = "enroll_segment_contacts"
 SEGMENT_LEAVERS = "segment_leavers"
 SEGMENT_LEFT = "Segment Left"
+# Cursor-paged enrollment: contact ids stay inside the activities, the workflow sees counts.
+ENROLL_PAGE = "segment_enroll_page"
+LEAVERS_PAGE = "segment_leavers_page"
 
 
 class LookupSegments(BaseModel):
@@ -91,3 +94,47 @@ class Leavers(BaseModel):
     """Contacts who left the segment since they entered the journey."""
 
     contact_ids: list[str] = Field(default_factory=list)
+
+
+class EnrollPage(BaseModel):
+    """Enrol the next page of members after ``after``: look them up, start, record.
+
+    Attributes:
+        concurrency: journey starts in flight at once.
+    """
+
+    journey: str
+    segment: str
+    now: datetime
+    after: str | None = None
+    limit: int = 1000
+    concurrency: int = 50
+
+
+class LeaversPage(BaseModel):
+    """Forget (and optionally tell) the next page of contacts who left the segment."""
+
+    journey: str
+    segment: str
+    now: datetime
+    after: str | None = None
+    limit: int = 1000
+    notify: bool = False
+    run_id: str = ""
+
+
+class PageDone(BaseModel):
+    """What one page did: a cursor and counts, never the ids themselves.
+
+    Attributes:
+        after: the cursor for the next page (the page's last contact id); None when there was
+            nothing left.
+        contacts: contacts on the page.
+        started: journeys started.
+        refused: contacts the journey refused (already in it, or its re-entry policy).
+    """
+
+    after: str | None = None
+    contacts: int = 0
+    started: int = 0
+    refused: int = 0

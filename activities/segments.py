@@ -12,7 +12,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.segment_models import (
     ENROLL_CONTACTS,
+    ENROLL_PAGE,
     ENROLLMENT_PAGE,
+    LEAVERS_PAGE,
     LOOKUP_SEGMENTS,
     REFRESH_SCORES,
     SEGMENT_LEAVERS,
@@ -21,9 +23,12 @@ from activities.segment_models import (
     Enrolled,
     EnrollmentPage,
     EnrollmentPageRequest,
+    EnrollPage,
     Leavers,
+    LeaversPage,
     LeaversRequest,
     LookupSegments,
+    PageDone,
     RefreshScores,
     ScoresRefreshed,
     SegmentMembership,
@@ -72,6 +77,59 @@ class SegmentActivities:
         """Recompute RFM quintiles over the whole base."""
         return ScoresRefreshed(scored=await self.segments.refresh_scores(now=request.now))
 
+    @activity.defn(name=ENROLL_PAGE)
+    async def enroll_page(self, request: EnrollPage) -> PageDone:
+        """Enrol the next page of members: the ids stay here, the workflow gets a cursor.
+
+        A retry is harmless: contacts recorded by the failed attempt are no longer on the
+        page, and a journey it started refuses a second start (its id is deterministic).
+        """
+        ids = await self.segments.to_enroll(
+            request.journey,
+            request.segment,
+            now=request.now,
+            after=request.after,
+            limit=request.limit,
+        )
+        if not ids:
+            return PageDone(after=None)
+        outcome = await self._start_all(request.journey, ids, request.concurrency)
+        await self.segments.record_enrollments(request.journey, request.segment, ids, request.now)
+        log.info(
+            "segment enrollment page",
+            journey=request.journey,
+            segment=request.segment,
+            contacts=len(ids),
+            started=outcome.started,
+            refused=outcome.refused,
+        )
+        return PageDone(
+            after=ids[-1], contacts=len(ids), started=outcome.started, refused=outcome.refused
+        )
+
+    @activity.defn(name=LEAVERS_PAGE)
+    async def leavers_page(self, request: LeaversPage) -> PageDone:
+        """Forget the next page of contacts who left the segment, telling their journeys first.
+
+        ``Segment Left`` message ids are stable per enrollment run, so a retry that routes
+        them again is dropped by the journeys as a duplicate.
+        """
+        left = await self.segments.leavers(
+            request.journey,
+            request.segment,
+            now=request.now,
+            after=request.after,
+            limit=request.limit,
+        )
+        if not left:
+            return PageDone(after=None)
+        if request.notify:
+            await self._tell_leavers(request.journey, request.segment, left, request)
+        await self.segments.forget(request.journey, left)
+        return PageDone(after=left[-1], contacts=len(left))
+
+    # ---- enrollment runs started before cursor paging (they carry ids; kept so they finish)
+
     @activity.defn(name=ENROLLMENT_PAGE)
     async def enrollment_page(self, request: EnrollmentPageRequest) -> EnrollmentPage:
         """The next members of the segment that the journey has not enrolled yet."""
@@ -91,20 +149,7 @@ class SegmentActivities:
         Starting first and recording after makes a crash in between harmless: the retry finds
         the journey running (the id is deterministic) and the start is refused, not repeated.
         """
-        starter = self._starter()
-        gate = asyncio.Semaphore(max(1, request.concurrency))
-        outcome = Enrolled()
-
-        async def one(contact_id: str) -> None:
-            async with gate:
-                _, started = await starter.start(request.journey, contact_id)
-            if started:
-                outcome.started += 1
-            else:
-                outcome.refused += 1
-            activity.heartbeat(contact_id)
-
-        await asyncio.gather(*(one(cid) for cid in request.contact_ids))
+        outcome = await self._start_all(request.journey, request.contact_ids, request.concurrency)
         await self.segments.record_enrollments(
             request.journey, request.segment, request.contact_ids, request.now
         )
@@ -126,22 +171,45 @@ class SegmentActivities:
         activity never delivers it twice.
         """
         left = await self.segments.leavers(request.journey, request.segment, now=request.now)
-        # Tell the journeys first, forget second: a retry after a failed route finds the same
-        # leavers again (the stable message ids make a repeated delivery harmless).
         if request.notify and left:
-            starter = self._starter()
-            for contact_id in left:
-                await starter.route(
-                    contact_id,
-                    Event(
-                        message_id=f"segment-left/{request.segment}/{contact_id}/{request.run_id}",
-                        name=SEGMENT_LEFT,
-                        properties={"segment": request.segment, "journey": request.journey},
-                        timestamp=request.now,
-                    ),
-                )
+            await self._tell_leavers(request.journey, request.segment, left, request)
         await self.segments.forget(request.journey, left)
         return Leavers(contact_ids=left)
+
+    async def _start_all(self, journey: str, ids: list[str], concurrency: int) -> Enrolled:
+        """Start ``journey`` for each contact, ``concurrency`` at a time."""
+        starter = self._starter()
+        gate = asyncio.Semaphore(max(1, concurrency))
+        outcome = Enrolled()
+
+        async def one(contact_id: str) -> None:
+            async with gate:
+                _, started = await starter.start(journey, contact_id)
+            if started:
+                outcome.started += 1
+            else:
+                outcome.refused += 1
+            activity.heartbeat(outcome.started + outcome.refused)
+
+        await asyncio.gather(*(one(cid) for cid in ids))
+        return outcome
+
+    async def _tell_leavers(
+        self, journey: str, segment: str, left: list[str], request: LeaversRequest | LeaversPage
+    ) -> None:
+        # Tell the journeys first, forget second: a retry after a failed route finds the same
+        # leavers again (the stable message ids make a repeated delivery harmless).
+        starter = self._starter()
+        for contact_id in left:
+            await starter.route(
+                contact_id,
+                Event(
+                    message_id=f"segment-left/{segment}/{contact_id}/{request.run_id}",
+                    name=SEGMENT_LEFT,
+                    properties={"segment": segment, "journey": journey},
+                    timestamp=request.now,
+                ),
+            )
 
     def _starter(self) -> JourneyStarter:
         if self.starter is None:
@@ -157,6 +225,8 @@ class SegmentActivities:
         return [
             self.lookup_segments,
             self.refresh_scores,
+            self.enroll_page,
+            self.leavers_page,
             self.enrollment_page,
             self.enroll_contacts,
             self.segment_leavers,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from activities.optin import OptInMailer
+from activities.engagement import Engagement
+from activities.optin_models import OPTIN_REQUESTED
 from activities.policy import MessagingPolicy
-from activities.providers import make_provider
-from activities.rendering import Renderer
 from gateway.preferences import make_preferences_router
 from gateway.tracking import make_tracking_router
 from gateway.unsubscribe import make_unsubscribe_router
@@ -19,14 +18,17 @@ def include_messaging_routes(app: FastAPI, settings: Settings) -> None:
     """Mount the routes that people (links in emails) and email providers call."""
     policy = MessagingPolicy.from_settings(settings)
 
-    # Built once: an HTTP provider holds a connection pool that every confirmation shares.
-    renderer = Renderer(default_locale=settings.default_locale)
-    provider = make_provider(settings)
-
     async def confirm(contact_id: str, topic: str, ledger_id: int) -> None:
-        # Double opt-in: the confirmation email goes out at once, outside any journey.
-        mailer = OptInMailer(app.state.store, renderer, provider, settings.mail_from, policy)
-        await mailer.send(contact_id, topic, ledger_id)
+        # Double opt-in: the event starts the consent_confirmation journey, which sends the
+        # email through Temporal like every other message; the relay routes it even when
+        # Temporal is down right now.
+        await Engagement(app.state.store, policy).event(
+            contact_id,
+            OPTIN_REQUESTED,
+            {"topic": topic, "ledger_id": ledger_id},
+            event_id=f"optin-{ledger_id}",
+        )
+        app.state.relay.kick()
 
     app.include_router(make_unsubscribe_router(policy))
     app.include_router(make_preferences_router(policy, confirm=confirm))

@@ -3,8 +3,9 @@
 A person sees their topics, ticks or unticks them, or leaves everything. Each change is a
 consent-ledger row with source ``preference_centre``, IP and user agent; a withdrawal sends
 ``Unsubscribed`` (with the topic) so that journeys on that topic end at once. Ticking a double
-opt-in topic records a ``pending`` request and mails a confirmation link (``/optin/{token}``),
-whose GET shows a button and whose POST confirms: a GET changes nothing.
+opt-in topic records a ``pending`` request and asks for a confirmation email (the
+``consent_confirmation`` journey sends it, see ``workflows/optin.py``) with a link
+(``/optin/{token}``) whose GET shows a button and whose POST confirms: a GET changes nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gateway.unsubscribe import client_proof
 from store.consent import GRANTED, PENDING
 from store.records import MessageRecord
 
-# (contact_id, topic, ledger_id) -> sends the confirmation email of a double opt-in.
+# (contact_id, topic, ledger_id) -> asks for the confirmation email of a double opt-in.
 Confirm = Callable[[str, str, int], Awaitable[object]]
 
 WORDS = {
@@ -103,8 +104,9 @@ def make_preferences_router(
 
     Args:
         policy: topics, links.
-        confirm: sends a double opt-in confirmation email (see ``activities/optin.py``);
-            without it, ticking a double opt-in topic still records the pending request.
+        confirm: asks for a double opt-in confirmation email (the gateway records an
+            ``Opt-in Requested`` event for the relay); without it, ticking a double opt-in
+            topic still records the pending request.
     """
     router = APIRouter(tags=["messages"])
     links = Links(policy)

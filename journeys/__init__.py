@@ -6,8 +6,10 @@
 from journeys.cross_sell import CrossSell
 from journeys.reactivation import Reactivation
 from journeys.welcome import Welcome
+from workflows.optin import ConsentConfirmation
 
-ALL = (Welcome, CrossSell, Reactivation)
+# ConsentConfirmation is the runtime's transactional journey for double opt-in emails.
+ALL = (Welcome, CrossSell, Reactivation, ConsentConfirmation)
 BY_NAME = {j.spec.name: j for j in ALL}
 
-__all__ = ["ALL", "BY_NAME", "CrossSell", "Reactivation", "Welcome"]
+__all__ = ["ALL", "BY_NAME", "ConsentConfirmation", "CrossSell", "Reactivation", "Welcome"]

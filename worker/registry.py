@@ -11,6 +11,7 @@ from temporalio.client import Client
 import journeys
 import journeys.segments
 from activities.handover import HandoverActivities
+from activities.optin import OptInActivities
 from activities.policy import MessagingPolicy
 from activities.providers import Provider
 from activities.providers import make_provider as build_provider
@@ -45,6 +46,7 @@ class Activities:
     send: SendActivities
     handover: HandoverActivities
     segments: SegmentActivities
+    optin: OptInActivities
 
     @classmethod
     def build(
@@ -57,16 +59,19 @@ class Activities:
         renderer: Renderer | None = None,
     ) -> Activities:
         """Wire the activities once, as the worker does."""
+        renderer = renderer or Renderer(default_locale=settings.default_locale)
+        policy = MessagingPolicy.from_settings(settings)
         return cls(
             send=SendActivities(
                 store,
-                renderer or Renderer(default_locale=settings.default_locale),
+                renderer,
                 provider or make_provider(settings),
                 settings.mail_from,
-                MessagingPolicy.from_settings(settings),
+                policy,
             ),
             handover=HandoverActivities(router),
             segments=SegmentActivities(store, journeys.segments.CATALOG, router),
+            optin=OptInActivities(store, renderer, settings.mail_from, policy),
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -76,5 +81,6 @@ class Activities:
             self.send.deliver_message,
             self.send.send_message,
             self.handover.start_journey,
+            self.optin.prepare,
             *self.segments.all(),
         ]

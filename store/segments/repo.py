@@ -172,15 +172,28 @@ class SegmentRepo:
         async with self._engine.begin() as conn:
             await conn.execute(stmt, rows)
 
-    async def leavers(self, journey: str, segment: str, *, now: datetime) -> list[str]:
+    async def leavers(
+        self,
+        journey: str,
+        segment: str,
+        *,
+        now: datetime,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
         """Contacts enrolled into ``journey`` who are no longer in ``segment``.
 
         A contact who leaves and later joins the segment again is enrolled again (as far as
         the journey's re-entry policy allows): entry happens on *joining* the segment.
+        With ``limit``, one page in id order after ``after``.
         """
         members = self.members_query(segment, now).order_by(None)
         e = segment_enrollments.c
         gone = sa.select(e.contact_id).where(e.journey == journey, e.contact_id.not_in(members))
+        if after is not None:
+            gone = gone.where(e.contact_id > after)
+        if limit is not None:
+            gone = gone.order_by(e.contact_id).limit(limit)
         async with self._engine.connect() as conn:
             return list((await conn.execute(gone)).scalars())
 

@@ -222,23 +222,58 @@ async def test_a_template_error_fails_the_send_and_stores_nothing(
     assert await store.messages.list(contact_id=contact) == []
 
 
-async def test_opt_in_mailer_sends_one_confirmation_with_the_signed_link(
-    store: Store, outbox: object, policy: MessagingPolicy, tmp_path: Path
+async def test_opt_in_confirmation_is_prepared_once_and_delivered_once(
+    store: Store, sender: SendActivities, policy: MessagingPolicy, tmp_path: Path
 ) -> None:
-    from activities.optin import OptInMailer
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.optin import OptInActivities
+    from activities.optin_models import PrepareOptIn
     from activities.rendering import Renderer
 
     contact = await add_contact(store, locale="fr")
-    mailer = OptInMailer(store, Renderer(), outbox, "Shop <s@sojourn.test>", policy)  # type: ignore[arg-type]
+    optin = OptInActivities(store, Renderer(), "Shop <s@sojourn.test>", policy)
     ledger_id = await store.consent.record(
         ConsentEntry(contact_id=contact, topic="promotions", status="pending", source="form", at=T0)
     )
-    first = await mailer.send(contact, "promotions", ledger_id)
-    again = await mailer.send(contact, "promotions", ledger_id)
-    assert first == again
+    ask = PrepareOptIn(contact_id=contact, topic="promotions", ledger_id=ledger_id)
+    first = await ActivityEnvironment().run(optin.prepare, ask)
+    again = await ActivityEnvironment().run(optin.prepare, ask)
+    assert first == again and first.status == "prepared"
+    sent = [(await deliver(sender, first.key)).status for _ in range(2)]
+    assert sent == ["sent", "sent"]
     [eml] = list((tmp_path / "outbox").glob("*.eml"))
     mail = message_from_bytes(eml.read_bytes())
     assert mail["Subject"] == "Confirmez votre inscription : Promotions"
     assert mail["List-Unsubscribe"] is None  # transactional
     link = Links(policy).optin_url(contact, "promotions", ledger_id)
     assert link in eml.read_text()
+
+
+async def test_an_opt_in_request_that_was_replaced_is_not_mailed(
+    store: Store, policy: MessagingPolicy
+) -> None:
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.optin import OptInActivities
+    from activities.optin_models import PrepareOptIn
+    from activities.rendering import Renderer
+
+    contact = await add_contact(store)
+    optin = OptInActivities(store, Renderer(), "Shop <s@sojourn.test>", policy)
+    old, new = [
+        await store.consent.record(
+            ConsentEntry(
+                contact_id=contact, topic="promotions", status="pending", source="form", at=T0
+            )
+        )
+        for _ in range(2)
+    ]
+    stale = await ActivityEnvironment().run(
+        optin.prepare, PrepareOptIn(contact_id=contact, topic="promotions", ledger_id=old)
+    )
+    assert (stale.status, stale.reason) == ("refused", "not_pending")
+    fresh = await ActivityEnvironment().run(
+        optin.prepare, PrepareOptIn(contact_id=contact, topic="promotions", ledger_id=new)
+    )
+    assert fresh.status == "prepared"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from temporalio.client import ScheduleActionStartWorkflow, ScheduleIntervalSpec
@@ -12,6 +13,7 @@ from activities.segments import SegmentActivities
 from journeys.segments import CATALOG
 from store import Store
 from store.records import EventRecord
+from tests.runs import run_histories, size
 from tests.segments.helpers import person
 from tests.segments.journey_fixture import WaitingJourney
 from workflows import Journey
@@ -119,6 +121,48 @@ async def run_three_times(
         )
         assert (third.started, third.left) == (0, 1)
         assert router.routed == [("a1", "Segment Left")]
+
+
+async def test_enrollment_history_does_not_grow_with_the_base(
+    time_env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """A base three times larger makes more runs, not a longer one; no id is in a history."""
+    router = CountingRouter(time_env.client, [WaitingJourney], task_queue)
+    activities = SegmentActivities(store, CATALOG, router)
+    run = EnrollmentInput(
+        journey="test_segment_journey",
+        segment="no_click_15d",
+        batch_size=2,
+        concurrency=2,
+        history_events=40,
+        refresh_scores=False,
+    )
+    measured = {}
+    with time_env.auto_time_skipping_disabled():
+        async with Worker(
+            time_env.client,
+            task_queue=task_queue,
+            workflows=[SegmentEnrollment, WaitingJourney],
+            activities=activities.all(),
+        ):
+            for base, first in ((24, 0), (72, 24)):
+                for n in range(first, first + base):
+                    await person(store, f"member-{n:04d}")
+                wid = f"enroll-{base}-{task_queue}"
+                done = await time_env.client.execute_workflow(
+                    ENROLLMENT, run, id=wid, task_queue=task_queue, result_type=EnrollmentProgress
+                )
+                assert (done.started, done.batches) == (base, base // 2)
+                histories = await run_histories(time_env.client, wid)
+                raw = b"".join(e.SerializeToString() for h in histories for e in h.events)
+                # Only the cursors (a page's last id) reach the history, never the pages.
+                seen = set(re.findall(rb"member-\d{4}", raw))
+                assert len(seen) <= done.batches, sorted(seen)
+                measured[base] = (len(histories), max(size(h) for h in histories))
+    (small_runs, small_size), (big_runs, big_size) = measured[24], measured[72]
+    assert big_runs > small_runs
+    # Counts get a digit longer, nothing else grows.
+    assert big_size <= small_size * 1.05, measured
 
 
 async def did_at(store: Store, contact_id: str, at: datetime) -> None:

@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from tests.runs import run_histories
 from tests.workflows.conftest import Harness
 from tests.workflows.sample_journeys import YEAR_OF_PINGS, Patient, Yearly
 from workflows import days, hours
@@ -22,19 +22,7 @@ SLACK = 150
 
 async def run_lengths(client: Client, wid: str) -> list[int]:
     """History events of every run of workflow ``wid``, first run first."""
-    desc = await client.get_workflow_handle(wid).describe()
-    run_id: str | None = desc.raw_description.workflow_execution_info.first_run_id
-    lengths = []
-    while run_id:
-        history = await client.get_workflow_handle(wid, run_id=run_id).fetch_history()
-        lengths.append(len(history.events))
-        run_id = None
-        for event in history.events:
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-                run_id = (
-                    event.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                )
-    return lengths
+    return [len(h.events) for h in await run_histories(client, wid)]
 
 
 async def _sent(h: Harness, template: str) -> bool:
