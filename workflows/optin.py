@@ -18,7 +18,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.optin_models import OPTIN_REQUESTED, PREPARE_OPTIN, PrepareOptIn
     from workflows.journey import Journey
     from workflows.models import Event, SentMessage
-    from workflows.sending import DELIVER_RETRY, DELIVER_SCHEDULE_TIMEOUT, DELIVER_TIMEOUT
+    from workflows.sending import (
+        DELIVER_HEARTBEAT_TIMEOUT,
+        DELIVER_RETRY,
+        DELIVER_SCHEDULE_TIMEOUT,
+        DELIVER_TIMEOUT,
+    )
     from workflows.spec import Reentry, journey
 
 PREPARE_TIMEOUT = timedelta(seconds=30)
@@ -60,6 +65,7 @@ class ConsentConfirmation(Journey):
                 result_type=Delivery,
                 start_to_close_timeout=DELIVER_TIMEOUT,
                 schedule_to_close_timeout=DELIVER_SCHEDULE_TIMEOUT,
+                heartbeat_timeout=DELIVER_HEARTBEAT_TIMEOUT,
                 retry_policy=DELIVER_RETRY,
             )
             status, reason, message_id = delivery.status, delivery.reason, delivery.message_id

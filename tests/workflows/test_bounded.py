@@ -13,7 +13,7 @@ from tests.workflows.conftest import Harness
 from tests.workflows.sample_journeys import YEAR_OF_PINGS, Patient, Yearly
 from workflows import days, hours
 from workflows.models import Event, ExitReason
-from workflows.search import workflow_id
+from workflows.search import DEV_KEYS
 
 # A run continues at its next safe point after passing the bound: one workflow task's worth
 # of events (a day's burst of signals) may land in between.
@@ -64,7 +64,7 @@ async def test_a_wait_continues_as_new_through_a_storm_and_keeps_its_deadline(
             "welcome/offer",
             "welcome/offer_reminder",
         ]
-        lengths = await run_lengths(h.client, workflow_id("t_patient", h.contact))
+        lengths = await run_lengths(h.client, DEV_KEYS.workflow_id("t_patient", h.contact))
         assert len(lengths) >= 3, lengths
         assert max(lengths) <= Patient.history_bound.events + SLACK, lengths
 
@@ -114,6 +114,6 @@ async def test_a_year_of_hourly_events_stays_bounded_and_keeps_its_state(
         res = await handle.result()
         assert res.exit_reason is ExitReason.completed
         assert await h.sent_templates() == ["welcome/hello", "welcome/offer"]
-        lengths = await run_lengths(h.client, workflow_id("t_yearly", h.contact))
+        lengths = await run_lengths(h.client, DEV_KEYS.workflow_id("t_yearly", h.contact))
         assert max(lengths) <= Yearly.history_bound.events + SLACK, lengths
         assert sum(lengths) > 10 * Yearly.history_bound.events  # the year did happen
