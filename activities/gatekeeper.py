@@ -3,6 +3,11 @@
 Order matters: consent and suppression refuse for good; quiet hours and frequency caps only
 hold a message back (or skip it, per step). Transactional messages bypass consent, caps and
 quiet hours, never the suppression list.
+
+A contact whose profile is gone (erased, or being erased) is refused outright, so erasure
+stops every send at once: the one waiting on a timer, in a provider retry or in quiet hours.
+An address kept only as an erasure's keyed hash gets no marketing until the contact grants
+consent again after the erasure.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from datetime import datetime
 from activities.policy import MessagingPolicy
 from activities.timing import cap_not_before, next_send_window
 from store import Store
-from store.consent import ALL_TOPICS, PENDING, WITHDRAWN, status_of
+from store.consent import ALL_TOPICS, GRANTED, PENDING, WITHDRAWN, status_of
+from store.erasure import ErasureRepo
 from store.frequency import FrequencyRepo
 from store.records import MessageRecord
-from store.suppression import SuppressionRepo
+from store.suppression import ERASED, Suppression, SuppressionRepo
 
 
 @dataclass(frozen=True)
@@ -42,16 +48,25 @@ class Gatekeeper:
     def __init__(self, store: Store, policy: MessagingPolicy) -> None:
         self.store = store
         self.policy = policy
-        self.suppressions = SuppressionRepo(store.engine)
+        self.suppressions = SuppressionRepo(store.engine, policy.master_key)
+        self.erasures = ErasureRepo(store.engine, policy.master_key)
         self.slots = FrequencyRepo(store.engine)
 
     async def refusal(self, contact_id: str, address: str | None, topic: str) -> Verdict | None:
-        """A permanent no (missing address, suppressed, no consent), or None."""
+        """A permanent no (unknown contact, missing address, suppressed, no consent), or None."""
         if not address:
             return Verdict("refuse", "no_email")
-        if await self.suppressions.is_suppressed(address):
-            return Verdict("refuse", "suppressed")
-        if not self.policy.is_marketing(topic):
+        if not await self.erasures.is_present(contact_id):
+            return Verdict("refuse", "no_contact")
+        marketing = self.policy.is_marketing(topic)
+        suppressed = await self.suppressions.get(address)
+        if suppressed is not None:
+            # An erased address needs new consent for marketing; bounces refuse everything.
+            if suppressed.reason != ERASED:
+                return Verdict("refuse", "suppressed")
+            if marketing and not await self._consented_since(contact_id, topic, suppressed):
+                return Verdict("refuse", "suppressed")
+        if not marketing:
             return None
         rows = await self.store.consent.state(contact_id)
         status = status_of(rows, topic, default=self.policy.single_opt_in(topic))
@@ -63,6 +78,16 @@ class Gatekeeper:
         if status == PENDING:
             return Verdict("refuse", "no_consent")
         return None
+
+    async def _consented_since(self, contact_id: str, topic: str, erased: Suppression) -> bool:
+        # New consent means an explicit grant recorded after the erasure, still in force.
+        latest = {}
+        for entry in await self.store.consent.history(contact_id):
+            if entry.topic in (topic, ALL_TOPICS):
+                latest[entry.topic] = entry
+        granted = [e for e in latest.values() if e.status == GRANTED and e.at > erased.at]
+        withdrawn = [e for e in latest.values() if e.status != GRANTED]
+        return bool(granted) and all(w.at < max(g.at for g in granted) for w in withdrawn)
 
     async def quiet(self, timezone: str | None, topic: str, at: datetime) -> Verdict | None:
         """Deferred to the next local send window, or None."""

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from store.keys import PLACEHOLDER_MASTER_KEY
+
 TRANSACTIONAL = "transactional"
 ALL_TOPICS = "*"
 
@@ -78,6 +80,9 @@ class MessagingPolicy(PolicyFields):
     # Newest first: the first signs links, every one verifies them. Empty: ``secret_key``.
     secret_keys: list[str] = Field(default_factory=list)
     public_url: str = "http://127.0.0.1:8000"
+    # Keys the hashed suppressions of erased addresses (store/keys.py); the dev default is
+    # the same placeholder the settings use.
+    master_key: str = Field(default=PLACEHOLDER_MASTER_KEY, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Any) -> MessagingPolicy:
@@ -85,7 +90,11 @@ class MessagingPolicy(PolicyFields):
         shared = {name: getattr(settings, name) for name in PolicyFields.model_fields}
         keys = list(settings.link_keys)
         return cls(
-            secret_key=keys[0], secret_keys=keys, public_url=settings.public_base_url, **shared
+            secret_key=keys[0],
+            secret_keys=keys,
+            public_url=settings.public_base_url,
+            master_key=settings.master_key,
+            **shared,
         )
 
     def single_opt_in(self, topic: str) -> bool:

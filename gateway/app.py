@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway import errors, metrics, routes
+from gateway.admin import include_admin_routes
 from gateway.messaging import include_messaging_routes
 from gateway.relay import EventRouter, Relay, RouterFactory
 from store import Store
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(metrics.router)
     include_messaging_routes(app, settings)
+    include_admin_routes(app, settings)
     return app
 
 

@@ -20,10 +20,13 @@ from store.messages import MessageRepo
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url``; SQLite files get their folder, WAL and a busy timeout."""
+def create_engine(url: str, **options: Any) -> AsyncEngine:
+    """An async engine for ``url``; SQLite files get their folder, WAL and a busy timeout.
+
+    ``options`` go to SQLAlchemy (e.g. ``poolclass``).
+    """
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(options)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,10 @@
 
 It applies to every message, transactional ones included: mailing an address that does not
 exist or that reported spam hurts the sender's reputation for everybody else.
+
+Erasure keeps a contact's addresses on the list only under a keyed hash
+(:func:`store.keys.address_hash`), reason ``erased``: the address itself is gone, yet a later
+import of it is recognised and not mailed marketing without new consent.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store._sql import upsert, utc
+from store.keys import address_hash
 from store.schema_messaging import suppressions
 
 HARD_BOUNCE = "hard_bounce"
 SPAM_COMPLAINT = "spam_complaint"
+ERASED = "erased"
 
 
 class Suppression(BaseModel):
@@ -34,10 +40,16 @@ def _key(address: str) -> str:
 
 
 class SuppressionRepo:
-    """Suppressed addresses, by lower-cased address."""
+    """Suppressed addresses, by lower-cased address (and by keyed hash, given the master key).
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    Args:
+        engine: the store's engine.
+        master_key: lets :meth:`get` also find addresses suppressed under their hash.
+    """
+
+    def __init__(self, engine: AsyncEngine, master_key: str | None = None) -> None:
         self._engine = engine
+        self._master_key = master_key
 
     async def add(self, entry: Suppression) -> bool:
         """Suppress an address; the first reason is kept. True when it was new."""
@@ -49,12 +61,17 @@ class SuppressionRepo:
         return bool(result.rowcount)
 
     async def get(self, address: str) -> Suppression | None:
-        """The suppression of ``address``, or None."""
-        stmt = sa.select(suppressions).where(suppressions.c.address == _key(address))
+        """The suppression of ``address`` (in clear first, then hashed), or None."""
+        keys = [_key(address)]
+        if self._master_key is not None:
+            keys.append(address_hash(self._master_key, address))
+        stmt = sa.select(suppressions).where(suppressions.c.address.in_(keys))
         async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
-        if row is None:
+            rows = (await conn.execute(stmt)).all()
+        if not rows:
             return None
+        # A bounce or complaint in clear outranks an erasure's hashed entry.
+        row = min(rows, key=lambda r: r.reason == ERASED)
         data = dict(row._mapping)
         data["at"] = utc(data["at"])
         return Suppression.model_validate(data)

@@ -28,9 +28,10 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.ports import free_ports
+from worker.settings import Settings
+from worker.temporal import data_converter
 from workflows.search import CONTACT_ID, DEV_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,16 +155,22 @@ def healthy(stack: dict[str, Any]) -> bool:
         return False
 
 
-async def journey_attributes(target: str, contact_id: str, workflow_id: str) -> Any:
-    client = await Client.connect(target, data_converter=pydantic_data_converter)
+def converter(stack: dict[str, Any]) -> Any:
+    """The stack's own data converter (payloads are encrypted with keys in its store)."""
+    url = stack["env"]["SOJOURN_DATABASE_URL"]
+    return data_converter(Settings(env="dev", database_url=url))
+
+
+async def journey_attributes(stack: dict[str, Any], contact_id: str, workflow_id: str) -> Any:
+    client = await Client.connect(stack["temporal"], data_converter=converter(stack))
     async for execution in client.list_workflows(f'ContactId = "{contact_id}"'):
         if execution.id == workflow_id:
             return execution.typed_search_attributes
     return None
 
 
-async def describe_schedule(target: str, schedule_id: str) -> Any:
-    client = await Client.connect(target, data_converter=pydantic_data_converter)
+async def describe_schedule(stack: dict[str, Any], schedule_id: str) -> Any:
+    client = await Client.connect(stack["temporal"], data_converter=converter(stack))
     return await client.get_schedule_handle(schedule_id).describe()
 
 
@@ -205,13 +212,13 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     workflow_id = f"welcome-{key}"
     attributes = poll(
         "the journey in Temporal's visibility",
-        lambda: asyncio.run(journey_attributes(stack["temporal"], key, workflow_id)),
+        lambda: asyncio.run(journey_attributes(stack, key, workflow_id)),
         VISIBILITY_WAIT,
     )
     assert attributes.get(CONTACT_ID) == key
 
     # Segment-entry journeys got their enrollment schedule when the worker started.
-    schedule = asyncio.run(describe_schedule(stack["temporal"], "enroll-reactivation"))
+    schedule = asyncio.run(describe_schedule(stack, "enroll-reactivation"))
     assert schedule.schedule.action.workflow == "segment_enrollment"
 
     def journeys() -> dict[str, dict[str, Any]]:

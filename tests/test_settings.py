@@ -8,7 +8,9 @@ from worker.settings import Settings
 
 SECRET = "x" * 40
 CONTACT_SECRET = "c" * 40
-SAFE = {"secret_key": SECRET, "contact_key_secret": CONTACT_SECRET}
+# What production needs besides the secrets: a real master key and an admin key.
+PRIVACY = {"master_key": "m" * 40, "admin_keys": ["a" * 40]}
+SAFE = {"secret_key": SECRET, "contact_key_secret": CONTACT_SECRET, **PRIVACY}
 
 
 def test_production_refuses_the_placeholder_secret() -> None:
@@ -60,3 +62,28 @@ def test_dev_defaults_need_nothing() -> None:
     settings = Settings(env="dev")
     assert settings.public_base_url == "http://127.0.0.1:8000"
     assert settings.target == "127.0.0.1:7233"
+
+
+URL = "https://mail.example.com"
+
+
+@pytest.mark.parametrize("master_key", [None, "short"])
+def test_production_needs_a_real_master_key(master_key: str | None) -> None:
+    given = {k: v for k, v in SAFE.items() if k != "master_key"}
+    if master_key:
+        given["master_key"] = master_key
+    with pytest.raises(ValidationError, match="SOJOURN_MASTER_KEY"):
+        Settings(env="production", public_url=URL, **given)
+
+
+def test_production_with_admin_endpoints_needs_admin_keys() -> None:
+    given = {k: v for k, v in SAFE.items() if k != "admin_keys"}
+    with pytest.raises(ValidationError, match="SOJOURN_ADMIN_KEYS"):
+        Settings(env="production", public_url=URL, **given)
+    off = Settings(env="production", public_url=URL, admin_api=False, **given)
+    assert off.admin_keys == []
+
+
+def test_admin_keys_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOJOURN_ADMIN_KEYS", "one, two,,three")
+    assert Settings(env="dev").admin_keys == ["one", "two", "three"]

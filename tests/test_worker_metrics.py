@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.metrics import REGISTRY
+from store import Store
 from tests.metrics_probe import Probe, fake_send
 from tests.ports import free_port
 from worker.metrics import SendMetrics, worker_metrics
@@ -23,7 +24,7 @@ def sample(name: str, **labels: str) -> float:
 
 
 async def test_worker_serves_temporal_and_sojourn_metrics(
-    time_env: WorkflowEnvironment, settings: Settings, task_queue: str
+    time_env: WorkflowEnvironment, settings: Settings, store: Store, task_queue: str
 ) -> None:
     port = free_port()
     settings = settings.model_copy(update={"worker_metrics_port": port})
@@ -39,7 +40,7 @@ async def test_worker_serves_temporal_and_sojourn_metrics(
         client = await Client.connect(
             time_env.client.service_client.config.target_host,
             runtime=runtime,
-            data_converter=data_converter(),
+            data_converter=data_converter(settings),  # its data keys live in the test's store
         )
         async with Worker(
             client,

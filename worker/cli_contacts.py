@@ -1,4 +1,4 @@
-"""``sojourn contacts``: bulk import and a contact's full profile.
+"""``sojourn contacts``: bulk import, a contact's full profile, erasure and export.
 
 Mounted by ``worker/cli.py`` with ``app.add_typer(contacts_app, name="contacts")``.
 """
@@ -20,9 +20,13 @@ from store._sql import now as utcnow
 from store.importing import Importer, read_rows, write_rejects
 from store.segments import SegmentRepo
 from store.segments.compiler import COMPUTED
+from worker import privacy
+from worker.cli_common import fail, load_settings, run
+from worker.errors import temporal_unreachable
 from worker.settings import Settings
+from worker.temporal import connect, key_ring
 
-contacts_app = typer.Typer(help="Import and inspect contacts.", no_args_is_help=True)
+contacts_app = typer.Typer(help="Import, inspect, export and erase contacts.", no_args_is_help=True)
 
 
 async def _store() -> Store:
@@ -184,3 +188,69 @@ def show(
     typer.echo("\nrecent events:")
     for e in data["recent_events"]:
         typer.echo(f"  {e['timestamp']}  {e['name']}  {json.dumps(e['properties'])}")
+
+
+async def _with_stack(settings: Settings, action: Any, *, need_temporal: bool = True) -> Any:
+    """Run ``action(store, client, keys)`` on the local store and Temporal (no key needed)."""
+    store = Store.from_url(settings.database_url)
+    try:
+        await store.migrate()
+        keys = key_ring(settings, store.engine)
+        try:
+            client = await connect(settings, keys=keys)
+        except RuntimeError as exc:
+            if need_temporal:
+                raise temporal_unreachable(settings.target, exc) from None
+            client = None
+        return await action(store, client, keys)
+    finally:
+        await store.close()
+
+
+@contacts_app.command("erase")
+def erase(
+    contact_id: Annotated[str, typer.Argument(help="the contact's userId")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the receipt as JSON")] = False,
+) -> None:
+    """Erase a contact (GDPR Art. 17): end their journeys, delete their data, shred their key."""
+    settings = load_settings()
+    if not yes and not typer.confirm(f"Erase {contact_id!r} for good?"):
+        raise typer.Exit(1)
+
+    async def action(store: Store, client: Any, keys: Any) -> dict[str, Any]:
+        return await privacy.erase(store, client, settings, contact_id, keys=keys)
+
+    receipt = run(_with_stack(settings, action))
+    if as_json:
+        typer.echo(json.dumps(receipt, indent=2))
+        return
+    typer.echo(f"{receipt['status']}: {contact_id} (filed as {receipt['subject']})")
+    for wf in receipt.get("workflows_ended", []):
+        typer.echo(f"  ended    {wf}")
+    for table, count in (receipt.get("deleted") or {}).items():
+        typer.echo(f"  deleted  {count:>6}  {table}")
+    if "data_keys_destroyed" in receipt:
+        typer.echo(f"  data key destroyed: {bool(receipt['data_keys_destroyed'])}")
+
+
+@contacts_app.command("export")
+def export(
+    contact_id: Annotated[str, typer.Argument(help="the contact's userId")],
+    out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
+) -> None:
+    """Everything held about a contact as one JSON document (GDPR Art. 15/20)."""
+    settings = load_settings()
+
+    async def action(store: Store, client: Any, keys: Any) -> dict[str, Any] | None:
+        return await privacy.export(store, client, settings, contact_id)
+
+    document = run(_with_stack(settings, action, need_temporal=False))
+    if document is None:
+        fail(f"no contact {contact_id!r}")
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)

@@ -15,7 +15,7 @@ from worker import replay as replaying
 from worker.cli_common import echo_json, fail, load_settings, run, short_time
 from worker.errors import SojournError, temporal_unreachable
 from worker.settings import Settings
-from worker.temporal import connect, data_converter
+from worker.temporal import connect, replay_converter
 from workflows.models import JourneyInput, JourneyResult, JourneyState
 from workflows.search import CONTACT_ID, JOURNEY_STEP
 
@@ -194,7 +194,9 @@ async def replay_outcomes(
         for path in paths:
             if not path.exists():
                 raise SojournError(f"no history file or folder at {path}")
-        return await replaying.replay(replaying.files(paths), registry.WORKFLOWS, data_converter())
+        return await replaying.replay(
+            replaying.files(paths), registry.WORKFLOWS, replay_converter(settings)
+        )
     try:
         client = await connect(settings)
     except RuntimeError as exc:
@@ -203,7 +205,7 @@ async def replay_outcomes(
         return await replaying.replay(
             replaying.running(client, query or running_query(settings), limit),
             registry.WORKFLOWS,
-            data_converter(),
+            replay_converter(settings),
         )
     except RPCError as exc:
         raise SojournError(f"Temporal refused the list query ({exc.message})") from None

@@ -118,6 +118,9 @@ class TemporalDevServer:
             str(self.db_path.absolute()),
             "--log-level",
             "warn",
+            # The Web UI decrypts payloads through the gateway (gateway/codec_endpoint.py).
+            "--ui-codec-endpoint",
+            f"{s.public_gateway_url.rstrip('/')}/codec",
         ]
         for key in search.ALL:
             cmd += ["--search-attribute", f"{key.name}=Keyword"]

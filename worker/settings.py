@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from activities.policy import PolicyFields
+from store.keys import PLACEHOLDER_MASTER_KEY, master_key_problem
 from workflows.search import DEV_CONTACT_KEY_SECRET, ContactKeys
 
 PLACEHOLDER_SECRET = "dev-only-change-me"
@@ -70,6 +71,11 @@ class Settings(BaseSettings, PolicyFields):
     # ---- operations: metrics (worker/metrics.py; the gateway serves GET /metrics) ----
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int | None = None
+    # ---- privacy: admin access, payload encryption (README "Privacy") ----
+    admin_api: bool = True
+    admin_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
+    master_key: str = Field(default=PLACEHOLDER_MASTER_KEY, repr=False)
+    codec_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # ---- messages: providers (credentials never appear in repr) ----
     provider_timeout_seconds: float = 10.0
     # Providers whose interrupted sends of unknown outcome are sent again (at least once);
@@ -99,13 +105,22 @@ class Settings(BaseSettings, PolicyFields):
     # site_url, locales, timezone, topics, caps, quiet hours, tracking: see PolicyFields.
     public_url: str | None = None
 
-    @field_validator("secret_keys", mode="before")
+    @field_validator("secret_keys", "admin_keys", "codec_cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
-        # SOJOURN_SECRET_KEYS=new,old: a plain list in the environment, not JSON.
+        # SOJOURN_SECRET_KEYS=new,old (and the admin keys, the origins): a plain list in the
+        # environment, not JSON.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def ui_origins(self) -> list[str]:
+        """Browser origins allowed to call the codec endpoint: the configured ones, else the
+        embedded Web UI's."""
+        if self.codec_cors_origins:
+            return self.codec_cors_origins
+        return [f"http://{host}:{self.ui_port}" for host in ("localhost", "127.0.0.1")]
 
     @model_validator(mode="after")
     def _client_cert_needs_its_key(self) -> Settings:
@@ -153,6 +168,24 @@ class Settings(BaseSettings, PolicyFields):
                 "SOJOURN_PUBLIC_URL must be the gateway's public https:// address "
                 "(http only on localhost) when SOJOURN_ENV=production"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_privacy(self) -> Settings:
+        if self.env != "production":
+            return self
+        problem = master_key_problem(self.master_key)
+        if problem:
+            raise ValueError(f"SOJOURN_MASTER_KEY {problem} when SOJOURN_ENV=production")
+        if self.admin_api and not self.admin_keys:
+            # Without keys the admin endpoints (erase, export, codec) would be closed to
+            # everyone but loopback; say so at start rather than at the first erasure.
+            raise ValueError(
+                "SOJOURN_ADMIN_KEYS is empty: set one or more long random admin keys "
+                "(comma-separated), or SOJOURN_ADMIN_API=false to turn the admin endpoints off"
+            )
+        if any(len(key) < 32 for key in self.admin_keys):
+            raise ValueError("every SOJOURN_ADMIN_KEYS entry must be at least 32 characters")
         return self
 
     @property

@@ -66,6 +66,18 @@ def contact_of(workflow_id: str) -> str:
     return workflow_id.rpartition("-")[2]
 
 
+# Workflows that belong to no contact: segment enrollment runs (``enroll-<journey>-run…``).
+SYSTEM_PREFIXES = ("enroll-",)
+
+
+def owner_of(workflow_id: str) -> str | None:
+    """The contact key whose data key encrypts ``workflow_id``'s payloads (the payload codec
+    asks), or None for workflows that belong to no contact."""
+    if workflow_id.startswith(SYSTEM_PREFIXES) or "-" not in workflow_id:
+        return None
+    return contact_of(workflow_id) or None
+
+
 async def register(client: Client, namespace: str = "default") -> None:
     """Register the search attributes on a server that does not know them yet (idempotent).
 

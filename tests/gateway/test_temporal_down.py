@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -15,6 +14,7 @@ from tests.conftest import binary
 from tests.gateway.conftest import WAIT, eventually
 from tests.ports import free_port
 from worker.settings import Settings
+from worker.temporal import data_converter
 from worker.worker import build_worker
 from workflows import search
 from workflows.search import DEV_KEYS
@@ -50,7 +50,7 @@ async def test_events_accepted_while_temporal_is_down_are_routed_after_it_comes_
         env = await WorkflowEnvironment.start_local(
             port=port,
             dev_server_existing_path=binary("temporal"),
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(settings),
             search_attributes=list(search.ALL),
             ui=False,
         )

@@ -32,6 +32,7 @@ from store import Store
 from tests.conftest import binary
 from tests.messaging.smtp_server import SlowMailbox, smtp_server
 from tests.ports import free_ports
+from worker.settings import Settings
 from worker.temporal import data_converter
 from workflows import search
 from workflows.models import Event
@@ -91,7 +92,8 @@ async def fault_stack(tmp_path: Path, resend_unknown: list[str]) -> AsyncIterato
         env = await WorkflowEnvironment.start_local(
             port=temporal_port,
             dev_server_existing_path=binary("temporal"),
-            data_converter=data_converter(),
+            # The worker process encrypts with keys in this store: read them from there too.
+            data_converter=data_converter(Settings(env="test", database_url=database)),
             search_attributes=list(search.ALL),
             ui=False,
         )

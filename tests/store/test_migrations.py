@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import store.schema_messaging  # noqa: F401  (registers the messaging tables on the metadata)
+import store.schema_privacy  # noqa: F401  (and the privacy tables)
 from store import Store
 from store.schema import metadata
 

@@ -22,7 +22,7 @@ from tests.segments.verbs_fixture import Probe
 from tests.workflows.sample_journeys import SAMPLES
 from worker.registry import WORKFLOWS
 from worker.replay import Replayed, load, replay
-from worker.temporal import data_converter
+from worker.temporal import replay_converter
 
 # The registry's workflows, and the test-only ones whose histories are saved too.
 EVERY = (*WORKFLOWS, *SAMPLES, WaitingJourney, Probe)
@@ -37,7 +37,7 @@ async def replay_files(paths: list[Path], workflows: Sequence[type]) -> list[Rep
     return await replay(
         ((str(p.relative_to(ROOT.parent.parent)), load(p)) for p in paths),
         workflows,
-        data_converter(),
+        replay_converter(),
     )
 
 
