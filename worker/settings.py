@@ -76,6 +76,7 @@ class Settings(BaseSettings, PolicyFields):
     admin_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     master_key: str = Field(default=PLACEHOLDER_MASTER_KEY, repr=False)
     codec_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    otel_tracing: bool = False  # worker/tracing.py
     # ---- messages: providers (credentials never appear in repr) ----
     provider_timeout_seconds: float = 10.0
     # Providers whose interrupted sends of unknown outcome are sent again (at least once);

@@ -15,6 +15,7 @@ from temporalio.service import TLSConfig
 
 from store.db import create_engine
 from store.keys import KeyRing
+from worker import tracing
 from worker.codec import EncryptionCodec
 from worker.errors import SojournError
 from worker.settings import Settings
@@ -37,6 +38,7 @@ async def connect(
         runtime=runtime,
         tls=tls_config(settings),
         api_key=settings.temporal_api_key,
+        interceptors=tracing.interceptors(settings),
     )
 
 
