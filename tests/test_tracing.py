@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -44,7 +45,7 @@ async def test_a_journey_run_leaves_spans_for_workflow_and_activities(
     on = settings.model_copy(update={"otel_tracing": True})
     client = await Client.connect(
         time_env.client.service_client.config.target_host,
-        data_converter=temporal.data_converter(),
+        data_converter=pydantic_data_converter,
         interceptors=tracing.interceptors(on, tracer=provider.get_tracer("test")),
     )
     # The worker takes the tracing interceptor from its client.
