@@ -195,11 +195,12 @@ async def interrupt(stack: Stack, how: signal.Signals, batches: int) -> list[set
 
 @pytest.mark.parametrize("resend_unknown", [[], ["smtp"]], ids=["at-most-once", "at-least-once"])
 async def test_sigkill_mid_send_loses_nothing_the_store_calls_sent(
-    tmp_path: Path, resend_unknown: list[str]
+    tmp_path: Path, resend_unknown: list[str], record_property: Callable[[str, object], None]
 ) -> None:
     async with fault_stack(tmp_path, resend_unknown) as stack:
         caught = await interrupt(stack, signal.SIGKILL, batches=3)
         counts = await account(stack)
+        record_property("counts", counts)  # in --junitxml: what one run measured
         rows = {r.message_id: r for r in await stack.store.messages.list(limit=10_000)}
     held = set().union(*caught)
     # Each kill caught a message the server had kept but not yet acknowledged: exactly the
@@ -213,10 +214,13 @@ async def test_sigkill_mid_send_loses_nothing_the_store_calls_sent(
         assert counts["resent"] == 0 and counts["unknown"] >= len(caught)
 
 
-async def test_sigterm_drains_the_sends_in_flight(tmp_path: Path) -> None:
+async def test_sigterm_drains_the_sends_in_flight(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     async with fault_stack(tmp_path, []) as stack:
         caught = await interrupt(stack, signal.SIGTERM, batches=2)
         counts = await account(stack)
+        record_property("counts", counts)
         rows = {r.message_id: r for r in await stack.store.messages.list(limit=10_000)}
     held = set().union(*caught)
     # A stopping worker let the provider answer and recorded it: nothing unknown, no resend.
