@@ -9,6 +9,7 @@ from workflows import Journey, Reentry, days, journey
     reentry=Reentry.after_exit,
     # Also entered by its enrollment schedule: contacts with no open or click for 15 days.
     segment="inactive",
+    listens="Email Opened",
 )
 class Reactivation(Journey):
     """We-miss-you email, and a last call a week later unless they came back."""

@@ -5,7 +5,13 @@ from workflows import ExitReason, Journey, days, journey
 ENGAGED = ("Email Opened", "Email Link Clicked")
 
 
-@journey(name="welcome", entry="Signed Up", goal="Order Completed", topic="marketing")
+@journey(
+    name="welcome",
+    entry="Signed Up",
+    goal="Order Completed",
+    topic="marketing",
+    listens=ENGAGED,
+)
 class Welcome(Journey):
     """Welcome a new sign-up; a purchase at any point hands them to cross-sell.
 

@@ -1,5 +1,7 @@
 """The append-only event log, and the routing marks the gateway's relay keeps on it.
 
+An event is unrouted until ``routed_at`` is set; ``routed_at - received_at`` is its route lag.
+
 Appending a new track event also updates its contact's computed fields (orders, spend, last
 seen, last open/click) in the same transaction; see :mod:`store.computed`.
 """
@@ -61,6 +63,41 @@ class EventRepo:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_record(r) for r in rows]
+
+    async def pending_for(self, contact_id: str, limit: int = 100) -> list[EventRecord]:
+        """One contact's unrouted events, oldest first (what its relay lane routes next)."""
+        stmt = (
+            sa.select(events)
+            .where(events.c.contact_id == contact_id, events.c.routed_at.is_(None))
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_record(r) for r in rows]
+
+    async def has_pending(self, contact_id: str) -> bool:
+        """Whether the contact has an event not routed yet."""
+        stmt = (
+            sa.select(events.c.seq)
+            .where(events.c.contact_id == contact_id, events.c.routed_at.is_(None))
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+    async def pending_contacts(self, limit: int = 500) -> list[str]:
+        """Contacts with unrouted events, the longest-waiting first (the relay's catch-up)."""
+        first = sa.func.min(events.c.seq)
+        stmt = (
+            sa.select(events.c.contact_id)
+            .where(events.c.routed_at.is_(None))
+            .group_by(events.c.contact_id)
+            .order_by(first)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(stmt)).scalars())
 
     async def mark_routed(self, seqs: Sequence[int], at: datetime | None = None) -> None:
         """Record that these events reached their journeys."""

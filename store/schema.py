@@ -58,6 +58,23 @@ events = sa.Table(
     sa.Index("ix_events_unrouted", "routed_at", "seq"),
     # Whole-base event conditions scan one event name in a time window (revision 0002).
     sa.Index("ix_events_name_time_contact", "name", "timestamp", "contact_id"),
+    # A contact's unrouted events, oldest first, and who has any (revision 0005_routing).
+    sa.Index(
+        "ix_events_unrouted_contact",
+        "contact_id",
+        "seq",
+        sqlite_where=sa.text("routed_at IS NULL"),
+        postgresql_where=sa.text("routed_at IS NULL"),
+    ),
+)
+
+# A relay's lease on one contact's events: whoever holds it routes them, in order (0005_routing).
+route_claims = sa.Table(
+    "route_claims",
+    metadata,
+    sa.Column("contact_id", sa.String(255), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False, comment="the relay routing this contact"),
+    sa.Column("expires_at", When, nullable=False, comment="a crashed relay's claim lapses"),
 )
 
 contact_scores = sa.Table(

@@ -40,9 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search import CONTACT_ID, JOURNEY_STEP, contact_of
     from workflows.segments import SegmentVerbs
     from workflows.sending import SendVerbs
-    from workflows.spec import JourneySpec
-
-UNSUBSCRIBED = "Unsubscribed"
+    from workflows.spec import UNSUBSCRIBED, JourneySpec, UndeclaredEvent
 HISTORY_LIMIT = 100
 SEEN_LIMIT = 1000
 # What a stay carries from run to run, at most: the latest messages, the latest unread events.
@@ -115,6 +113,9 @@ class Journey(SendVerbs, SegmentVerbs):
         fast open is never missed. Each event satisfies at most one wait.
         """
         names = (event,) if isinstance(event, str) else tuple(event)
+        if missing := self.spec.undeclared(names):
+            # The router would never deliver it: fail the task loudly instead of timing out.
+            raise UndeclaredEvent(self.spec.name, missing)
         entry = self._journal.replay("wait_for", " or ".join(names))
         if entry is not None and entry.done:
             return entry.event

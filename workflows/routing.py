@@ -1,7 +1,9 @@
 """Routing events to journeys by their deterministic workflow ids.
 
 Entry events signal-with-start the journey (so a contact is in it at most once at a time);
-every other event signals the contact's running journeys and skips the ones not running.
+every other event signals the contact's running journeys that listen to it
+(:attr:`workflows.spec.JourneySpec.listens_to`) and skips the rest without a call to Temporal,
+so a journey's history holds only signals it reads, and events nobody listens to cost nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class Routed:
 
     started: list[str] = field(default_factory=list)
     signalled: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # not running, re-entry refused, or deaf
 
 
 class Router:
@@ -50,6 +52,15 @@ class Router:
         self.keys = keys
         self.journeys = {j.spec.name: j for j in journeys}
         self.task_queue = task_queue
+        # Event name -> the journeys that listen to it; every other name costs no call.
+        self._listeners: dict[str, list[str]] = {}
+        for name, journey in self.journeys.items():
+            for event in journey.spec.listens_to:
+                self._listeners.setdefault(event, []).append(name)
+
+    def listeners(self, event: str) -> list[str]:
+        """The journeys an event named ``event`` is delivered to (if they run, or it enters)."""
+        return self._listeners.get(event, [])
 
     def _start_options(self, journey: type[Journey], contact_id: str) -> dict:
         return dict(
@@ -70,22 +81,22 @@ class Router:
         Raises RPCError when Temporal is unreachable, so the caller can retry later; the
         journeys drop duplicates by ``message_id``, so retrying is safe.
         """
+        listeners = self.listeners(event.name)
+        routed = Routed(skipped=[name for name in self.journeys if name not in listeners])
+        if not listeners:
+            return routed
         event = event.without_personal_data()
         # Journeys are independent: tell them all at once (the relay still routes one event
         # of a contact at a time, so per-journey order is kept).
         outcomes = await asyncio.gather(
-            *(
-                self._deliver(name, journey, contact_id, event)
-                for name, journey in self.journeys.items()
-            ),
+            *(self._deliver(name, self.journeys[name], contact_id, event) for name in listeners),
             return_exceptions=True,
         )
         # Every delivery has finished before one failure is raised: nothing is left running.
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        routed = Routed()
-        for name, outcome in zip(self.journeys, outcomes, strict=True):
+        for name, outcome in zip(listeners, outcomes, strict=True):
             getattr(routed, outcome).append(name)
         return routed
 

@@ -27,7 +27,7 @@ class Again(Journey):
         await self.send("welcome/hello")
 
 
-@journey(name="t_early", entry="Go t_early")
+@journey(name="t_early", entry="Go t_early", listens="Email Opened")
 class Early(Journey):
     """An open that lands during the sleep must satisfy the wait that follows it."""
 
@@ -38,7 +38,7 @@ class Early(Journey):
             await self.send("welcome/offer")
 
 
-@journey(name="t_looper", entry="Go t_looper")
+@journey(name="t_looper", entry="Go t_looper", listens="Ping")
 class Looper(Journey):
     """Counts four pings, continuing as new after the second."""
 
@@ -71,7 +71,7 @@ class Until(Journey):
         await self.send("welcome/hello")
 
 
-@journey(name="t_yearly", entry="Go t_yearly")
+@journey(name="t_yearly", entry="Go t_yearly", listens="Ping")
 class Yearly(Journey):
     """Greets, then counts pings for a year, one checkpoint per ping; mails the count."""
 
@@ -87,7 +87,7 @@ class Yearly(Journey):
         await self.send("welcome/offer", data={"count": count})
 
 
-@journey(name="t_patient", entry="Go t_patient")
+@journey(name="t_patient", entry="Go t_patient", listens=("Email Opened", "Order Completed"))
 class Patient(Journey):
     """Straight-line steps (no checkpoint) whose waits last through a storm of other events."""
 
@@ -101,6 +101,16 @@ class Patient(Journey):
             await self.send("welcome/offer")
         if await self.wait_for("Order Completed", within=days(3)) is None:
             await self.send("welcome/offer_reminder")
+
+
+@journey(name="t_dynamic", entry="Go t_dynamic")
+class Dynamic(Journey):
+    """Waits for a name only known at run time (its trigger's ``wait``): not declared."""
+
+    async def steps(self) -> None:
+        trigger = self.trigger
+        assert trigger is not None
+        await self.wait_for(trigger.properties["wait"], within=days(1))
 
 
 SAMPLES = (Sleeper, Again, Early, Looper, Broken, Until, Yearly, Patient)

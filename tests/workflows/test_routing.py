@@ -1,0 +1,123 @@
+"""Routing by what journeys listen to: histories hold only signals the journey reads, and a
+wait on an event a journey does not listen to fails loudly."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from journeys import ALL
+from journeys.welcome import Welcome
+from tests.workflows.conftest import Harness
+from tests.workflows.sample_journeys import Dynamic
+from workflows import Journey, days, journey
+from workflows.models import Event
+from workflows.search import workflow_id
+from workflows.spec import UndeclaredEvent
+
+NOISE = ("Page Viewed", "Product Viewed", "Product Added", "Checkout Started")
+WAITED = ("Ping", "Pong")
+
+
+async def _signalled_names(h: Harness, journey_name: str) -> list[str]:
+    """The event names in the journey's real history, decoded from its signal payloads."""
+    history = await h.handle(journey_name).fetch_history()
+    names = []
+    for event in history.events:
+        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            continue
+        attrs = event.workflow_execution_signaled_event_attributes
+        [payload] = attrs.input.payloads
+        [decoded] = pydantic_data_converter.payload_converter.from_payloads([payload], [Event])
+        names.append(decoded.name)
+    return names
+
+
+async def test_a_journeys_history_holds_only_events_it_listens_to(harness: Harness) -> None:
+    await harness.event("Signed Up")
+    await harness.until(lambda: harness.running("welcome"), "welcome to start")
+    for name in NOISE:
+        routed = await harness.router.route(
+            harness.contact, Event(message_id=uuid.uuid4().hex, name=name)
+        )
+        assert routed.signalled == [] and routed.started == []
+    await harness.event("Email Opened")  # welcome waits for it
+    await harness.event("Unsubscribed", topic="transactional")  # a consent exit it checks
+    # Signals reach the history once the workflow has taken them in.
+    await harness.until(lambda: _inbox(harness, 3), "the journey to take its events in")
+
+    names = await _signalled_names(harness, "welcome")
+
+    assert names == ["Signed Up", "Email Opened", "Unsubscribed"]
+    assert set(names) <= Welcome.spec.listens_to
+    assert not set(NOISE) & Welcome.spec.listens_to
+
+
+async def _inbox(h: Harness, size: int) -> bool:
+    return (await h.state("welcome")).inbox_size >= size
+
+
+def test_listens_to_covers_entry_goal_consent_and_waits() -> None:
+    for registered in ALL:
+        spec = registered.spec
+        assert {*spec.entry, *spec.goal, *spec.listens, "Unsubscribed"} <= spec.listens_to
+    assert {"Email Opened", "Email Link Clicked"} <= Welcome.spec.listens_to
+
+
+def test_a_literal_wait_on_an_undeclared_event_is_refused_at_registration() -> None:
+    with pytest.raises(UndeclaredEvent, match="'Email Opened'.*listens="):
+
+        @journey(name="t_deaf", entry="Go t_deaf")
+        class Deaf(Journey):
+            async def steps(self) -> None:
+                await self.wait_for("Email Opened", within=days(1))
+
+
+def test_a_module_constant_wait_is_checked_too() -> None:
+    with pytest.raises(UndeclaredEvent, match="'Pong'"):
+
+        @journey(name="t_half", entry="Go t_half", listens="Ping")
+        class Half(Journey):
+            async def steps(self) -> None:
+                await self.wait_for(WAITED, within=days(1))
+
+    @journey(name="t_whole", entry="Go t_whole", listens=WAITED)
+    class Whole(Journey):
+        async def steps(self) -> None:
+            await self.wait_for(WAITED, within=days(1))
+
+    assert set(WAITED) <= Whole.spec.listens_to
+
+
+async def test_a_run_time_wait_on_an_undeclared_event_fails_loudly(
+    harness: Harness, task_queue: str
+) -> None:
+    queue = f"{task_queue}-dynamic"
+    async with Worker(
+        harness.client,
+        task_queue=queue,
+        workflows=[Dynamic],
+        # In production it fails the workflow task (retried until a fixed journey is
+        # deployed); here it fails the workflow so the test can read the error.
+        workflow_failure_exception_types=[UndeclaredEvent],
+    ):
+        handle = await harness.client.start_workflow(
+            "t_dynamic",
+            {"contact_id": harness.contact},
+            id=workflow_id("t_dynamic", harness.contact),
+            task_queue=queue,
+            start_signal="event",
+            start_signal_args=[
+                Event(message_id="go", name="Go t_dynamic", properties={"wait": "Nobody Sends"})
+            ],
+            execution_timeout=timedelta(minutes=5),
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert "Nobody Sends" in str(failure.value.cause)
