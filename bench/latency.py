@@ -161,8 +161,9 @@ def _stop(stack: Stack) -> str:
 
 
 @contextlib.contextmanager
-def embedded_stack(folder: Path) -> Iterator[Stack]:
-    """``sojourn dev`` in its own session, on free ports, with its state under ``folder``."""
+def embedded_stack(folder: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """``sojourn dev`` in its own session, on free ports, with its state under ``folder``
+    (and ``extra_env`` on top of the bench's settings)."""
     gateway_port, temporal_port, ui_port = free_ports(3)
     var = folder / "var"
     database_url = f"sqlite+aiosqlite:///{var / 'sojourn.db'}"
@@ -177,6 +178,7 @@ def embedded_stack(folder: Path) -> Iterator[Stack]:
         # The default: a track kicks the relay at once, the interval only matters when idle.
         SOJOURN_RELAY_INTERVAL_SECONDS="2.0",
     )
+    env.update(extra_env or {})
     log = folder / "dev.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
