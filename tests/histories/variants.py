@@ -11,7 +11,7 @@ from workflows import hours, journey
 SPEC = Welcome.spec
 
 
-@journey(name=SPEC.name, entry=SPEC.entry, goal=SPEC.goal, topic=SPEC.topic)
+@journey(name=SPEC.name, entry=SPEC.entry, goal=SPEC.goal, topic=SPEC.topic, listens=SPEC.listens)
 class PausedWelcome(Welcome):
     """Welcome with a new pause before the first email, not behind ``patched()``: breaks."""
 
@@ -20,7 +20,7 @@ class PausedWelcome(Welcome):
         await super().steps()
 
 
-@journey(name=SPEC.name, entry=SPEC.entry, goal=SPEC.goal, topic=SPEC.topic)
+@journey(name=SPEC.name, entry=SPEC.entry, goal=SPEC.goal, topic=SPEC.topic, listens=SPEC.listens)
 class PatchedWelcome(Welcome):
     """The same pause behind ``workflow.patched()``: journeys that started before it replay."""
 
