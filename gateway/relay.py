@@ -246,13 +246,15 @@ class Relay:
             contact_id = await self._queue.get()
             if contact_id is None or self._stop.is_set():
                 return
+            # Active from here on, through the hold too: a kick meanwhile must not hand the
+            # same contact to a second lane (one lane per contact is what keeps its order).
             self._queued.discard(contact_id)
-            await self._hold()
-            if self._stop.is_set():
-                return
             self._active.add(contact_id)
             more = False
             try:
+                await self._hold()
+                if self._stop.is_set():
+                    return
                 more = await self._turn(contact_id)
             except RouteFailed as failure:
                 self._failed(contact_id, failure)
