@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench bench-latency clean
+.PHONY: dev test lint bench bench-latency bench-ingest clean
 
 # Reinstall whenever pyproject.toml changes, so a pull never leaves a stale venv.
 $(STAMP): pyproject.toml
@@ -31,6 +31,10 @@ bench: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(BIN)/python -m bench.latency
+
+# A minute of realistic traffic, then a burst of entries; add ARGS=--small for a quick run.
+bench-ingest: $(STAMP)
+	$(BIN)/python -m bench.ingest $(ARGS)
 
 clean:
 	rm -rf $(VENV) var
