@@ -1,7 +1,7 @@
 """Routing: per-contact claims, so several gateways route each contact's events once, in order.
 
 Revision ID: 0005_routing
-Revises: 0009_pseudo
+Revises: 0008_privacy
 Create Date: 2026-12-01
 
 ``route_claims`` holds one row per contact a relay is routing right now (a lease with an
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_routing"
-down_revision = "0009_pseudo"
+down_revision = "0008_privacy"
 branch_labels = None
 depends_on = None
 
