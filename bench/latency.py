@@ -43,6 +43,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from tests.ports import free_ports
+from worker.settings import DEV_WRITE_KEY
 
 with workflow.unsafe.imports_passed_through():
     import httpx
@@ -277,7 +278,7 @@ async def measure(stack: Stack, events: int, warmup: int, gap: float) -> None:
     began = time.monotonic()
     try:
         async with (
-            httpx.AsyncClient(base_url=stack.gateway, timeout=30) as http,
+            httpx.AsyncClient(base_url=stack.gateway, timeout=30, auth=(DEV_WRITE_KEY, "")) as http,
             Worker(client, task_queue=queue, workflows=[Baseline], activities=[stamp]),
         ):
             for i in range(warmup + events):

@@ -12,7 +12,10 @@ from fastapi import FastAPI
 
 from gateway import errors, metrics, routes
 from gateway.admin import include_admin_routes
+from gateway.auth import KeyRing
 from gateway.messaging import include_messaging_routes
+from gateway.openapi import install_docs
+from gateway.ratelimit import RateLimiter
 from gateway.relay import EventRouter, Relay, RouterFactory
 from store import Store
 from worker.registry import make_router
@@ -79,8 +82,13 @@ def create_app(
         summary="Segment-compatible event intake for Sojourn journeys.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
     )
+    app.state.write_keys = KeyRing(settings.accepted_write_keys)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     errors.install(app)
+    install_docs(app)
     app.include_router(routes.router)
     app.include_router(metrics.router)
     include_messaging_routes(app, settings)

@@ -1,130 +1,215 @@
-"""Storing accepted calls: what ``identify`` and ``track`` do to the contact store.
+"""Storing accepted calls: what each Segment call does to the contact store.
 
 A call is answered only after this returns, so an accepted event is never lost; routing to
-Temporal happens later, in the relay. Every call is idempotent by ``messageId``: a repeated one
-changes nothing and is reported as a duplicate.
+Temporal happens after the commit (the relay). Every call is idempotent by ``messageId``: a
+repeated one changes nothing and is reported as a duplicate.
 
-Decision: an identify call's event row records *which* traits changed, not their values. The
-values live in the contact profile only, so personal data has one home (and one place to erase).
+Decisions:
+- An identify (or group) event row records *which* traits changed, not their values. The values
+  live in the contact profile only, so personal data has one home (and one place to erase).
+- ``page`` and ``screen`` are stored as track events named ``Page Viewed`` and ``Screen Viewed``
+  (their ``name`` and ``category`` go into the properties), so segments and journeys use them
+  like any event: ``wait_for("Page Viewed")``.
+- ``group`` sets the traits ``groupId`` and ``group`` (``{"id": groupId, **traits}``).
+- Anonymous calls (no ``userId``) are stored against the profile ``anon:<anonymousId>`` and
+  are not routed to journeys: there is nobody to write to yet. Linked to a user (see
+  :mod:`store.identities`), their history becomes the user's and counts in segments.
+- Times follow Segment: with ``sentAt``, ``timestamp = receivedAt - (sentAt - timestamp)``
+  corrects the client's clock; a time still more than :data:`FUTURE_TOLERANCE` ahead of the
+  receive time is replaced by it; the client's own value is kept as ``original_timestamp``.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from activities import metrics
 from gateway.errors import InvalidField
-from gateway.models import Accepted, IdentifyRequest, TrackRequest
+from gateway.models import Accepted, Alias, AnyCall, Group, Identify, Page, Screen, Track
 from store import Store
 from store.consent import ALL_TOPICS
 from store.contacts import InvalidTrait, normalise_traits
+from store.identities import anonymous_contact
 from store.records import EventRecord
 
 UNSUBSCRIBED = "Unsubscribed"
 TOPIC_MAX = 64  # the consent table's column size
-PROPERTIES_MAX = 32 * 1024
+# Segment's limits: 32 KB a call, 500 KB a batch request.
+CALL_MAX = 32 * 1024
+BATCH_MAX = 500 * 1024
+# Sojourn's own, inside a call: a profile and a context stay small enough to read per send.
+TRAITS_MAX = 16 * 1024
+CONTEXT_MAX = 16 * 1024
+PROPERTIES_MAX = CALL_MAX
+FUTURE_TOLERANCE = timedelta(minutes=1)
+VIEWED = {"page": "Page Viewed", "screen": "Screen Viewed"}
 
 
-def _topic(call: TrackRequest) -> str:
+@dataclass
+class Stored:
+    """What storing a call did: the answer, and whether the relay has something to route."""
+
+    accepted: Accepted
+    routable: bool = False
+
+
+def json_size(value: Any) -> int:
+    # The SDKs measure with json.dumps' default separators; so do we, to agree with them.
+    return len(json.dumps(value, default=str).encode())
+
+
+def _limit(value: Any, limit: int, field: str) -> None:
+    if value and json_size(value) > limit:
+        raise InvalidField(
+            field,
+            f"{field.rsplit('.', 1)[-1]} must be at most {limit} bytes "
+            f"({limit // 1024} KB) as JSON",
+            status=413,
+        )
+
+
+def _topic(call: Track) -> str:
     return str(call.properties.get("topic") or ALL_TOPICS)
 
 
-def check(call: IdentifyRequest | TrackRequest, prefix: str = "") -> None:
+def check(call: AnyCall, prefix: str = "") -> None:
     """Refuse a call the store would refuse, before anything is stored.
 
     Raises:
-        InvalidField: naming the field (with ``prefix``, e.g. ``batch.3.``).
+        InvalidField: naming the field (with ``prefix``, e.g. ``batch.3.``); 413 for limits.
     """
-    if isinstance(call, IdentifyRequest):
+    _limit(call.context, CONTEXT_MAX, f"{prefix}context")
+    if isinstance(call, Identify | Group):
+        _limit(call.traits, TRAITS_MAX, f"{prefix}traits")
+    if isinstance(call, Identify):
         try:
             normalise_traits(call.traits)
         except InvalidTrait as exc:
             raise InvalidField.from_trait(exc, prefix) from exc
-    else:
-        size = len(json.dumps(call.properties, default=str))
-        if size > PROPERTIES_MAX:
-            # Temporal refuses payloads this large; refusing here keeps the relay flowing.
+    if isinstance(call, Track | Page | Screen):
+        # Temporal refuses payloads this large; refusing here keeps the relay flowing.
+        _limit(call.properties, PROPERTIES_MAX, f"{prefix}properties")
+    if isinstance(call, Track) and call.event == UNSUBSCRIBED:
+        topic = call.properties.get("topic")
+        if topic is not None and (not isinstance(topic, str) or not topic.strip()):
             raise InvalidField(
-                f"{prefix}properties", f"properties must be at most {PROPERTIES_MAX} bytes as JSON"
+                f"{prefix}properties.topic", "topic must be a non-empty string, or absent for all"
             )
-        if call.event == UNSUBSCRIBED:
-            topic = call.properties.get("topic")
-            if topic is not None and (not isinstance(topic, str) or not topic.strip()):
-                raise InvalidField(
-                    f"{prefix}properties.topic",
-                    "topic must be a non-empty string, or absent for all",
-                )
-            if len(_topic(call)) > TOPIC_MAX:
-                raise InvalidField(
-                    f"{prefix}properties.topic", f"topic must be at most {TOPIC_MAX} characters"
-                )
+        if len(_topic(call)) > TOPIC_MAX:
+            raise InvalidField(
+                f"{prefix}properties.topic", f"topic must be at most {TOPIC_MAX} characters"
+            )
 
 
-async def identify(store: Store, call: IdentifyRequest) -> Accepted:
-    """Merge the traits into the profile and log the call; a repeated messageId does nothing.
+def event_time(
+    call: AnyCall, received_at: datetime, sent_at: datetime | None = None
+) -> tuple[datetime, datetime | None]:
+    """``(timestamp, original)``: the event time to store, and the client's when it differs.
 
-    Raises:
-        InvalidField: when a trait cannot be stored (``traits.email``); nothing is stored then.
+    Args:
+        call: the call (its ``timestamp``, ``originalTimestamp`` and own ``sentAt``).
+        received_at: when the gateway received it.
+        sent_at: the batch's ``sentAt``, used when the call has none of its own.
     """
-    received_at = datetime.now(UTC)
-    message_id = call.message_id or str(uuid.uuid4())
-    at = call.timestamp or received_at
-    if await store.events.get(message_id) is not None:
-        return Accepted(message_id=message_id, duplicate=True)
-    try:
-        # Profile first, log second: a crash in between leaves no log row, so the client's
-        # retry merges again (merging the same traits at the same time is harmless).
-        await store.contacts.identify(call.user_id, call.traits, at)
-    except InvalidTrait as exc:
-        raise InvalidField.from_trait(exc) from exc
-    new = await store.events.append(
-        EventRecord(
+    given = call.timestamp or call.original_timestamp
+    if given is None:
+        return received_at, None
+    sent = call.sent_at or sent_at
+    at = received_at - (sent - given) if sent is not None else given
+    if at > received_at + FUTURE_TOLERANCE:
+        at = received_at
+    original = call.original_timestamp or given
+    return at, (original if original != at else None)
+
+
+class Intake:
+    """Stores calls in ``store``; one instance per app."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _contact(self, call: AnyCall, at: datetime) -> tuple[str, bool]:
+        """``(contact_id, known)``; links the call's anonymous id to its user on first sight."""
+        identities = self.store.identities
+        if call.user_id is not None:
+            if call.anonymous_id is not None:
+                await identities.link(call.anonymous_id, call.user_id, "anonymous", at)
+            return call.user_id, True
+        assert call.anonymous_id is not None
+        linked = await identities.resolve(call.anonymous_id)
+        if linked is not None:
+            return linked, True
+        return anonymous_contact(call.anonymous_id), False
+
+    async def store_call(
+        self, call: AnyCall, sent_at: datetime | None = None, received_at: datetime | None = None
+    ) -> Stored:
+        """Store one (checked) call.
+
+        Raises:
+            InvalidField: a trait the store refuses; nothing of the call is stored then.
+        """
+        received_at = received_at or datetime.now(UTC)
+        message_id = call.message_id or str(uuid.uuid4())
+        if call.message_id and await self.store.events.get(message_id) is not None:
+            return Stored(Accepted(message_id=message_id, duplicate=True))
+        at, original = event_time(call, received_at, sent_at)
+        contact_id, known = await self._contact(call, at)
+        record = EventRecord(
             message_id=message_id,
-            contact_id=call.user_id,
-            type="identify",
-            name="identify",
-            properties={"traits": sorted(call.traits)},
+            contact_id=contact_id,
+            type=call.type,
+            name=call.type,
             timestamp=at,
             received_at=received_at,
-        ),
-        routed=True,  # journeys react to track events; an identify has nothing to route
-    )
-    metrics.event_received("identify")
-    return Accepted(message_id=message_id, duplicate=not new)
+            original_timestamp=original,
+        )
+        routable = False
+        try:
+            if isinstance(call, Identify):
+                # Profile first, log second: a crash in between leaves no log row, so the
+                # client's retry merges again (the same traits at the same time are harmless).
+                await self.store.contacts.identify(contact_id, call.traits, at)
+                record.properties = {"traits": sorted(call.traits)}
+            elif isinstance(call, Group):
+                group = {"id": call.group_id, **call.traits}
+                await self.store.contacts.identify(
+                    contact_id, {"groupId": call.group_id, "group": group}, at
+                )
+                record.properties = {"groupId": call.group_id, "traits": sorted(call.traits)}
+            elif isinstance(call, Alias):
+                await self.store.identities.link(call.previous_id, call.user_id, "alias", at)
+                record.properties = {"previousId": call.previous_id}
+            else:
+                record.type = "track"
+                record.name, record.properties = _as_track(call)
+                routable = known
+                if known and record.name == UNSUBSCRIBED:
+                    assert isinstance(call, Track)
+                    # Recorded before the event row: a crash in between makes the client
+                    # retry, and the withdrawal is applied again, never skipped.
+                    await self.store.consent.set(
+                        contact_id, _topic(call), subscribed=False, source="api", at=at
+                    )
+        except InvalidTrait as exc:
+            raise InvalidField.from_trait(exc) from exc
+        # Only known people's behaviour goes to journeys; the rest is history for later.
+        new = await self.store.events.append(record, routed=not routable)
+        if new:
+            metrics.event_received(call.type)
+        return Stored(Accepted(message_id=message_id, duplicate=not new), routable and new)
 
 
-async def track(store: Store, call: TrackRequest) -> Accepted:
-    """Store the event for the relay to route; ``Unsubscribed`` also withdraws consent.
-
-    Returns:
-        Accepted; ``duplicate`` is True when the messageId was stored before (then nothing
-        else happened).
-    """
-    received_at = datetime.now(UTC)
-    message_id = call.message_id or str(uuid.uuid4())
-    at = call.timestamp or received_at
-    if await store.events.get(message_id) is not None:
-        return Accepted(message_id=message_id, duplicate=True)
-    # No separate "ensure contact": appending a track event creates the profile in the same
-    # transaction that updates its computed fields.
-    if call.event == UNSUBSCRIBED:
-        # Recorded before answering, and before the event row exists: a crash in between
-        # makes the client retry, and the withdrawal is then applied again, never skipped.
-        # Sends check consent at send time, so this stops mail even before routing.
-        await store.consent.set(call.user_id, _topic(call), subscribed=False, source="api", at=at)
-    new = await store.events.append(
-        EventRecord(
-            message_id=message_id,
-            contact_id=call.user_id,
-            type="track",
-            name=call.event,
-            properties=call.properties,
-            timestamp=at,
-            received_at=received_at,
-        ),
-        routed=False,
-    )
-    metrics.event_received("track")
-    return Accepted(message_id=message_id, duplicate=not new)
+def _as_track(call: Track | Page | Screen) -> tuple[str, dict[str, Any]]:
+    if isinstance(call, Track):
+        return call.event, call.properties
+    properties = dict(call.properties)
+    for key in ("name", "category"):
+        value = getattr(call, key)
+        if value is not None:
+            properties.setdefault(key, value)
+    return VIEWED[call.type], properties

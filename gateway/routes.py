@@ -1,35 +1,49 @@
-"""The HTTP endpoints: Segment's ``identify``, ``track`` and ``batch``, and a health check."""
+"""The HTTP endpoints: Segment's calls (``/v1/*``), each behind a write key, and a health check.
+
+Order of work for every ingestion call, cheapest refusal first: the key in the header (401),
+the rate limit (429), the body within its size limit (413/415/400), the key in the body when
+the header had none (401), then validation (422) and storing. Nothing is stored before the key
+is known good.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic import TypeAdapter, ValidationError
 
 from gateway import intake
+from gateway.auth import KeyRing, check_key, header_key
+from gateway.body import read_json
+from gateway.errors import ApiError, InvalidField, first_error
+from gateway.intake import BATCH_MAX, CALL_MAX, Intake
 from gateway.models import (
     Accepted,
+    Alias,
+    AnyCall,
     BatchAccepted,
-    BatchRequest,
-    ErrorBody,
+    BatchEnvelope,
+    BatchItem,
+    Group,
     Health,
-    IdentifyItem,
-    IdentifyRequest,
-    TrackRequest,
+    Identify,
+    Page,
+    Refused,
+    Screen,
+    Track,
 )
+from gateway.openapi import ingestion_doc
+from gateway.ratelimit import RateLimiter
 from gateway.relay import Relay
 from store import Store
 
 log = structlog.get_logger(__name__)
 
-REFUSED = {
-    400: {"model": ErrorBody, "description": "The body is not JSON."},
-    422: {"model": ErrorBody, "description": "A field is missing or invalid; `field` names it."},
-}
-
 router = APIRouter()
+_ITEM = TypeAdapter(BatchItem)
 
 
 def _store(request: Request) -> Store:
@@ -44,51 +58,181 @@ StoreDep = Annotated[Store, Depends(_store)]
 RelayDep = Annotated[Relay, Depends(_relay)]
 
 
-@router.post("/v1/identify", response_model=Accepted, responses=REFUSED, tags=["events"])
-async def identify(call: IdentifyRequest, store: StoreDep) -> Accepted:
-    """Merge traits into the user's profile (newer values win by event time)."""
-    intake.check(call)
-    accepted = await intake.identify(store, call)
-    log.debug("identify stored", contact_id=call.user_id, message_id=accepted.message_id)
-    return accepted
+async def _authorised_body(request: Request, limit: int, what: str) -> Any:
+    """The JSON body of a call whose write key is good (header first, then ``writeKey``)."""
+    ring: KeyRing = request.app.state.write_keys
+    limiter: RateLimiter = request.app.state.rate_limiter
+    given = header_key(request)
+    if given is not None:
+        request.state.key_id = check_key(ring, given)
+        limiter.check(request.state.key_id)
+    body = await read_json(request, limit, what)
+    if given is None:
+        in_body = body.get("writeKey") if isinstance(body, dict) else None
+        request.state.key_id = check_key(ring, in_body if isinstance(in_body, str) else None)
+        limiter.check(request.state.key_id)
+    return body
 
 
-@router.post("/v1/track", response_model=Accepted, responses=REFUSED, tags=["events"])
-async def track(call: TrackRequest, store: StoreDep, relay: RelayDep) -> Accepted:
-    """Store an event; journeys receive it right after the answer (or once Temporal is up)."""
+def _call(model: type[AnyCall], body: Any) -> AnyCall:
+    if not isinstance(body, dict):
+        raise InvalidField("body", "the body must be a JSON object")
+    try:
+        return model.model_validate({**body, "type": model.model_fields["type"].default})
+    except ValidationError as exc:
+        raise InvalidField(*first_error(exc.errors())) from exc
+
+
+async def _single(request: Request, model: type[AnyCall]) -> Accepted:
+    body = await _authorised_body(request, CALL_MAX, "a call")
+    call = _call(model, body)
     intake.check(call)
-    accepted = await intake.track(store, call)
-    if not accepted.duplicate:
-        relay.kick()
+    stored = await Intake(request.app.state.store).store_call(call)
+    if stored.routable:
+        request.app.state.relay.kick()
     log.debug(
-        "track stored",
+        f"{call.type} stored",
         contact_id=call.user_id,
-        message_id=accepted.message_id,
-        duplicate=accepted.duplicate,
+        message_id=stored.accepted.message_id,
+        duplicate=stored.accepted.duplicate,
     )
-    return accepted
+    return stored.accepted
 
 
-@router.post("/v1/batch", response_model=BatchAccepted, responses=REFUSED, tags=["events"])
-async def batch(call: BatchRequest, store: StoreDep, relay: RelayDep) -> BatchAccepted:
-    """Several calls in one request; if any is invalid the whole batch is refused unstored."""
-    for index, item in enumerate(call.batch):
-        intake.check(item, prefix=f"batch.{index}.")
+def _single_route(model: type[AnyCall], summary: str) -> None:
+    kind = model.model_fields["type"].default
+
+    async def endpoint(request: Request) -> Accepted:
+        return await _single(request, model)
+
+    endpoint.__name__ = kind
+    endpoint.__doc__ = summary
+    router.add_api_route(
+        f"/v1/{kind}",
+        endpoint,
+        methods=["POST"],
+        response_model=Accepted,
+        tags=["events"],
+        **ingestion_doc(model.__name__),
+    )
+
+
+_single_route(Identify, "Merge traits into the user's profile (newer values win by event time).")
+_single_route(Track, "Store an event; journeys receive it right after it is stored.")
+_single_route(Page, "A page view, stored as a `Page Viewed` event.")
+_single_route(Screen, "A mobile screen view, stored as a `Screen Viewed` event.")
+_single_route(Group, "Put the user in a group (account): sets the `groupId` and `group` traits.")
+_single_route(Alias, "Link `previousId` (e.g. an anonymous id) to `userId`, merging its history.")
+
+
+def _item(raw: Any, index: int, top: dict[str, Any]) -> AnyCall | Refused:
+    """One batch item validated and checked, or the reason it is refused."""
+    message_id = raw.get("messageId") if isinstance(raw, dict) else None
+    message_id = message_id if isinstance(message_id, str) else None
+    if not isinstance(raw, dict):
+        return Refused(index=index, field="", reason="a batch item must be a JSON object")
+    if intake.json_size(raw) > CALL_MAX:
+        return Refused(
+            index=index,
+            field="",
+            reason=f"a call must be at most {CALL_MAX} bytes (32 KB, Segment's limit)",
+            message_id=message_id,
+        )
+    for key in ("context", "integrations"):
+        if isinstance(top.get(key), dict) and raw.get(key) is None:
+            raw = {**raw, key: top[key]}
+    try:
+        call = _ITEM.validate_python(raw)
+        intake.check(call)
+    except ValidationError as exc:
+        field, reason = first_error(exc.errors())
+        return Refused(index=index, field=field, reason=reason, message_id=message_id)
+    except InvalidField as exc:
+        return Refused(index=index, field=exc.field, reason=exc.message, message_id=message_id)
+    return call
+
+
+async def _batch(request: Request, store: Store, relay: Relay) -> BatchAccepted:
+    body = await _authorised_body(request, BATCH_MAX, "a batch request")
+    if not isinstance(body, dict):
+        raise InvalidField("body", 'the body must be a JSON object with a "batch" array')
+    try:
+        envelope = BatchEnvelope.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidField(*first_error(exc.errors())) from exc
     results: list[Accepted] = []
-    tracked = False
-    for item in call.batch:
-        if isinstance(item, IdentifyItem):
-            results.append(await intake.identify(store, item))
-        else:
-            results.append(accepted := await intake.track(store, item))
-            tracked = tracked or not accepted.duplicate
-    if tracked:
+    refused: list[Refused] = []
+    routable = False
+    writer = Intake(store)
+    for index, raw in enumerate(envelope.batch):
+        item = _item(raw, index, body)
+        if isinstance(item, Refused):
+            refused.append(item)
+            continue
+        try:
+            stored = await writer.store_call(item, sent_at=envelope.sent_at)
+        except InvalidField as exc:
+            refused.append(
+                Refused(
+                    index=index, field=exc.field, reason=exc.message, message_id=item.message_id
+                )
+            )
+            continue
+        results.append(stored.accepted)
+        routable = routable or stored.routable
+    if routable:
         relay.kick()
-    log.debug("batch stored", size=len(results))
-    return BatchAccepted(results=results)
+    if refused:
+        # Once per request, ids and field names only (never the values).
+        log.info(
+            "batch items refused",
+            path=request.url.path,
+            key_id=getattr(request.state, "key_id", None),
+            refused=len(refused),
+            stored=len(results),
+            fields=sorted({r.field for r in refused})[:20],
+        )
+    return BatchAccepted(results=results, refused=refused)
 
 
-@router.get("/healthz", response_model=Health, tags=["ops"])
+BATCH_SUMMARY = (
+    "Several calls at once. Valid items are stored even when others are not: the answer "
+    "(200) lists each refused item with its index, field and reason."
+)
+
+
+@router.post(
+    "/v1/batch",
+    response_model=BatchAccepted,
+    tags=["events"],
+    summary="Batch",
+    description=BATCH_SUMMARY,
+    **ingestion_doc("BatchRequest"),
+)
+async def batch(request: Request, store: StoreDep, relay: RelayDep) -> BatchAccepted:
+    """Several calls in one request."""
+    return await _batch(request, store, relay)
+
+
+@router.post(
+    "/v1/import",
+    response_model=BatchAccepted,
+    tags=["events"],
+    summary="Import (Segment's alias of batch)",
+    description=BATCH_SUMMARY,
+    **ingestion_doc("BatchRequest"),
+)
+async def import_(request: Request, store: StoreDep, relay: RelayDep) -> BatchAccepted:
+    """The same as ``/v1/batch``."""
+    return await _batch(request, store, relay)
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    tags=["ops"],
+    responses={503: {"model": Health, "description": "The store cannot be reached."}},
+)
 async def healthz(response: Response, store: StoreDep, relay: RelayDep) -> Health:
     """200 while events can be stored (Temporal being down does not count: events wait)."""
     health = Health(relay_failures=relay.failures)
@@ -104,3 +248,6 @@ async def healthz(response: Response, store: StoreDep, relay: RelayDep) -> Healt
         health.store, health.status = "unreachable", "degraded"
         response.status_code = 503
     return health
+
+
+__all__ = ["ApiError", "router"]

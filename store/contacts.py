@@ -189,11 +189,16 @@ def merge_traits(
     """Merge ``incoming`` (observed at ``at``) into ``traits``: the newest write per trait wins.
 
     Returns new dicts; an equal timestamp overwrites, which makes a replayed write idempotent.
+    A stored stamp later than the present never wins: no write, whatever its timestamp said,
+    makes a trait immune to the updates that follow it (the gateway also clamps event times
+    to the receive time, so such stamps come only from older data).
     """
     merged, stamps = dict(traits), dict(times)
     stamp = utc(at).isoformat()  # type: ignore[union-attr]
+    present = datetime.now(UTC).isoformat()
     for key, value in incoming.items():
-        if key in stamps and stamps[key] > stamp:
+        held = stamps.get(key)
+        if held is not None and held > stamp and held <= present:
             continue
         merged[key] = value
         stamps[key] = stamp
@@ -244,7 +249,8 @@ class ContactRepo:
     async def identify(self, contact_id: str, traits: dict[str, Any], at: datetime) -> None:
         """Merge ``traits`` observed at event time ``at``; older values never overwrite newer."""
         traits = normalise_traits(traits)
-        at = utc(at)  # type: ignore[assignment]
+        # A trait's time is never later than now, so a later call can always update it.
+        at = min(utc(at), datetime.now(UTC))  # type: ignore[assignment,type-var]
         await self.ensure(contact_id, at)
         async with self._engine.begin() as conn:
             if self._engine.dialect.name == "sqlite":

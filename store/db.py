@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from store.consent import ConsentRepo
 from store.contacts import ContactRepo
 from store.events import EventRepo
+from store.identities import IdentityRepo
 from store.messages import MessageRepo
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -69,6 +70,7 @@ class Store:
         self.events = EventRepo(engine)
         self.consent = ConsentRepo(engine)
         self.messages = MessageRepo(engine)
+        self.identities = IdentityRepo(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

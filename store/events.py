@@ -23,7 +23,7 @@ from store.schema import events
 
 def _record(row: sa.Row) -> EventRecord:
     data = dict(row._mapping)
-    for field in ("timestamp", "received_at", "routed_at"):
+    for field in ("timestamp", "received_at", "routed_at", "original_timestamp"):
         data[field] = utc(data[field])
     return EventRecord.model_validate(data)
 
@@ -39,6 +39,7 @@ class EventRepo:
         values = event.model_dump(exclude={"seq"})
         values["timestamp"] = utc(event.timestamp)
         values["received_at"] = utc(event.received_at)
+        values["original_timestamp"] = utc(event.original_timestamp)
         values["routed_at"] = now() if routed else None
         stmt = upsert(self._engine, events).values(values).on_conflict_do_nothing()
         async with self._engine.begin() as conn:

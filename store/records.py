@@ -50,6 +50,7 @@ class EventRecord(BaseModel):
     received_at: datetime
     routed_at: datetime | None = None
     route_error: str | None = None
+    original_timestamp: datetime | None = None
 
 
 class MessageRecord(BaseModel):

@@ -54,6 +54,8 @@ events = sa.Table(
     sa.Column("received_at", When, nullable=False),
     sa.Column("routed_at", When, comment="NULL until Temporal accepted it"),
     sa.Column("route_error", sa.String(255), comment="why Temporal refused it for good"),
+    # Revision 0004_frontdoor: the client's own time, when the gateway corrected or replaced it.
+    sa.Column("original_timestamp", When, comment="the client's timestamp, when corrected"),
     sa.Index("ix_events_contact_name_time", "contact_id", "name", "timestamp"),
     sa.Index("ix_events_unrouted", "routed_at", "seq"),
     # Whole-base event conditions scan one event name in a time window (revision 0002).
@@ -75,6 +77,16 @@ route_claims = sa.Table(
     sa.Column("contact_id", sa.String(255), primary_key=True),
     sa.Column("owner", sa.String(64), nullable=False, comment="the relay routing this contact"),
     sa.Column("expires_at", When, nullable=False, comment="a crashed relay's claim lapses"),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True, comment="an anonymousId or previousId"),
+    sa.Column("contact_id", sa.String(255), nullable=False, comment="the userId it belongs to"),
+    sa.Column("kind", sa.String(16), nullable=False, comment="anonymous or alias"),
+    sa.Column("linked_at", When, nullable=False),
+    sa.Index("ix_identities_contact", "contact_id"),
 )
 
 contact_scores = sa.Table(

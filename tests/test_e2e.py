@@ -30,7 +30,7 @@ import pytest
 from temporalio.client import Client
 
 from tests.ports import free_ports
-from worker.settings import Settings
+from worker.settings import DEV_WRITE_KEY, Settings
 from worker.temporal import data_converter
 from workflows.search import CONTACT_ID, DEV_KEYS
 
@@ -184,7 +184,7 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     assert len(temporal) == 1, f"expected one Temporal child, got {temporal}"
 
     contact = f"e2e-{uuid.uuid4().hex[:8]}"
-    with httpx.Client(base_url=stack["gateway"], timeout=30) as http:
+    with httpx.Client(base_url=stack["gateway"], timeout=30, auth=(DEV_WRITE_KEY, "")) as http:
         identify = http.post(
             "/v1/identify",
             json={
@@ -244,7 +244,7 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     poll("the click to move the journey on", engaged, MAIL_WAIT)
 
     # The goal ends the journey at once, and welcome hands the buyer over to cross-sell.
-    with httpx.Client(base_url=stack["gateway"], timeout=30) as http:
+    with httpx.Client(base_url=stack["gateway"], timeout=30, auth=(DEV_WRITE_KEY, "")) as http:
         bought = http.post("/v1/track", json={"userId": contact, "event": "Order Completed"})
     assert bought.status_code == 200, bought.text
 

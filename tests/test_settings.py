@@ -9,8 +9,13 @@ from worker.settings import Settings
 SECRET = "x" * 40
 CONTACT_SECRET = "c" * 40
 # What production needs besides the secrets: a real master key and an admin key.
-PRIVACY = {"master_key": "m" * 40, "admin_keys": ["a" * 40]}
-SAFE = {"secret_key": SECRET, "contact_key_secret": CONTACT_SECRET, **PRIVACY}
+PRIVACY = {"master_key": "m" * 40, "admin_keys": ["a" * 40], "write_keys": ["k" * 24]}
+SAFE = {
+    "secret_key": SECRET,
+    "contact_key_secret": CONTACT_SECRET,
+    **PRIVACY,
+    "write_keys": ["k" * 24],
+}
 
 
 def test_production_refuses_the_placeholder_secret() -> None:
@@ -87,3 +92,18 @@ def test_production_with_admin_endpoints_needs_admin_keys() -> None:
 def test_admin_keys_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOJOURN_ADMIN_KEYS", "one, two,,three")
     assert Settings(env="dev").admin_keys == ["one", "two", "three"]
+
+
+@pytest.mark.parametrize("keys", [[], ["sojourn-dev-write-key"]])
+def test_production_needs_write_keys_of_its_own(keys: list[str]) -> None:
+    with pytest.raises(ValidationError, match="SOJOURN_WRITE_KEYS"):
+        Settings(env="production", public_url="https://x.test", **{**SAFE, "write_keys": keys})
+
+
+def test_write_keys_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOJOURN_WRITE_KEYS", " key-one,key-two ,, ")
+    assert Settings(env="dev").accepted_write_keys == ["key-one", "key-two"]
+
+
+def test_dev_accepts_the_documented_dev_key_when_none_is_set() -> None:
+    assert Settings(env="dev").accepted_write_keys == ["sojourn-dev-write-key"]

@@ -35,6 +35,18 @@ def load_settings() -> Settings:
         fail(f"invalid settings: {problems}")
 
 
+def write_key(settings: Settings) -> str:
+    """The write key the CLI sends: the first of ``SOJOURN_WRITE_KEYS``, else the dev key.
+
+    So ``sojourn identify``/``event`` work against ``sojourn dev`` with no set-up, and against
+    a production gateway once ``SOJOURN_WRITE_KEYS`` is in the environment.
+    """
+    keys = settings.accepted_write_keys
+    if not keys:
+        fail("no write key: set SOJOURN_WRITE_KEYS to a key the gateway accepts")
+    return keys[0]
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` in a fresh event loop; a :class:`SojournError` becomes a clean exit 1."""
     try:

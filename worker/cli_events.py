@@ -8,16 +8,18 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from worker.cli_common import fail, load_settings, parse_pairs
+from worker.cli_common import fail, load_settings, parse_pairs, write_key
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
 def post(path: str, body: dict[str, Any]) -> None:
     """POST ``body`` to the gateway, print its answer; exit 1 on an error or no gateway."""
-    base = load_settings().public_gateway_url.rstrip("/")
+    settings = load_settings()
+    base = settings.public_gateway_url.rstrip("/")
+    auth = httpx.BasicAuth(write_key(settings), "")  # as Segment's SDKs send it
     try:
-        response = httpx.post(f"{base}{path}", json=body, timeout=TIMEOUT)
+        response = httpx.post(f"{base}{path}", json=body, timeout=TIMEOUT, auth=auth)
     except httpx.TransportError as exc:
         fail(
             f"cannot reach the gateway at {base} ({exc.__class__.__name__}): start the stack "

@@ -50,6 +50,7 @@ log = structlog.get_logger(__name__)
 TEMPORAL_START_TIMEOUT = 120.0
 TEMPORAL_STOP_TIMEOUT = 15.0
 PR_SET_PDEATHSIG = 1
+DEV_KEY_NOTE = "  (the dev key; set SOJOURN_WRITE_KEYS for your own)"
 
 
 def temporal_binary() -> str:
@@ -208,7 +209,9 @@ def banner(settings: Settings) -> str:
         {"userId": "ada", "traits": {"email": "ada@example.com", "firstName": "Ada"}}
     )
     track = json.dumps({"userId": "ada", "event": "Signed Up"})
-    post = f"curl -sX POST -H 'Content-Type: application/json' {gateway}"
+    # The key as curl's user name with an empty password: HTTP Basic, as Segment's SDKs send it.
+    key = settings.accepted_write_keys[0] if settings.accepted_write_keys else "WRITE_KEY"
+    post = f"curl -sX POST -u '{key}:' -H 'Content-Type: application/json' {gateway}"
     return "\n".join(
         [
             "",
@@ -216,6 +219,7 @@ def banner(settings: Settings) -> str:
             f"{settings.var_dir}/ for the next start).",
             "",
             f"  Gateway          {gateway}  (API docs: {gateway}/docs)",
+            f"  Write key        {key}{'' if settings.write_keys else DEV_KEY_NOTE}",
             temporal,
             f"                   namespace {settings.temporal_namespace}, "
             f"task queue {settings.task_queue}",

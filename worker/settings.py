@@ -15,6 +15,9 @@ from workflows.search import DEV_CONTACT_KEY_SECRET, ContactKeys
 
 PLACEHOLDER_SECRET = "dev-only-change-me"
 MIN_SECRET_BYTES = 32  # 256 bits: what HMAC-SHA256 and AES-256 keys are worth
+# The write key ``dev`` and ``test`` accept when SOJOURN_WRITE_KEYS is unset, so `make dev` needs
+# no set-up; documented, and refused in production like the placeholder secret.
+DEV_WRITE_KEY = "sojourn-dev-write-key"
 
 
 def _acceptable_public_url(url: str | None) -> bool:
@@ -77,6 +80,10 @@ class Settings(BaseSettings, PolicyFields):
     master_key: str = Field(default=PLACEHOLDER_MASTER_KEY, repr=False)
     codec_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     otel_tracing: bool = False  # worker/tracing.py
+    # ---- ingestion: write keys and limits (gateway/auth.py, gateway/ratelimit.py) ----
+    write_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
+    rate_limit_per_second: float = Field(default=1000.0, ge=0)
+    rate_limit_burst: int = Field(default=2000, ge=1)
     # ---- messages: providers (credentials never appear in repr) ----
     provider_timeout_seconds: float = 10.0
     # Providers whose interrupted sends of unknown outcome are sent again (at least once);
@@ -106,7 +113,7 @@ class Settings(BaseSettings, PolicyFields):
     # site_url, locales, timezone, topics, caps, quiet hours, tracking: see PolicyFields.
     public_url: str | None = None
 
-    @field_validator("secret_keys", "admin_keys", "codec_cors_origins", mode="before")
+    @field_validator("secret_keys", "admin_keys", "codec_cors_origins", "write_keys", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         # SOJOURN_SECRET_KEYS=new,old (and the admin keys, the origins): a plain list in the
@@ -169,6 +176,16 @@ class Settings(BaseSettings, PolicyFields):
                 "SOJOURN_PUBLIC_URL must be the gateway's public https:// address "
                 "(http only on localhost) when SOJOURN_ENV=production"
             )
+        if self.env == "production" and not self.write_keys:
+            raise ValueError(
+                "SOJOURN_WRITE_KEYS is empty: list the write keys apps may send events with "
+                "(comma-separated, e.g. from `openssl rand -hex 24`) when SOJOURN_ENV=production"
+            )
+        if self.env == "production" and DEV_WRITE_KEY in self.write_keys:
+            raise ValueError(
+                f"SOJOURN_WRITE_KEYS holds the documented dev key {DEV_WRITE_KEY!r}; "
+                "use keys of your own when SOJOURN_ENV=production"
+            )
         return self
 
     @model_validator(mode="after")
@@ -203,6 +220,13 @@ class Settings(BaseSettings, PolicyFields):
     def contact_keys(self) -> ContactKeys:
         """Pseudonymous contact keys for workflow ids, search attributes and logs."""
         return ContactKeys(self.contact_key_secret)
+
+    @property
+    def accepted_write_keys(self) -> list[str]:
+        """Keys ``/v1/*`` accepts: ``SOJOURN_WRITE_KEYS``, else the dev key outside production."""
+        if self.write_keys:
+            return list(self.write_keys)
+        return [] if self.env == "production" else [DEV_WRITE_KEY]
 
     @property
     def target(self) -> str:

@@ -13,14 +13,18 @@ from fastapi import FastAPI
 from structlog.testing import capture_logs
 
 import gateway.app
+import gateway.errors
 import gateway.relay
+import gateway.routes
 from gateway.app import create_app
 from gateway.relay import EventRouter
 from store import Store
-from worker.settings import Settings
+from worker.settings import DEV_WRITE_KEY, Settings
 from workflows.models import Event
 
 WAIT = 60.0  # seconds; generous because the machine is shared, only reached on a bug
+# The write key test settings accept (no SOJOURN_WRITE_KEYS outside production), as SDKs send it.
+AUTH = httpx.BasicAuth(DEV_WRITE_KEY, "")
 
 
 class FakeRouter:
@@ -85,7 +89,9 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on ``app`` with its lifespan (store and relay) running."""
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://gateway", auth=AUTH
+        ) as http,
     ):
         yield http
 
@@ -96,6 +102,6 @@ def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     with capture_logs() as entries:
         # Fresh loggers: a module logger cached under another test's configuration
         # (cache_logger_on_first_use) would bypass the capture.
-        for module in (gateway.app, gateway.relay):
+        for module in (gateway.app, gateway.relay, gateway.errors, gateway.routes):
             monkeypatch.setattr(module, "log", structlog.get_logger(module.__name__))
         yield entries

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.app import serve
 from store import Store
-from tests.gateway.conftest import WAIT, eventually
+from tests.gateway.conftest import AUTH, WAIT, eventually
 from tests.ports import free_port
 from worker.settings import Settings
 
@@ -38,7 +38,7 @@ async def test_serve_answers_over_http_and_stops_on_cancel(
 async def _serve_and_cancel(settings: Settings, store: Store) -> None:
     task = asyncio.create_task(serve(settings))
     try:
-        async with httpx.AsyncClient(base_url=settings.public_gateway_url) as http:
+        async with httpx.AsyncClient(base_url=settings.public_gateway_url, auth=AUTH) as http:
 
             async def up() -> bool:
                 with contextlib.suppress(httpx.TransportError):

@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from gateway.app import create_app
 from store import Store
 from tests.conftest import binary
-from tests.gateway.conftest import WAIT, eventually
+from tests.gateway.conftest import AUTH, WAIT, eventually
 from tests.ports import free_port
 from worker.settings import Settings
 from worker.temporal import data_converter
@@ -31,7 +31,9 @@ async def test_events_accepted_while_temporal_is_down_are_routed_after_it_comes_
 
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://gateway", auth=AUTH
+        ) as http,
     ):
         identified = await http.post(
             "/v1/identify", json={"userId": "c-1", "traits": {"email": "c1@example.com"}}

@@ -26,7 +26,7 @@ from tests.messaging.conftest import add_contact, make_sender, messaging_app
 from tests.messaging.fake_providers import serve_app
 from tests.messaging.smtp_server import smtp_server
 from tests.ports import free_port
-from worker.settings import Settings
+from worker.settings import DEV_WRITE_KEY, Settings
 from workflows.models import Event, ExitReason, JourneyResult, JourneyState
 from workflows.routing import Router
 from workflows.search import DEV_KEYS
@@ -195,7 +195,9 @@ async def test_end_to_end_smtp_welcome_and_one_click_unsubscribe(
             app = create_app(gateway_settings, store=store, router_factory=router_factory)
             async with serve_app(app, port=port, lifespan="on") as base:
                 contact = await add_contact(store, locale="fr")
-                async with httpx.AsyncClient(base_url=base, timeout=10) as web:
+                async with httpx.AsyncClient(
+                    base_url=base, timeout=10, auth=(DEV_WRITE_KEY, "")
+                ) as web:
                     accepted = await web.post(
                         "/v1/track", json={"userId": contact, "event": "Signed Up"}
                     )
