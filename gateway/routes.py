@@ -8,6 +8,7 @@ is known good.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -164,13 +165,14 @@ async def _batch(request: Request, store: Store, relay: Relay) -> BatchAccepted:
     refused: list[Refused] = []
     routable = False
     writer = Intake(store)
+    received_at = datetime.now(UTC)  # Segment's receivedAt: one per request
     for index, raw in enumerate(envelope.batch):
         item = _item(raw, index, body)
         if isinstance(item, Refused):
             refused.append(item)
             continue
         try:
-            stored = await writer.store_call(item, sent_at=envelope.sent_at)
+            stored = await writer.store_call(item, envelope.sent_at, received_at)
         except InvalidField as exc:
             refused.append(
                 Refused(
