@@ -31,7 +31,7 @@ from tests.messaging.conftest import make_sender
 from tests.messaging.fake_providers import serve_app
 from worker.settings import Settings
 from workflows.routing import Router
-from workflows.search import workflow_id
+from workflows.search import DEV_KEYS
 
 KEY = "wk-sdk-test"
 WAIT = 60.0
@@ -149,7 +149,7 @@ async def test_official_python_sdk_delivers_every_call(
             return bool(await store.messages.list(contact_id=user))
 
         await until(mailed, "the welcome email")
-        handle = time_env.client.get_workflow_handle(workflow_id("welcome", user))
+        handle = time_env.client.get_workflow_handle(DEV_KEYS.workflow_id("welcome", user))
         assert (await handle.describe()).workflow_type == "welcome"
         await handle.terminate("test over")
 
