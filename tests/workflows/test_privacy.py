@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from gateway.app import create_app
 from store import Store
 from tests.conftest import binary
-from tests.gateway.conftest import WAIT, eventually
+from tests.gateway.conftest import AUTH, WAIT, eventually
 from tests.ports import free_port
 from worker.cli_journeys import contact_behind, journey_rows
 from worker.logging import configure_logging
@@ -97,7 +97,9 @@ async def stack(settings: Settings, store: Store) -> AsyncIterator[Stack]:
         async with (
             build_worker(env.client, store, settings),
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as http,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app), base_url="http://gw", auth=AUTH
+            ) as http,
         ):
             yield Stack(http, env.client, store, settings)
     finally:
