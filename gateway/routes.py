@@ -16,6 +16,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
+from activities import metrics
 from gateway import intake
 from gateway.auth import KeyRing, check_key, header_key
 from gateway.body import read_json
@@ -184,6 +185,8 @@ async def _batch(request: Request, store: Store, relay: Relay) -> BatchAccepted:
         routable = routable or stored.routable
     if routable:
         relay.kick()
+    for _ in refused:
+        metrics.event_refused("invalid")
     if refused:
         # Once per request, ids and field names only (never the values).
         log.info(
