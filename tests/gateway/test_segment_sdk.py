@@ -18,17 +18,14 @@ import pytest
 from segment.analytics.client import Client
 from segment.analytics.request import APIError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-import journeys
-from activities.handover import HandoverActivities
 from activities.policy import MessagingPolicy
 from activities.providers.outbox import OutboxProvider
 from gateway.app import create_app
 from store import Store
 from store.identities import anonymous_contact
-from tests.messaging.conftest import make_sender
 from tests.messaging.fake_providers import serve_app
+from tests.messaging.test_journeys import worker
 from worker.settings import Settings
 from workflows.routing import Router
 from workflows.search import DEV_KEYS
@@ -42,28 +39,20 @@ async def stack(
     env: WorkflowEnvironment, store: Store, settings: Settings, outbox: Path
 ) -> AsyncIterator[str]:
     """Worker (outbox provider) and gateway on a free port; yields the gateway's URL."""
-    queue = settings.task_queue
-    router = Router(env.client, journeys.ALL, queue)
     policy = MessagingPolicy.from_settings(settings)
-    sender = make_sender(store, OutboxProvider(outbox), policy)
-    activities = [
-        sender.prepare_message,
-        sender.deliver_message,
-        HandoverActivities(router).start_journey,
-    ]
+    # The worker the messaging tests use (journeys, send activities, hand-offs).
+    provider = OutboxProvider(outbox)
+    async with worker(env, store, settings.task_queue, provider, policy) as router:
+        gateway_settings = settings.model_copy(
+            update={"write_keys": [KEY], "relay_interval_seconds": 0.05}
+        )
 
-    async def router_factory() -> Router:
-        return router
+        async def router_factory() -> Router:
+            return router
 
-    gateway_settings = settings.model_copy(
-        update={"write_keys": [KEY], "relay_interval_seconds": 0.05}
-    )
-    app = create_app(gateway_settings, store=store, router_factory=router_factory)
-    async with (
-        Worker(env.client, task_queue=queue, workflows=list(journeys.ALL), activities=activities),
-        serve_app(app, lifespan="on") as base,
-    ):
-        yield base
+        app = create_app(gateway_settings, store=store, router_factory=router_factory)
+        async with serve_app(app, lifespan="on") as base:
+            yield base
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
