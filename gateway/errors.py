@@ -172,9 +172,27 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     """404 and 405 (and any other HTTPException) in the same JSON shape, logged like the rest."""
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return refusal(
-        request, exc.status_code, code, None, str(exc.detail), headers=exc.headers or None
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return refusal(request, exc.status_code, code, None, str(exc.detail), headers=headers or None)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    path = request.url.path
+    pending = list(request.app.routes)
+    while pending:
+        route = pending.pop()
+        # Included routers wrap their routes (FastAPI >= 0.16x): look inside them too.
+        inner = getattr(route, "original_router", None) or getattr(route, "router", None)
+        if inner is not None and hasattr(inner, "routes"):
+            pending.extend(inner.routes)
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path) and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:

@@ -119,7 +119,10 @@ def event_time(
     if given is None:
         return received_at, None
     sent = call.sent_at or sent_at
-    at = received_at - (sent - given) if sent is not None else given
+    try:
+        at = received_at - (sent - given) if sent is not None else given
+    except OverflowError:  # a skew of millennia: the client's clock tells nothing
+        at = received_at
     if at > received_at + FUTURE_TOLERANCE:
         at = received_at
     original = call.original_timestamp or given

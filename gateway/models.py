@@ -10,10 +10,11 @@ SDKs send it.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -25,16 +26,18 @@ NAME_MAX = 255
 ANONYMOUS_ID_MAX = 200
 FREE_TEXT = 255
 
-JsonObject = dict[str, Any]
-
 
 class _Body(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="ignore",
-        str_strip_whitespace=True,
-    )
+    # No whitespace stripping: what is stored is what was sent, and the OpenAPI document can
+    # say exactly what is accepted (schemathesis holds it to that).
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+# At least one character that is not blank: an id or an event name of spaces means nothing.
+NOT_BLANK = r"[^ \t\n\r]"
+# Numeric ids are the same user as their string form; bounded so their text fits the column.
+NUMERIC_ID_MAX = 10**15
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?")
 
 
 def _none_is_empty(value: Any) -> Any:
@@ -42,35 +45,79 @@ def _none_is_empty(value: Any) -> Any:
     return {} if value is None else value
 
 
-def _aware_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+def _numeric_id(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("id_type", "an id must be a string or a number")
+    if isinstance(value, int | float):
+        if not abs(value) <= NUMERIC_ID_MAX:
+            raise PydanticCustomError("id_range", "a numeric id must be at most 10^15")
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value
+
+
+def _iso_time(value: Any) -> Any:
+    """An ISO 8601 date-time string as an aware UTC datetime; far years clamp, never fail."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _TIME.fullmatch(value):
+        raise PydanticCustomError(
+            "date_time", "expected an ISO 8601 date-time string, e.g. 2026-01-02T03:04:05Z"
+        )
+    text = value.upper().replace(":60", ":59", 1) if ":60" in value else value.upper()
     try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:  # e.g. 9999-12-31T23:00-05:00 is past year 9999 in UTC
-        raise ValueError("timestamp is out of range") from exc
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "date_time", "not a valid date-time: {error}", {"error": str(exc)}
+        ) from exc
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past year 9999 in UTC: keep the edge
+        return (datetime.max if parsed.year > 5000 else datetime.min).replace(tzinfo=UTC)
 
 
-Id = Annotated[
-    str,
-    Field(min_length=1, max_length=ID_MAX, coerce_numbers_to_str=True),
-]
+def _id(max_length: int) -> Any:
+    text = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NOT_BLANK}
+    number = {"type": "number", "minimum": -NUMERIC_ID_MAX, "maximum": NUMERIC_ID_MAX}
+    return Annotated[
+        str,
+        BeforeValidator(_numeric_id),
+        Field(min_length=1, max_length=max_length, pattern=NOT_BLANK),
+        WithJsonSchema({"anyOf": [text, number]}),
+    ]
+
+
+Id = _id(ID_MAX)
+AnonymousId = _id(ANONYMOUS_ID_MAX)
 When = Annotated[
     datetime | None,
-    Field(default=None, description="ISO-8601; naive values are UTC."),
+    BeforeValidator(_iso_time),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}),
+    Field(description="ISO 8601; naive values are UTC."),
 ]
+JsonObject = Annotated[
+    dict[str, Any],
+    BeforeValidator(_none_is_empty),
+    WithJsonSchema({"anyOf": [{"type": "object"}, {"type": "null"}]}),
+]
+Text = Annotated[str | None, Field(max_length=FREE_TEXT)]
+
+
+def _present(field: str) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
 
 
 class Call(_Body):
     """Fields every call shares. A call needs a ``userId`` or an ``anonymousId``."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [_present("userId"), _present("anonymousId")]}
+    )
+
     user_id: Id | None = Field(default=None, examples=["u-123"])
-    anonymous_id: Annotated[
-        str | None,
-        Field(min_length=1, max_length=ANONYMOUS_ID_MAX, coerce_numbers_to_str=True),
-    ] = Field(
+    anonymous_id: AnonymousId | None = Field(
         default=None,
         description="A visitor not signed in yet: stored against an anonymous profile until "
         "an identify or alias links it to a userId, which then takes over its history.",
@@ -90,9 +137,6 @@ class Call(_Body):
     context: JsonObject = Field(default_factory=dict)
     integrations: JsonObject = Field(default_factory=dict)
 
-    _times = field_validator("timestamp", "original_timestamp", "sent_at")(_aware_utc)
-    _dicts = field_validator("context", "integrations", mode="before")(_none_is_empty)
-
     @model_validator(mode="after")
     def _someone(self) -> Call:
         if self.user_id is None and self.anonymous_id is None and not isinstance(self, Alias):
@@ -105,12 +149,10 @@ class _Traits(Call):
     traits: JsonObject = Field(
         default_factory=dict, examples=[{"email": "ada@example.com", "firstName": "Ada"}]
     )
-    _traits_none = field_validator("traits", mode="before")(_none_is_empty)
 
 
 class _Properties(Call):
     properties: JsonObject = Field(default_factory=dict, examples=[{"plan": "free"}])
-    _properties_none = field_validator("properties", mode="before")(_none_is_empty)
 
 
 class Identify(_Traits):
@@ -123,23 +165,23 @@ class Track(_Properties):
     """Segment's track: something the user did."""
 
     type: Literal["track"] = "track"
-    event: str = Field(min_length=1, max_length=NAME_MAX, examples=["Signed Up"])
+    event: str = Field(min_length=1, max_length=NAME_MAX, pattern=NOT_BLANK, examples=["Signed Up"])
 
 
 class Page(_Properties):
     """Segment's page: stored as a ``Page Viewed`` event (``name``/``category`` in properties)."""
 
     type: Literal["page"] = "page"
-    name: Annotated[str | None, Field(max_length=FREE_TEXT)] = None
-    category: Annotated[str | None, Field(max_length=FREE_TEXT)] = None
+    name: Text = None
+    category: Text = None
 
 
 class Screen(_Properties):
     """Segment's screen: stored as a ``Screen Viewed`` event, like page."""
 
     type: Literal["screen"] = "screen"
-    name: Annotated[str | None, Field(max_length=FREE_TEXT)] = None
-    category: Annotated[str | None, Field(max_length=FREE_TEXT)] = None
+    name: Text = None
+    category: Text = None
 
 
 class Group(_Traits):
@@ -158,21 +200,26 @@ class Alias(Call):
 
 
 AnyCall = Identify | Track | Page | Screen | Group | Alias
+CALL_REFS = [
+    {"$ref": f"#/components/schemas/{model.__name__}"}
+    for model in (Identify, Track, Page, Screen, Group, Alias)
+]
 # Batch items carry their type; the union picks the model by it.
 BatchItem = Annotated[AnyCall, Field(discriminator="type")]
 
 
 class BatchRequest(_Body):
-    """Several calls at once (Segment's ``/v1/batch`` and ``/v1/import``).
+    """Several calls at once (Segment's ``/v1/batch`` and ``/v1/import``), for the docs.
 
-    Items are validated one by one: valid ones are stored, invalid ones listed in the answer.
+    Items are validated one by one: valid ones are stored, the others listed in the answer
+    (so any JSON value is an acceptable item here; the call schemas say what is stored).
     """
 
-    batch: list[BatchItem] = Field(min_length=1)
+    batch: list[Annotated[Any, WithJsonSchema({"anyOf": [*CALL_REFS, {}]})]] = Field(min_length=1)
     sent_at: When = Field(default=None, description="When the client sent the batch.")
-    context: JsonObject | None = None
-    integrations: JsonObject | None = None
-    write_key: str | None = Field(default=None, description="Alternative to HTTP Basic.")
+    context: Any = Field(default=None, description="Used by items that have none.")
+    integrations: Any = None
+    write_key: Any = Field(default=None, description="The write key, when not in a header.")
 
 
 class BatchEnvelope(_Body):
@@ -180,8 +227,6 @@ class BatchEnvelope(_Body):
 
     batch: list[Any] = Field(min_length=1)
     sent_at: When = None
-
-    _times = field_validator("sent_at")(_aware_utc)
 
 
 class Accepted(BaseModel):

@@ -115,6 +115,19 @@ PAGES: dict[tuple[str, str], dict[str, Any]] = {
         "400": _html("Bad link."),
         "409": _html("The subscription was withdrawn since."),
     },
+    ("/webhooks/postmark", "post"): {
+        "400": _json("Not a JSON object."),
+        "401": _json("Wrong or missing Basic credentials (or none configured)."),
+    },
+    ("/webhooks/sendgrid", "post"): {
+        "400": _json("Not a JSON array of events."),
+        "401": _json("Bad or stale signature (or no key configured)."),
+    },
+    ("/webhooks/mailgun", "post"): {
+        "400": _json("Not a Mailgun event."),
+        "401": _json("Bad or stale signature (or no key configured)."),
+        "409": _json("A signature already used (a replay)."),
+    },
 }
 
 

@@ -80,7 +80,8 @@ def _call(model: type[AnyCall], body: Any) -> AnyCall:
     if not isinstance(body, dict):
         raise InvalidField("body", "the body must be a JSON object")
     try:
-        return model.model_validate({**body, "type": model.model_fields["type"].default})
+        # The path says the type; a body that says another one is refused, not re-typed.
+        return model.model_validate({"type": model.model_fields["type"].default, **body})
     except ValidationError as exc:
         raise InvalidField(*first_error(exc.errors())) from exc
 
