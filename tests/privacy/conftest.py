@@ -3,6 +3,7 @@ with Sojourn's encrypting data converter, and a provider that records (or keeps 
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,9 +25,12 @@ from store.records import MessageRecord
 from tests.conftest import binary
 from tests.ports import free_port
 from worker.registry import WORKFLOWS, Activities, make_router
-from worker.settings import Settings
+from worker.settings import DEV_WRITE_KEY, Settings
 from worker.temporal import data_converter, key_ring
 from workflows import search
+
+# The write key test settings accept, as a default header: admin calls send their own.
+WRITE_AUTH = {"Authorization": "Basic " + base64.b64encode(f"{DEV_WRITE_KEY}:".encode()).decode()}
 
 ADMIN_KEY = "admin-" + "k" * 40
 
@@ -120,6 +124,8 @@ async def stack(
     async with (
         worker,
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://gateway", headers=WRITE_AUTH
+        ) as http,
     ):
         yield Stack(settings, store, client, keys, provider, http)
