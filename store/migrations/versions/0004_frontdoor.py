@@ -2,7 +2,7 @@
 client's original timestamp when the gateway corrected it.
 
 Revision ID: 0004_frontdoor
-Revises: 0009_pseudo
+Revises: 0005_routing
 Create Date: 2026-12-01
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_frontdoor"
-down_revision = "0009_pseudo"
+down_revision = "0005_routing"
 branch_labels = None
 depends_on = None
 
