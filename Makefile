@@ -18,6 +18,7 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/sojourn templates check
 	$(BIN)/pytest -q
 

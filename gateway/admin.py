@@ -102,4 +102,6 @@ def include_admin_routes(app: FastAPI, settings: Settings) -> None:
         return document
 
     app.include_router(router)
-    app.include_router(make_codec_router(settings, lambda: admin.keys, guard))
+    app.include_router(
+        make_codec_router(settings, lambda: admin.keys, guard, responses=AUTH_ERRORS)
+    )

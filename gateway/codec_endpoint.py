@@ -27,10 +27,14 @@ ALLOWED_HEADERS = "authorization,content-type,x-namespace"
 
 
 def make_codec_router(
-    settings: Settings, keys: Callable[[], KeyRing], guard: Sequence[Any]
+    settings: Settings,
+    keys: Callable[[], KeyRing],
+    guard: Sequence[Any],
+    responses: dict[int | str, dict[str, Any]] | None = None,
 ) -> APIRouter:
-    """The ``/codec`` routes; ``keys`` gives the gateway's key ring, ``guard`` the admin check."""
-    router = APIRouter(prefix="/codec", tags=["admin"])
+    """The ``/codec`` routes; ``keys`` gives the gateway's key ring, ``guard`` the admin check,
+    ``responses`` the refusals that check answers (so the OpenAPI documents them)."""
+    router = APIRouter(prefix="/codec", tags=["admin"], responses=responses)
     origins = set(settings.ui_origins)
 
     def cors(request: Request, response: Response) -> Response:

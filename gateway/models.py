@@ -78,19 +78,25 @@ def _iso_time(value: Any) -> Any:
         return (datetime.max if parsed.year > 5000 else datetime.min).replace(tzinfo=UTC)
 
 
-def _id(max_length: int) -> Any:
+def _id_schema(max_length: int) -> WithJsonSchema:
     text = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NOT_BLANK}
     number = {"type": "number", "minimum": -NUMERIC_ID_MAX, "maximum": NUMERIC_ID_MAX}
-    return Annotated[
-        str,
-        BeforeValidator(_numeric_id),
-        Field(min_length=1, max_length=max_length, pattern=NOT_BLANK),
-        WithJsonSchema({"anyOf": [text, number]}),
-    ]
+    return WithJsonSchema({"anyOf": [text, number]})
 
 
-Id = _id(ID_MAX)
-AnonymousId = _id(ANONYMOUS_ID_MAX)
+# Spelled out (not built by a function) so type checkers see them as aliases of ``str``.
+Id = Annotated[
+    str,
+    BeforeValidator(_numeric_id),
+    Field(min_length=1, max_length=ID_MAX, pattern=NOT_BLANK),
+    _id_schema(ID_MAX),
+]
+AnonymousId = Annotated[
+    str,
+    BeforeValidator(_numeric_id),
+    Field(min_length=1, max_length=ANONYMOUS_ID_MAX, pattern=NOT_BLANK),
+    _id_schema(ANONYMOUS_ID_MAX),
+]
 When = Annotated[
     datetime | None,
     BeforeValidator(_iso_time),

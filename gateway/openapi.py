@@ -17,12 +17,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic.json_schema import models_json_schema
-from swagger_ui_bundle import swagger_ui_path
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from gateway.models import Alias, BatchRequest, ErrorBody, Group, Identify, Page, Screen, Track
 
 ASSETS = "/docs/assets"
-SECURITY = [{"writeKeyBasic": []}, {"writeKeyBearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"writeKeyBasic": []}, {"writeKeyBearer": []}]
 SECURITY_SCHEMES = {
     "writeKeyBasic": {
         "type": "http",

@@ -10,6 +10,8 @@ unsubscribes, because link scanners and previews fetch every URL in a message.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -24,7 +26,14 @@ from store.records import MessageRecord
 log = structlog.get_logger(__name__)
 
 
-def client_proof(request: Request) -> dict[str, str | None]:
+class ClientProof(TypedDict):
+    """The request facts the consent ledger keeps as proof."""
+
+    ip: str | None
+    user_agent: str | None
+
+
+def client_proof(request: Request) -> ClientProof:
     """IP and user agent of the request, kept in the consent ledger as proof."""
     return {
         "ip": request.client.host if request.client else None,

@@ -206,7 +206,8 @@ def make_webhooks_router(
             return JSONResponse({"status": "ignored"})
         if kind == "SubscriptionChange" and not body.get("SuppressSending"):
             return JSONResponse({"status": "ignored"})
-        metadata = body.get("Metadata") if isinstance(body.get("Metadata"), dict) else {}
+        raw_metadata = body.get("Metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
         extra: dict[str, Any] = {"provider": "postmark"}
         if kind == "Click":
             extra["url"] = body.get("OriginalLink")

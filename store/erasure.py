@@ -165,7 +165,7 @@ class ErasureRepo:
         ).first()
         # A bounce or complaint stays what it was, only hashed; anything else becomes "erased".
         reason, source = (row.reason, row.source) if row is not None else (ERASED, "erasure")
-        at = utc(row.at) if row is not None else at
+        at = (utc(row.at) or at) if row is not None else at
         await conn.execute(suppressions.delete().where(suppressions.c.address == clear))
         values = dict(
             address=address_hash(self._master_key, address), reason=reason, source=source, at=at

@@ -144,7 +144,7 @@ class IdentityRepo:
         )
         for event in moved:
             # The same fold the append path does, so computed fields count the history once.
-            await conn.execute(
-                apply_event(target, event.name, event.properties, utc(event.timestamp))
-            )
+            stamp = utc(event.timestamp)
+            assert stamp is not None  # events.timestamp is NOT NULL
+            await conn.execute(apply_event(target, event.name, event.properties, stamp))
         await conn.execute(contacts.delete().where(contacts.c.id == source))

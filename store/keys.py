@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.dml import ReturningDelete
 
 from store._sql import now, upsert
 from store.schema_privacy import data_keys
@@ -177,6 +178,6 @@ class KeyRing:
             self._by_id.put(key_id, None)
 
 
-def destroy_stmt(owner: str) -> sa.Delete:
+def destroy_stmt(owner: str) -> ReturningDelete[tuple[str]]:
     """The statement that shreds ``owner``'s data key (run inside the erasure transaction)."""
     return data_keys.delete().where(data_keys.c.owner == owner).returning(data_keys.c.key_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
@@ -97,7 +98,7 @@ class Router:
             if isinstance(outcome, BaseException):
                 raise outcome
         for name, outcome in zip(listeners, outcomes, strict=True):
-            getattr(routed, outcome).append(name)
+            getattr(routed, cast(str, outcome)).append(name)
         return routed
 
     async def _deliver(

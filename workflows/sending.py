@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -32,11 +32,9 @@ with workflow.unsafe.imports_passed_through():
         SendMessage,
     )
     from workflows.exits import JourneyExit
-    from workflows.models import ExitReason, SentMessage
+    from workflows.models import Event, ExitReason, SentMessage
     from workflows.search import JOURNEY_STEP
-
-if TYPE_CHECKING:
-    from workflows.journey import Journey
+    from workflows.spec import JourneySpec
 
 # Lookups and rendering are cheap and idempotent: a local activity (one marker event) each send.
 PREPARE_TIMEOUT = timedelta(seconds=30)
@@ -60,10 +58,32 @@ NOTABLE = ("failed", "unknown", "deferred")
 
 
 class SendVerbs:
-    """Mixed into ``Journey``: sending messages, exactly once per step."""
+    """Mixed into ``Journey``: sending messages, exactly once per step.
+
+    The attributes and helpers below are ``Journey``'s; they are declared here so the mixin
+    type-checks on its own instead of typing ``self`` as the subclass.
+    """
+
+    spec: ClassVar[JourneySpec]
+    contact_id: str
+    _enrollment: str
+    _inbox: list[Event]
+    _mark: int
+    _sent: list[SentMessage]
+    _steps_taken: int
+    _step: str
+    _exit_reason: ExitReason | None
+
+    if TYPE_CHECKING:
+
+        def _set_step(self, step: str) -> None: ...
+
+        def _wait_details(self, what: str | None, until: datetime | None) -> None: ...
+
+        def _record(self, step: str, detail: str) -> None: ...
 
     async def send(
-        self: Journey,
+        self,
         template: str,
         *,
         data: dict[str, Any] | None = None,
@@ -91,7 +111,7 @@ class SendVerbs:
         # Events that arrive from here on count for the next wait_for, even before it starts.
         self._mark = len(self._inbox)
         key = f"{workflow.info().workflow_id}/{self._enrollment}/{step}"
-        cap_mode = "skip" if on_cap == "skip" else "defer"
+        cap_mode: Literal["defer", "skip"] = "skip" if on_cap == "skip" else "defer"
         request = SendMessage(
             key=key,
             contact_id=self.contact_id,
@@ -106,9 +126,7 @@ class SendVerbs:
             return await self._send_once(request)
         return await self._send_in_two(request)
 
-    async def _hold(
-        self: Journey, step: str, not_before: datetime | None, reason: str | None
-    ) -> None:
+    async def _hold(self, step: str, not_before: datetime | None, reason: str | None) -> None:
         # One timer per deferral: two history events, no activity.
         moment = not_before or workflow.now() + timedelta(minutes=5)
         self._record(step, f"deferred until {moment.isoformat(timespec='minutes')}: {reason}")
@@ -117,7 +135,7 @@ class SendVerbs:
         await workflow.sleep(delay, summary=f"deferred: {reason}")
         self._wait_details(None, None)
 
-    async def _send_once(self: Journey, request: SendMessage) -> SentMessage:
+    async def _send_once(self, request: SendMessage) -> SentMessage:
         """The send as one activity; a deferral is a sleep between two tries of it."""
         step, template = request.step, request.template
         self._step = step
@@ -152,13 +170,13 @@ class SendVerbs:
                 template, step, delivery.message_id, delivery.status, delivery.reason, detail=detail
             )
 
-    def _flag_step(self: Journey, step: str) -> None:
+    def _flag_step(self, step: str) -> None:
         # One upsert per step at most: a send deferred three times is found once.
         if workflow.info().typed_search_attributes.get(JOURNEY_STEP) != step:
             self._set_step(step)
 
     def _provider_refused(
-        self: Journey, err: ActivityError, template: str, step: str, message_id: str | None
+        self, err: ActivityError, template: str, step: str, message_id: str | None
     ) -> SentMessage:
         """A provider's final refusal as a failed send; any other activity error propagates."""
         # An exit (goal, withdrawal) cancelled the provider call: the SDK reports that as an
@@ -183,7 +201,7 @@ class SendVerbs:
             )
         raise err
 
-    async def _send_in_two(self: Journey, request: SendMessage) -> SentMessage:
+    async def _send_in_two(self, request: SendMessage) -> SentMessage:
         """The send as journeys started before ``send-once`` issue it (kept for replay)."""
         step, template, key, cap_mode = request.step, request.template, request.key, request.on_cap
         self._set_step(step)
@@ -230,7 +248,7 @@ class SendVerbs:
             )
 
     def _settle(
-        self: Journey,
+        self,
         template: str,
         step: str,
         message_id: str,
