@@ -37,18 +37,17 @@ with workflow.unsafe.imports_passed_through():
         SentMessage,
         StepRecord,
     )
-    from workflows.search import CONTACT_ID, JOURNEY_STEP, contact_of
     from workflows.segments import SegmentVerbs
     from workflows.sending import SendVerbs
     from workflows.spec import UNSUBSCRIBED, JourneySpec, UndeclaredEvent
-HISTORY_LIMIT = 100
+    from workflows.visibility import HISTORY_LIMIT, StepVisibility
 SEEN_LIMIT = 1000
 # What a stay carries from run to run, at most: the latest messages, the latest unread events.
 SENT_LIMIT = 50
 INBOX_LIMIT = 500
 
 
-class Journey(SendVerbs, SegmentVerbs):
+class Journey(SendVerbs, SegmentVerbs, StepVisibility):
     """Base class of every journey; subclass it, decorate with ``@journey`` and write ``steps``."""
 
     spec: ClassVar[JourneySpec]
@@ -439,34 +438,3 @@ class Journey(SendVerbs, SegmentVerbs):
             # Keep memory bounded; ids this old cannot realistically come back.
             self._seen_order = self._seen_order[-SEEN_LIMIT:]
             self._seen = set(self._seen_order)
-
-    def _set_step(self, step: str) -> None:
-        self._step = step
-        updates = [JOURNEY_STEP.value_set(step)]
-        if CONTACT_ID not in workflow.info().typed_search_attributes:
-            updates.append(CONTACT_ID.value_set(contact_of(workflow.info().workflow_id)))
-        workflow.upsert_search_attributes(updates)
-
-    def _wait_details(self, what: str | None, until: datetime | None) -> None:
-        self._waiting_for, self._until = what, until
-        if what is None:
-            workflow.set_current_details(f"step {self._step}")
-        else:
-            assert until is not None
-            workflow.set_current_details(
-                f"step {self._step}: waiting for {what} until {until.isoformat(timespec='minutes')}"
-            )
-
-    def _record(self, step: str, detail: str) -> None:
-        self._history.append(StepRecord(at=workflow.now(), step=step, detail=detail))
-        if len(self._history) > HISTORY_LIMIT:
-            del self._history[0]
-        workflow.logger.info(
-            "journey step",
-            # The contact's key, never its user id: logs are kept and shipped in clear.
-            extra={
-                "journey": self.spec.name,
-                "contact": contact_of(workflow.info().workflow_id),
-                "detail": detail,
-            },
-        )
