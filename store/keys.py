@@ -31,6 +31,10 @@ from store._sql import now, upsert
 from store.schema_privacy import data_keys
 
 PLACEHOLDER_MASTER_KEY = "dev-only-master-key-change-me"
+UNMIGRATED = (
+    "the contact store has no data_keys table, so payloads cannot be encrypted: migrate it "
+    "(`sojourn dev` and `sojourn worker` do on start), or check SOJOURN_DATABASE_URL"
+)
 # Owner of the shared key for payloads that belong to no contact (enrollment, schedules).
 SYSTEM = "~system"
 NONCE = 12
@@ -100,6 +104,15 @@ class _Lru:
         self._items.pop(key, None)
 
 
+class StoreNotMigrated(RuntimeError):
+    """The store has no ``data_keys`` table: it was never migrated (or is the wrong store)."""
+
+
+def _missing_table(exc: sa.exc.DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return "data_keys" in text and ("no such table" in text or "does not exist" in text)
+
+
 class KeyRing:
     """Data keys in the store, wrapped by the master key.
 
@@ -141,6 +154,15 @@ class KeyRing:
             data_keys.c.owner == owner
         )
         self.reads += 1
+        try:
+            row = await self._find_or_create(owner, select)
+        except sa.exc.DBAPIError as exc:
+            if _missing_table(exc):
+                raise StoreNotMigrated(UNMIGRATED) from None
+            raise
+        return self._remember(owner, DataKey(row.key_id, self._unwrap(row.key_id, row.wrapped)))
+
+    async def _find_or_create(self, owner: str, select: Any) -> Any:
         async with self.engine.begin() as conn:
             row = (await conn.execute(select)).first()
             if row is None:
@@ -153,7 +175,7 @@ class KeyRing:
                 await conn.execute(stmt)
                 row = (await conn.execute(select)).first()
         assert row is not None
-        return self._remember(owner, DataKey(row.key_id, self._unwrap(row.key_id, row.wrapped)))
+        return row
 
     async def by_id(self, key_id: str) -> bytes | None:
         """The data key named ``key_id``; None once it was destroyed (or never existed)."""
@@ -162,8 +184,13 @@ class KeyRing:
             return key
         self.reads += 1
         stmt = sa.select(data_keys.c.owner, data_keys.c.wrapped).where(data_keys.c.key_id == key_id)
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
+        try:
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(stmt)).first()
+        except sa.exc.DBAPIError as exc:
+            if _missing_table(exc):
+                raise StoreNotMigrated(UNMIGRATED) from None
+            raise
         if row is None:
             self._by_id.put(key_id, None)
             return None

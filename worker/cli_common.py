@@ -11,6 +11,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 
+from store.keys import StoreNotMigrated
 from worker.errors import SojournError
 from worker.settings import Settings
 
@@ -48,10 +49,11 @@ def write_key(settings: Settings) -> str:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` in a fresh event loop; a :class:`SojournError` becomes a clean exit 1."""
+    """Run ``coro`` in a fresh event loop; a :class:`SojournError` (or a store that was never
+    migrated, met by the payload codec) becomes a clean exit 1."""
     try:
         return asyncio.run(coro)
-    except SojournError as exc:
+    except (SojournError, StoreNotMigrated) as exc:
         fail(str(exc))
     except (asyncio.CancelledError, KeyboardInterrupt):
         # A second Ctrl-C cut the graceful shutdown short; cleanup already ran.

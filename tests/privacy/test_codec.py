@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cryptography.exceptions import InvalidTag
+from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
 from store import Store
-from store.keys import SYSTEM, KeyRing, address_hash, destroy_stmt
+from store.keys import SYSTEM, KeyRing, StoreNotMigrated, address_hash, destroy_stmt
 from worker.codec import EncryptionCodec, PayloadShredded
 from workflows.search import owner_of
 
@@ -80,3 +83,17 @@ def test_address_hashes_ignore_case_and_depend_on_the_key() -> None:
     assert address_hash("m" * 40, " Ada@Example.com") == address_hash("m" * 40, "ada@example.com")
     assert address_hash("m" * 40, "ada@example.com") != address_hash("x" * 40, "ada@example.com")
     assert SYSTEM.startswith("~")  # never a contact part of a workflow id
+
+
+async def test_an_unmigrated_store_says_to_migrate(tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    codec = EncryptionCodec(KeyRing(engine, "m" * 40)).with_context(
+        WorkflowSerializationContext(namespace="default", workflow_id="welcome-ada")
+    )
+    try:
+        with pytest.raises(StoreNotMigrated, match="migrate it"):
+            await codec.encode([PLAIN])
+        with pytest.raises(StoreNotMigrated, match="no data_keys table"):
+            await KeyRing(engine, "m" * 40).by_id("k1")
+    finally:
+        await engine.dispose()
