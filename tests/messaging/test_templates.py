@@ -142,7 +142,24 @@ def test_check_is_green_on_the_builtin_templates() -> None:
     renderer = Renderer()
     assert check_templates(renderer) == []
     assert "welcome/hello" in renderer.templates("fr")
-    assert len(renderer.templates()) == 8
+
+
+def test_templates_lists_messages_not_partials_or_layouts(tmp_path: Path) -> None:
+    # Discovery is tested on its own tree, so adding a shipped template never breaks a test.
+    renderer = write(
+        tmp_path,
+        {
+            "en/a/one.subject.j2": "x",
+            "en/a/one.html.j2": "x",
+            "en/b/two.subject.j2": "x",
+            "en/b/two.html.j2": "x",
+            "en/partials/footer.html.j2": "x",
+            "fr/a/one.html.j2": "x",
+            "fr/layouts/base.html.j2": "x",
+        },
+    )
+    assert renderer.templates() == ["a/one", "b/two"]
+    assert renderer.templates("fr") == ["a/one"]
 
 
 def test_check_reports_missing_locale_and_errors(tmp_path: Path) -> None:
