@@ -10,7 +10,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from gateway import errors, metrics, routes
+from gateway import catalog, errors, metrics, routes
 from gateway.admin import include_admin_routes
 from gateway.auth import KeyRing
 from gateway.messaging import include_messaging_routes
@@ -90,6 +90,7 @@ def create_app(
     errors.install(app)
     install_docs(app)
     app.include_router(routes.router)
+    app.include_router(catalog.router)
     app.include_router(metrics.router)
     include_messaging_routes(app, settings)
     include_admin_routes(app, settings)

@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from store.catalog import CatalogRepo
 from store.consent import ConsentRepo
 from store.contacts import ContactRepo
 from store.events import EventRepo
@@ -71,6 +72,7 @@ class Store:
         self.consent = ConsentRepo(engine)
         self.messages = MessageRepo(engine)
         self.identities = IdentityRepo(engine)
+        self.catalog = CatalogRepo(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

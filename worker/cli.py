@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from worker import cli_events, cli_journeys, cli_outbox, cli_templates
+from worker.cli_catalog import catalog_app
 from worker.cli_common import load_settings, run
 from worker.cli_contacts import contacts_app
 from worker.cli_segments import segments_app
@@ -105,6 +106,7 @@ app.add_typer(cli_journeys.app, name="journeys")
 app.add_typer(cli_templates.templates_app, name="templates")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(segments_app, name="segments")
+app.add_typer(catalog_app, name="catalog")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 import journeys
 import journeys.segments
+from activities.catalog import CatalogActivities
 from activities.handover import HandoverActivities
 from activities.optin import OptInActivities
 from activities.policy import MessagingPolicy
@@ -47,6 +48,7 @@ class Activities:
     handover: HandoverActivities
     segments: SegmentActivities
     optin: OptInActivities
+    catalog: CatalogActivities
 
     @classmethod
     def build(
@@ -72,6 +74,7 @@ class Activities:
             handover=HandoverActivities(router),
             segments=SegmentActivities(store, journeys.segments.CATALOG, router),
             optin=OptInActivities(store, renderer, settings.mail_from, policy),
+            catalog=CatalogActivities(store),
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -83,4 +86,5 @@ class Activities:
             self.handover.start_journey,
             self.optin.prepare,
             *self.segments.all(),
+            *self.catalog.all(),
         ]

@@ -1,0 +1,92 @@
+"""``sojourn catalog import``: CSV and JSONL files, rejects file, re-runs that change nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from worker.cli import app
+
+runner = CliRunner()
+
+CSV = """id,name,price,currency,category,stock,related,alternatives,url
+cam-1,Reflex 24 MP,899,EUR,cameras,3,lens-50|bag-s,cam-2,https://shop.example/cam-1
+lens-50,Objectif 50 mm,249.90,EUR,lenses,in,,,https://shop.example/lens-50
+bag-s,Sac photo,59,EUR,bags,out,,,
+ghost,,,,,2,,,
+bad,Prix faux,-3,EUR,,,,,
+"""
+
+
+@pytest.fixture
+def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SOJOURN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    return tmp_path
+
+
+def show(product_id: str) -> dict:
+    result = runner.invoke(app, ["catalog", "show", product_id])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_csv_import_stores_valid_rows_and_writes_the_rejects(db_env: Path) -> None:
+    path = db_env / "products.csv"
+    path.write_text(CSV)
+    result = runner.invoke(app, ["catalog", "import", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "accepted": 3,
+        "created": 3,
+        "updated": 0,
+        "rejected": 2,
+        "rejects_file": str(path) + ".rejected.jsonl",
+    }
+    rejects = [
+        json.loads(line) for line in Path(str(path) + ".rejected.jsonl").read_text().splitlines()
+    ]
+    assert [(r["line"], r["id"], r["field"]) for r in rejects] == [
+        (5, "ghost", "name"),
+        (6, "bad", "price"),
+    ]
+    cam = show("cam-1")
+    assert (cam["price"], cam["stock"], cam["in_stock"]) == (899.0, 3, True)
+    assert cam["related"] == ["lens-50", "bag-s"] and cam["alternatives"] == ["cam-2"]
+    assert show("bag-s")["in_stock"] is False
+    assert show("lens-50")["in_stock"] is True
+
+    again = runner.invoke(app, ["catalog", "import", str(path)])
+    assert again.exit_code == 0
+    assert "accepted 3 (0 new, 3 updated), rejected 2" in again.stdout
+
+
+def test_jsonl_stock_update_and_a_line_that_is_not_json(db_env: Path) -> None:
+    first = db_env / "catalog.jsonl"
+    first.write_text(
+        json.dumps({"id": "42", "name": "Trépied", "price": 39.5, "currency": "EUR", "stock": 8})
+        + "\n{not json\n"
+    )
+    result = runner.invoke(app, ["catalog", "import", str(first), "--json"])
+    assert json.loads(result.stdout)["rejected"] == 1
+    update = db_env / "stock.jsonl"
+    update.write_text(json.dumps({"id": "42", "stock": 0}) + "\n")
+    result = runner.invoke(app, ["catalog", "import", str(update), "--json"])
+    assert json.loads(result.stdout)["updated"] == 1
+    product = show("42")
+    assert (product["name"], product["stock"], product["in_stock"]) == ("Trépied", 0, False)
+
+
+def test_an_unknown_product_is_an_error(db_env: Path) -> None:
+    result = runner.invoke(app, ["catalog", "show", "nope"])
+    assert result.exit_code == 1
+    assert "no product 'nope'" in result.output
+
+
+def test_another_file_type_is_refused(db_env: Path) -> None:
+    path = db_env / "products.xlsx"
+    path.write_text("x")
+    result = runner.invoke(app, ["catalog", "import", str(path)])
+    assert result.exit_code != 0
