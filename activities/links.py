@@ -7,6 +7,9 @@
   signs the message id *and* the target URL, so only links that were in the message redirect:
   there is no open redirect.
 - ``/optin/{token}``: the confirmation link of a double opt-in.
+- ``/s/{token}/{answer}``: a one-click survey answer (``gateway/survey.py``); the token signs
+  the message id. It is on the gateway, so it is never rewritten into a click redirect:
+  answering a survey is not a click.
 
 Every token is encrypted and dated (``activities/tokens.py``). How long each link works:
 
@@ -29,6 +32,7 @@ from activities.policy import MessagingPolicy
 from activities.tokens import Signer
 
 UNSUBSCRIBE, OPEN, CLICK, OPTIN = "unsubscribe", "open", "click", "optin"
+SURVEY = "survey"
 DAYS_PER_MONTH = 30.44
 _HREF = re.compile(r'(<a\b[^>]*?\bhref=")(https?://[^"]+)(")', re.IGNORECASE)
 
@@ -80,6 +84,10 @@ class Links:
         """The confirmation link of a pending double opt-in."""
         return f"{self.base}/optin/{self.signer.sign(OPTIN, f'{ledger_id} {topic} {contact_id}')}"
 
+    def survey_url(self, message_id: str) -> str:
+        """The base of the message's survey links; a template appends ``/<answer>``."""
+        return f"{self.base}/s/{self.signer.sign(SURVEY, message_id)}"
+
     def track(self, html: str, message_id: str, *, skip: tuple[str, ...] = ()) -> str:
         """Rewrite the message's web links into click redirects and add the open pixel.
 
@@ -127,6 +135,10 @@ class Links:
         """``(message_id, url)`` of a click token."""
         message_id, _, url = self.signer.unsign(CLICK, token).partition(" ")
         return message_id, url
+
+    def survey_message(self, token: str) -> str:
+        """The message id of a survey token."""
+        return self.signer.unsign(SURVEY, token)
 
     def optin(self, token: str) -> tuple[int, str, str]:
         """``(ledger_id, topic, contact_id)`` of an opt-in token."""

@@ -25,6 +25,7 @@ def template_context(
     site_url: str = "",
     unsubscribe_url: str = "",
     preferences_url: str = "",
+    survey_url: str = "",
     default_timezone: str = "UTC",
     default_locale: str = "en",
     now: datetime | None = None,
@@ -40,6 +41,7 @@ def template_context(
         site_url: base URL of the shop, for buttons.
         unsubscribe_url: the signed one-click link (empty for transactional messages).
         preferences_url: the signed preference-centre link (empty for transactional).
+        survey_url: the base of the message's signed one-click survey links.
         default_timezone: for contacts without a timezone.
         default_locale: for contacts without a locale.
         now: the moment of sending, for computed fields.
@@ -65,4 +67,5 @@ def template_context(
         "site_url": site_url.rstrip("/"),
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
+        "survey_url": survey_url,
     }

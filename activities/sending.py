@@ -179,6 +179,7 @@ class SendActivities:
             site_url=self.policy.site_url,
             unsubscribe_url=unsubscribe,
             preferences_url=unsubscribe,
+            survey_url=self.links.survey_url(record.message_id),
             default_timezone=self.policy.default_timezone,
             default_locale=self.policy.default_locale,
             now=now(),

@@ -52,6 +52,7 @@ def sample_render(
         site_url=SAMPLE_URL,
         unsubscribe_url=f"{SAMPLE_URL}/u/preview",
         preferences_url=f"{SAMPLE_URL}/u/preview",
+        survey_url=f"{SAMPLE_URL}/s/preview",
         now=datetime.now(UTC),
     )
     return renderer.render(template, context, locale=locale)

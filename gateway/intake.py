@@ -35,6 +35,7 @@ from store.consent import ALL_TOPICS
 from store.contacts import InvalidTrait, normalise_traits
 from store.identities import anonymous_contact
 from store.records import EventRecord
+from store.sunset import SIGNED_UP, lift_sunset
 
 UNSUBSCRIBED = "Unsubscribed"
 TOPIC_MAX = 64  # the consent table's column size
@@ -198,6 +199,9 @@ class Intake:
                     await self.store.consent.set(
                         contact_id, _topic(call), subscribed=False, source="api", at=at
                     )
+                elif known and record.name == SIGNED_UP:
+                    # A sign-up brings a contact list hygiene let go back (store/sunset.py).
+                    await lift_sunset(self.store.consent, contact_id, at)
         except InvalidTrait as exc:
             raise InvalidField.from_trait(exc) from exc
         # Only known people's behaviour goes to journeys; the rest is history for later.

@@ -8,6 +8,7 @@ from activities.engagement import Engagement
 from activities.optin_models import OPTIN_REQUESTED
 from activities.policy import MessagingPolicy
 from gateway.preferences import make_preferences_router
+from gateway.survey import make_survey_router
 from gateway.tracking import make_tracking_router
 from gateway.unsubscribe import make_unsubscribe_router
 from gateway.webhooks import make_webhooks_router
@@ -33,6 +34,7 @@ def include_messaging_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(make_unsubscribe_router(policy))
     app.include_router(make_preferences_router(policy, confirm=confirm))
     app.include_router(make_tracking_router(policy))
+    app.include_router(make_survey_router(policy))
     app.include_router(
         make_webhooks_router(
             policy,

@@ -12,6 +12,7 @@ import journeys
 import journeys.segments
 from activities.catalog import CatalogActivities
 from activities.handover import HandoverActivities
+from activities.hygiene import HygieneActivities
 from activities.optin import OptInActivities
 from activities.policy import MessagingPolicy
 from activities.providers import Provider
@@ -49,6 +50,7 @@ class Activities:
     segments: SegmentActivities
     optin: OptInActivities
     catalog: CatalogActivities
+    hygiene: HygieneActivities
 
     @classmethod
     def build(
@@ -75,6 +77,7 @@ class Activities:
             segments=SegmentActivities(store, journeys.segments.CATALOG, router),
             optin=OptInActivities(store, renderer, settings.mail_from, policy),
             catalog=CatalogActivities(store),
+            hygiene=HygieneActivities(store, policy),
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -85,6 +88,7 @@ class Activities:
             self.send.send_message,
             self.handover.start_journey,
             self.optin.prepare,
+            self.hygiene.sunset_contact,
             *self.segments.all(),
             *self.catalog.all(),
         ]
