@@ -3,21 +3,37 @@
 ``ALL`` is the one registry the worker, the gateway's router and the tests use.
 """
 
+from journeys.birthday import Birthday
 from journeys.cross_sell import CrossSell
+from journeys.loyalty import Loyalty
 from journeys.nurturing import Nurturing
 from journeys.reactivation import Reactivation
 from journeys.welcome import Welcome
+from workflows.digest import Digest
 from workflows.optin import ConsentConfirmation
 
 # ConsentConfirmation is the runtime's transactional journey for double opt-in emails.
-ALL = (Welcome, CrossSell, Reactivation, Nurturing, ConsentConfirmation)
+# Digest is the runtime's journey that sends merged messages (workflows/merging.py).
+ALL = (
+    Welcome,
+    CrossSell,
+    Reactivation,
+    Nurturing,
+    Birthday,
+    Loyalty,
+    ConsentConfirmation,
+    Digest,
+)
 BY_NAME = {j.spec.name: j for j in ALL}
 
 __all__ = [
     "ALL",
     "BY_NAME",
+    "Birthday",
     "ConsentConfirmation",
     "CrossSell",
+    "Digest",
+    "Loyalty",
     "Nurturing",
     "Reactivation",
     "Welcome",

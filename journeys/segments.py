@@ -47,6 +47,11 @@ SEGMENTS: dict[str, Rule] = {
         did_not(OPENED, days=15),
         did_not(CLICKED, days=15),
     ),
+    # Loyalty's entry, the gold tier: 500 € spent in all, or a fifth order within two years.
+    "loyal": any_of(
+        trait("total_spent", ">=", 500),
+        did(ORDERED, at_least=5, days=730),
+    ),
     "champions": rfm("champions"),
     "at_risk": rfm("at_risk", "hibernating"),
 }

@@ -11,8 +11,10 @@ from temporalio.client import Client
 import journeys
 import journeys.segments
 from activities.catalog import CatalogActivities
+from activities.dates import DateActivities
 from activities.handover import HandoverActivities
 from activities.hygiene import HygieneActivities
+from activities.merging import MergeActivities
 from activities.optin import OptInActivities
 from activities.policy import MessagingPolicy
 from activities.providers import Provider
@@ -22,13 +24,14 @@ from activities.segments import SegmentActivities
 from activities.sending import SendActivities
 from store import Store
 from worker.settings import Settings
+from workflows.dates import DateEnrollment
 from workflows.enrollment import SegmentEnrollment
 from workflows.journey import Journey
 from workflows.routing import Router
 
 JOURNEYS: Sequence[type[Journey]] = journeys.ALL
-# Every workflow the worker runs: the journeys and the segment enrollment that feeds them.
-WORKFLOWS: Sequence[type] = (*JOURNEYS, SegmentEnrollment)
+# Every workflow the worker runs: the journeys and the segment and date enrollments feeding them.
+WORKFLOWS: Sequence[type] = (*JOURNEYS, SegmentEnrollment, DateEnrollment)
 
 
 def make_provider(settings: Settings) -> Provider:
@@ -51,6 +54,8 @@ class Activities:
     optin: OptInActivities
     catalog: CatalogActivities
     hygiene: HygieneActivities
+    merging: MergeActivities
+    dates: DateActivities
 
     @classmethod
     def build(
@@ -78,6 +83,8 @@ class Activities:
             optin=OptInActivities(store, renderer, settings.mail_from, policy),
             catalog=CatalogActivities(store),
             hygiene=HygieneActivities(store, policy),
+            merging=MergeActivities(router),
+            dates=DateActivities(store, router, policy.default_timezone),
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -89,6 +96,8 @@ class Activities:
             self.handover.start_journey,
             self.optin.prepare,
             self.hygiene.sunset_contact,
+            self.merging.queue_part,
+            self.dates.date_entry_page,
             *self.segments.all(),
             *self.catalog.all(),
         ]

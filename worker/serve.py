@@ -31,6 +31,7 @@ from worker.settings import Settings
 from worker.temporal import connect
 from worker.worker import build_worker
 from workflows import enrollment, search
+from workflows.dates import ensure_date_schedules
 
 log = structlog.get_logger(__name__)
 
@@ -186,6 +187,7 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
     """One enrollment schedule per segment-entry journey (created or updated at start)."""
     try:
         ids = await enrollment.ensure_schedules(client, JOURNEYS, settings.task_queue)
+        ids += await ensure_date_schedules(client, JOURNEYS, settings.task_queue)
     except RPCError as exc:
         log.warning("could not create enrollment schedules", error=str(exc))
         return

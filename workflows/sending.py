@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         SendMessage,
     )
     from workflows.exits import JourneyExit
+    from workflows.merging import Merge, queue_part
     from workflows.models import Event, ExitReason, SentMessage
     from workflows.search import JOURNEY_STEP
     from workflows.spec import JourneySpec
@@ -89,6 +90,7 @@ class SendVerbs:
         data: dict[str, Any] | None = None,
         topic: str | None = None,
         on_cap: str = "defer",
+        merge: Merge | None = None,
     ) -> SentMessage:
         """Send ``template`` to the contact: consent, suppression, timing, render, provider.
 
@@ -100,6 +102,9 @@ class SendVerbs:
                 marketing consent, frequency caps and quiet hours (never suppression).
             on_cap: ``defer`` waits for the next slot a frequency cap allows (a durable
                 timer); ``skip`` drops this message (status ``skipped``).
+            merge: merge this message with others of the contact meeting in a window
+                (``workflows/merging.py``); it is then sent by the digest journey, and this
+                returns status ``merged``.
 
         Returns the message handle; ``status`` is ``refused`` when consent or suppression
         said no, in which case nothing was sent and, for a withdrawn topic, the journey ends
@@ -122,6 +127,10 @@ class SendVerbs:
             data=data or {},
             on_cap=cap_mode,
         )
+        if merge is not None:
+            await queue_part(request, merge)
+            detail = f"merged into the {merge.key} digest"
+            return self._settle(template, step, "", "merged", merge.key, detail=detail)
         if workflow.patched(SEND_ONCE):
             return await self._send_once(request)
         return await self._send_in_two(request)
