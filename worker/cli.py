@@ -19,6 +19,7 @@ from worker.cli_catalog import catalog_app
 from worker.cli_common import load_settings, run
 from worker.cli_contacts import contacts_app
 from worker.cli_segments import segments_app
+from worker.cli_simulate import simulate_command
 from worker.dev import run_dev
 from worker.logging import configure_logging
 from worker.serve import run_gateway, run_worker
@@ -102,6 +103,7 @@ def gateway() -> None:
 app.command("identify")(cli_events.identify)
 app.command("event")(cli_events.event)
 app.command("outbox")(cli_outbox.outbox)
+app.command("simulate")(simulate_command)
 app.add_typer(cli_journeys.app, name="journeys")
 app.add_typer(cli_templates.templates_app, name="templates")
 app.add_typer(contacts_app, name="contacts")

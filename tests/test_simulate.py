@@ -1,0 +1,81 @@
+"""``sojourn simulate``: shipped personas load, journeys play in seconds, emails land on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from journeys import BY_NAME
+from worker.cli import app
+from worker.personas import PERSONAS, load_persona, persona_files, span
+from worker.simulation import simulate
+
+SHIPPED = sorted(PERSONAS.glob("*/*.json"))
+
+
+def test_durations_read_like_a_marketer_writes_them() -> None:
+    assert span("2d12h").total_seconds() == 60 * 60 * 60
+    assert span("30m").total_seconds() == 1800
+    with pytest.raises(ValueError, match="not a duration"):
+        span("soon")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_shipped_persona_loads_for_a_real_journey(path: Path) -> None:
+    assert path.parent.name in BY_NAME
+    persona = load_persona(path.parent.name, path.stem)
+    assert persona.description
+    assert [s.at for s in persona.steps] == sorted(s.at for s in persona.steps)
+
+
+def test_personas_ship_for_welcome_and_the_new_journeys() -> None:
+    for journey in ("welcome", "nurturing", "reactivation", "birthday", "loyalty"):
+        assert len(persona_files(journey)) >= 1, journey
+
+
+def test_an_unknown_persona_names_the_shipped_ones() -> None:
+    with pytest.raises(FileNotFoundError, match="eager"):
+        load_persona("nurturing", "nobody")
+
+
+async def test_a_persona_clicking_the_offer_skips_to_it_and_buys() -> None:
+    sim = await simulate("nurturing", load_persona("nurturing", "eager"))
+    assert sim.exit_reason == "goal"
+    own = [m.template for m in sim.messages if m.journey == "nurturing"]
+    assert own == ["nurturing/brand", "nurturing/offer"]
+    text = [(sim.offset(line.at), line.what) for line in sim.lines]
+    assert ("+0d 02:00", "Email Link Clicked about nurturing/brand") in text
+    assert any(offset == "+2d 00:00" and what == "exit: goal" for offset, what in text)
+    # Sent by the outbox provider into the throw-away store: rendered, never delivered out.
+    assert all(m.provider == "outbox" for m in sim.messages if m.status == "sent")
+
+
+def test_cli_prints_the_path_and_writes_the_emails(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    args = ["simulate", "welcome", "--persona", "opener-buyer", "--html", str(out)]
+    result = CliRunner().invoke(app, args, standalone_mode=False)
+    assert result.exit_code == 0, result.output
+    assert "sent welcome/hello — “Bienvenue, Léa !”" in result.output
+    assert "Exit: goal" in result.output
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "01-welcome-hello.html" in index
+    assert "Léa" in (out / "01-welcome-hello.html").read_text(encoding="utf-8")
+
+
+def test_cli_json_and_a_persona_file(tmp_path: Path) -> None:
+    persona = tmp_path / "quiet.json"
+    persona.write_text(json.dumps({"description": "nothing", "horizon": "3d"}), encoding="utf-8")
+    args = ["simulate", "loyalty", "--persona", str(persona), "--json"]
+    result = CliRunner().invoke(app, args, standalone_mode=False)
+    assert result.exit_code == 0, result.output
+    path = json.loads(result.output)
+    assert path["exit_reason"] == "completed"
+    assert [m["template"] for m in path["messages"]] == ["loyalty/reward"]
+
+
+def test_cli_refuses_an_unknown_journey() -> None:
+    result = CliRunner().invoke(app, ["simulate", "nope", "--persona", "x"])
+    assert result.exit_code != 0
