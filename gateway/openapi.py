@@ -115,6 +115,14 @@ PAGES: dict[tuple[str, str], dict[str, Any]] = {
         "400": _html("Bad link."),
         "409": _html("The subscription was withdrawn since."),
     },
+    ("/s/{token}/{answer}", "get"): {
+        "200": _html("A page that posts the answer (link scanners record nothing)."),
+        "400": _html("Bad link or answer."),
+    },
+    ("/s/{token}/{answer}", "post"): {
+        "200": _html("Answer recorded as `Survey Answered` (the first answer stands)."),
+        "400": _html("Bad link or answer."),
+    },
     ("/webhooks/postmark", "post"): {
         "400": _json("Not a JSON object."),
         "401": _json("Wrong or missing Basic credentials (or none configured)."),

@@ -28,7 +28,7 @@ MIN_CASES = 1000
 CASES: dict[str, int] = {}
 # Links in emails carry signed tokens: a generated token is a forged one, and 400 is the
 # right answer to it (the schema cannot describe which strings a key signed).
-SIGNED = r"^/(u|optin|t/c)/"
+SIGNED = r"^/(u|optin|t/c|s)/"
 CONFIG = schemathesis.Config.from_dict(
     {
         "generation": {"max-examples": EXAMPLES},
