@@ -220,6 +220,9 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     # Segment-entry journeys got their enrollment schedule when the worker started.
     schedule = asyncio.run(describe_schedule(stack, "enroll-reactivation"))
     assert schedule.schedule.action.workflow == "segment_enrollment"
+    # Date-entry journeys (birthday) got their hourly date schedule too.
+    dates = asyncio.run(describe_schedule(stack, "dates-birthday"))
+    assert dates.schedule.action.workflow == "date_enrollment"
 
     def journeys() -> dict[str, dict[str, Any]]:
         result = sojourn(stack, "journeys", "status", contact, "--json")
