@@ -33,6 +33,10 @@ class PrepareMessage(BaseModel):
     at: datetime | None = None
     # What a frequency cap does to this step: wait for the next slot, or skip the message.
     on_cap: Literal["defer", "skip"] = "defer"
+    # The experiment on this step, the contact's arm, and the arm's subject line (Jinja).
+    experiment: str | None = None
+    arm: str | None = None
+    subject: str | None = None
 
 
 class SendMessage(PrepareMessage):

@@ -29,6 +29,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.experiments import subject_variant
 from activities.gatekeeper import Gatekeeper, Verdict
 from activities.handing import guarded, heartbeating, retry_delay
 from activities.links import Links
@@ -157,6 +158,10 @@ class SendActivities:
         if contact is not None and verdict is None:
             locale = self._render_into(record, contact, request)
         stored = await self.store.messages.prepare(record, locale=locale)
+        if request.experiment:
+            await self.store.experiments.link(
+                request.experiment, request.contact_id, stored.message_id
+            )
         log.info(
             "message prepared",
             contact_id=request.contact_id,
@@ -190,6 +195,10 @@ class SendActivities:
             # Non-retryable: a typo will not fix itself; the Web UI shows this message.
             # Nothing was stored, so nothing half-rendered can ever be delivered.
             raise ApplicationError(str(exc), type="TemplateError", non_retryable=True) from exc
+        if request.subject:  # an experiment arm's subject line
+            rendered = subject_variant(
+                self.renderer, rendered, request.subject, context, request.template
+            )
         record.to_address = contact.email
         record.subject = rendered.subject
         record.html = self.links.track(

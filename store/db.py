@@ -16,8 +16,10 @@ from store.catalog import CatalogRepo
 from store.consent import ConsentRepo
 from store.contacts import ContactRepo
 from store.events import EventRepo
+from store.experiments import ExperimentRepo
 from store.identities import IdentityRepo
 from store.messages import MessageRepo
+from store.outcomes import OutcomeReads
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -73,6 +75,8 @@ class Store:
         self.messages = MessageRepo(engine)
         self.identities = IdentityRepo(engine)
         self.catalog = CatalogRepo(engine)
+        self.experiments = ExperimentRepo(engine)
+        self.outcomes = OutcomeReads(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

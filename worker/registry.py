@@ -12,6 +12,7 @@ import journeys
 import journeys.segments
 from activities.catalog import CatalogActivities
 from activities.dates import DateActivities
+from activities.experiments import ExperimentActivities
 from activities.handover import HandoverActivities
 from activities.hygiene import HygieneActivities
 from activities.merging import MergeActivities
@@ -56,6 +57,7 @@ class Activities:
     hygiene: HygieneActivities
     merging: MergeActivities
     dates: DateActivities
+    experiments: ExperimentActivities
 
     @classmethod
     def build(
@@ -85,6 +87,7 @@ class Activities:
             hygiene=HygieneActivities(store, policy),
             merging=MergeActivities(router),
             dates=DateActivities(store, router, policy.default_timezone),
+            experiments=ExperimentActivities(store),
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -98,6 +101,7 @@ class Activities:
             self.hygiene.sunset_contact,
             self.merging.queue_part,
             self.dates.date_entry_page,
+            self.experiments.assign_arm,
             *self.segments.all(),
             *self.catalog.all(),
         ]

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.segment_models import SEGMENT_LEFT
     from workflows.continuation import AUTO_CONTINUE, HistoryBound, Journal
     from workflows.exits import JourneyExit
+    from workflows.experiments import ExperimentVerbs
     from workflows.models import (
         Event,
         ExitReason,
@@ -47,7 +48,7 @@ SENT_LIMIT = 50
 INBOX_LIMIT = 500
 
 
-class Journey(SendVerbs, SegmentVerbs, StepVisibility):
+class Journey(SendVerbs, ExperimentVerbs, SegmentVerbs, StepVisibility):
     """Base class of every journey; subclass it, decorate with ``@journey`` and write ``steps``."""
 
     spec: ClassVar[JourneySpec]
@@ -76,6 +77,7 @@ class Journey(SendVerbs, SegmentVerbs, StepVisibility):
         self._trigger: Event | None = None
         self._journal = Journal()
         self._continued = 0
+        self._arms: dict[str, str] = {}
         self._start_size = 0
         # None until the history first passes its bound; then whether this run may continue
         # as new by itself (False only when replaying a run that predates the patch).
@@ -288,6 +290,7 @@ class Journey(SendVerbs, SegmentVerbs, StepVisibility):
                 step=self._step,
                 trigger=self.trigger,
                 continued=self._continued + 1,
+                arms=self._arms,
             )
         )
 
@@ -372,6 +375,7 @@ class Journey(SendVerbs, SegmentVerbs, StepVisibility):
             sent=self._sent,
             inbox_size=len(self._unread()),
             continued=self._continued,
+            arms=self._arms,
         )
 
     # ---- the engine -------------------------------------------------------------------------
@@ -384,7 +388,7 @@ class Journey(SendVerbs, SegmentVerbs, StepVisibility):
         self._restore(input)
         if self._steps_taken == 0:
             self._record("entered", f"entered {self.spec.name}")
-        steps = asyncio.create_task(self.steps())
+        steps = asyncio.create_task(self._steps_unless_held_out())
         await workflow.wait_condition(lambda: steps.done() or self._exit_reason is not None)
         if not steps.done():
             steps.cancel()
@@ -428,6 +432,7 @@ class Journey(SendVerbs, SegmentVerbs, StepVisibility):
         self._journal.load(input.journal)
         self._trigger = input.trigger
         self._continued = input.continued
+        self._arms = dict(input.arms)
         if input.step:
             self._step = input.step
 

@@ -43,6 +43,8 @@ class ExitReason(StrEnum):
     unsubscribed = "unsubscribed"
     handed_over = "handed_over"
     segment_left = "segment_left"
+    # In the journey's holdout: entered and counted, sent nothing (workflows/experiments.py).
+    held_out = "held_out"
 
 
 class StepRecord(BaseModel):
@@ -110,6 +112,8 @@ class JourneyInput(BaseModel):
     step: str = ""
     trigger: Event | None = None
     continued: int = 0
+    # Experiment -> arm of this contact (workflows/experiments.py), carried by continue-as-new.
+    arms: dict[str, str] = Field(default_factory=dict)
 
 
 class JourneyResult(BaseModel):
@@ -135,3 +139,5 @@ class JourneyState(BaseModel):
     inbox_size: int = 0
     # How many times this stay continued as new (a fresh history each time).
     continued: int = 0
+    # The contact's arm in each experiment (and holdout) of this journey.
+    arms: dict[str, str] = Field(default_factory=dict)

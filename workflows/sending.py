@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.exits import JourneyExit
     from workflows.merging import Merge, queue_part
+    from workflows.experiments import Arm, Experiment
     from workflows.models import Event, ExitReason, SentMessage
     from workflows.search import JOURNEY_STEP
     from workflows.spec import JourneySpec
@@ -83,6 +84,10 @@ class SendVerbs:
 
         def _record(self, step: str, detail: str) -> None: ...
 
+        async def arm_of(self, experiment: Experiment) -> Arm: ...
+
+        async def _arm_delay(self, arm: Arm, experiment: Experiment) -> None: ...
+
     async def send(
         self,
         template: str,
@@ -91,6 +96,7 @@ class SendVerbs:
         topic: str | None = None,
         on_cap: str = "defer",
         merge: Merge | None = None,
+        experiment: Experiment | None = None,
     ) -> SentMessage:
         """Send ``template`` to the contact: consent, suppression, timing, render, provider.
 
@@ -105,14 +111,21 @@ class SendVerbs:
             merge: merge this message with others of the contact meeting in a window
                 (``workflows/merging.py``); it is then sent by the digest journey, and this
                 returns status ``merged``.
+            experiment: an experiment on this step: the contact's arm may change the subject,
+                the template or the delay, or skip the step (``workflows/experiments.py``).
 
         Returns the message handle; ``status`` is ``refused`` when consent or suppression
         said no, in which case nothing was sent and, for a withdrawn topic, the journey ends
         as ``unsubscribed``. A send outside quiet hours or over a cap waits on a durable
         timer and is tried again then: deferred, never dropped.
         """
+        arm = await self.arm_of(experiment) if experiment is not None else None
+        if arm is not None and experiment is not None:
+            await self._arm_delay(arm, experiment)
         self._steps_taken += 1
         step = f"{self._steps_taken:02d}-{template}"
+        if arm is not None and arm.skip:
+            return self._settle(template, step, "", "skipped", "experiment", detail="arm skips it")
         # Events that arrive from here on count for the next wait_for, even before it starts.
         self._mark = len(self._inbox)
         key = f"{workflow.info().workflow_id}/{self._enrollment}/{step}"
@@ -122,10 +135,13 @@ class SendVerbs:
             contact_id=self.contact_id,
             journey=self.spec.name,
             step=step,
-            template=template,
+            template=arm.template or template if arm else template,
             topic=topic or self.spec.topic,
             data=data or {},
             on_cap=cap_mode,
+            experiment=experiment.name if experiment and arm else None,
+            arm=arm.name if arm else None,
+            subject=arm.subject if arm else None,
         )
         if merge is not None:
             await queue_part(request, merge)

@@ -74,6 +74,7 @@ class JourneySpec:
         segment: a named segment whose members are enrolled by a schedule (segment entry).
         exit_on_segment_leave: end the journey when the contact leaves ``segment``.
         listens: further event names the journey reads (the names its ``wait_for`` use).
+        holdout: share of contacts held out: counted, sent nothing (workflows/experiments.py).
     """
 
     name: str
@@ -84,6 +85,7 @@ class JourneySpec:
     segment: str | None = None
     exit_on_segment_leave: bool = False
     listens: tuple[str, ...] = ()
+    holdout: float = 0.0
     listens_to: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +118,7 @@ def journey(
     segment: str | None = None,
     exit_on_segment_leave: bool = False,
     listens: str | tuple[str, ...] | list[str] | None = None,
+    holdout: float = 0.0,
 ) -> Callable[[J], J]:
     """Declare a journey class and register it as a Temporal workflow named ``name``.
 
@@ -136,6 +139,7 @@ def journey(
             segment=segment,
             exit_on_segment_leave=exit_on_segment_leave,
             listens=_names(listens),
+            holdout=holdout,
         )
         if not workflow.unsafe.in_sandbox():  # checked once at import, not per workflow run
             missing = cls.spec.undeclared(waited_names(cls))

@@ -1,0 +1,147 @@
+"""Experiments and holdouts on the time-skipping server with the real activities and store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+
+import pytest
+
+from store import Store
+from tests.learning.experiment_journeys import JOURNEYS, SKIPPY, SUBJECT
+from tests.workflows.conftest import Harness
+from workflows import days
+from workflows.experiments import HOLDOUT, holdout_of
+from workflows.models import ExitReason, JourneyResult
+from workflows.search import DEV_KEYS
+
+MakeHarness = Callable[..., AbstractAsyncContextManager[Harness]]
+
+
+def contact_in(arm: str, pick: Callable[[str], str], prefix: str) -> str:
+    """A contact id whose hash falls in ``arm``."""
+    for n in range(500):
+        contact = f"{prefix}-{n}"
+        if pick(DEV_KEYS.key(contact)) == arm:
+            return contact
+    raise AssertionError(f"no contact hashes to {arm}")
+
+
+def subject_arm(arm: str, prefix: str) -> str:
+    return contact_in(arm, lambda key: SUBJECT.pick(key).name, prefix)
+
+
+async def finished(h: Harness, journey: str) -> JourneyResult:
+    await h.until(lambda: h.closed(journey), f"{journey} to end")
+    return await h.handle(journey).result()
+
+
+async def decide(store: Store, winner: str) -> None:
+    await store.experiments.record(
+        SUBJECT.name, "t_exp", "open", "decided", winner, {"winner": winner}, datetime.now(UTC)
+    )
+
+
+async def test_the_arm_changes_the_subject_and_is_recorded_and_shown(
+    make_harness: MakeHarness, store: Store
+) -> None:
+    async with make_harness(JOURNEYS) as h:
+        h.contact = subject_arm("question", "subj")
+        await h.identify()
+        await h.event("Go t_exp")
+        res = await finished(h, "t_exp")
+        [message] = await h.messages()
+        assert message.subject == "Ready for more, Ada?"
+        assignment = await store.experiments.get(SUBJECT.name, h.contact)
+        assert assignment is not None and assignment.arm == "question"
+        assert assignment.message_id == res.sent[0].message_id
+        history = await h.handle("t_exp").fetch_history()
+        assert history.events, "the journey has a history"
+        state = await h.state("t_exp")
+        assert state.arms == {SUBJECT.name: "question"}
+        assert any("t-subject: arm question" in r.detail for r in state.history)
+
+
+async def test_assignment_is_sticky_across_continue_as_new_and_reentry(
+    make_harness: MakeHarness, store: Store
+) -> None:
+    async with make_harness(JOURNEYS) as h:
+        h.contact = subject_arm("plain", "sticky")
+        await h.identify()
+        await h.event("Go t_exp_loop")
+        await h.until(lambda: _sent(h, 1), "the first mail")
+        # Decided for the other arm meanwhile: this contact keeps theirs, everywhere.
+        await decide(store, "question")
+        await h.event("Ping")
+        res = await finished(h, "t_exp_loop")
+        desc = await h.handle("t_exp_loop").describe()
+        assert desc.run_id != desc.raw_description.workflow_execution_info.first_run_id
+        assert [m.template for m in res.sent] == ["welcome/hello", "welcome/offer"]
+        messages = await h.messages()
+        assert len(messages) == 2
+        assert all(m.subject != "Ready for more, Ada?" for m in messages)
+        state = await h.state("t_exp_loop")
+        assert state.arms == {SUBJECT.name: "plain"}
+
+        await h.event("Go t_exp")
+        await finished(h, "t_exp")
+        await h.event("Go t_exp")  # re-entry: a second stay
+        await h.until(lambda: _sent(h, 4), "the second stay's mail")
+        await finished(h, "t_exp")
+        assert all(m.subject != "Ready for more, Ada?" for m in await h.messages())
+        assignment = await store.experiments.get(SUBJECT.name, h.contact)
+        assert assignment is not None and assignment.arm == "plain"
+
+
+async def test_a_decided_experiment_routes_new_contacts_to_the_winner(
+    make_harness: MakeHarness, store: Store
+) -> None:
+    await decide(store, "question")
+    async with make_harness(JOURNEYS) as h:
+        h.contact = subject_arm("plain", "new")  # the hash alone would say "plain"
+        await h.identify()
+        await h.event("Go t_exp")
+        await finished(h, "t_exp")
+        [message] = await h.messages()
+        assert message.subject == "Ready for more, Ada?"
+        state = await h.state("t_exp")
+        assert state.arms == {SUBJECT.name: "question"}
+        assert any("(the winner)" in r.detail for r in state.history)
+
+
+async def test_an_arm_can_skip_the_step(make_harness: MakeHarness, store: Store) -> None:
+    async with make_harness(JOURNEYS) as h:
+        h.contact = contact_in("skip", lambda k: SKIPPY.pick(k).name, "skip")
+        await h.identify()
+        await h.event("Go t_skippy")
+        res = await finished(h, "t_skippy")
+        assert [m.status for m in res.sent] == ["skipped"]
+        assert await h.messages() == []
+        assignment = await store.experiments.get(SKIPPY.name, h.contact)
+        assert assignment is not None and assignment.arm == "skip"
+
+
+@pytest.mark.parametrize("arm", [HOLDOUT, "treated"])
+async def test_holdout_contacts_receive_nothing_and_are_counted(
+    make_harness: MakeHarness, store: Store, arm: str
+) -> None:
+    holdout = holdout_of("t_held", 0.5)
+    async with make_harness(JOURNEYS) as h:
+        h.contact = contact_in(arm, lambda k: holdout.pick(k).name, f"held-{arm}")
+        await h.identify()
+        await h.event("Go t_held")
+        res = await finished(h, "t_held")
+        counted = await store.experiments.assignments(experiment=holdout.name)
+        assert [(a.contact_id, a.arm) for a in counted] == [(h.contact, arm)]
+        if arm == HOLDOUT:
+            assert res.exit_reason is ExitReason.held_out
+            assert await h.messages() == []
+        else:
+            assert res.exit_reason is ExitReason.completed
+            assert await h.sent_templates() == ["welcome/hello"]
+        await h.skip(days(1))
+
+
+async def _sent(h: Harness, count: int) -> bool:
+    return len(await h.messages()) >= count

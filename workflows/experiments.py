@@ -1,0 +1,168 @@
+"""Experiments and holdouts in a journey's code: sticky arms, decided winners, held-out contacts.
+
+A journey declares an experiment on a step::
+
+    SUBJECT = Experiment(
+        "welcome-subject",
+        arms=(Arm("control"), Arm("question", subject="Ready, {{ first_name }}?")),
+        metric="open",
+    )
+    hello = await self.send("welcome/hello", experiment=SUBJECT)
+
+An arm may change the subject line (a Jinja string rendered like the template's subject), the
+template, the delay before the step, the send time (``at="best_time"``), or skip the step
+(``skip=True``: the frequency of a sequence). The first arm is the control.
+
+Assignment is a deterministic hash of experiment name and contact *key* (never the user id),
+weighted by the arms' weights, so a replay, a re-entry or a continue-as-new lands in the same
+arm; the ``assign_arm`` local activity records it in the store, where the first arm a contact
+got is the one they keep. Once the experiment is decided (``activities/sequential.py``), new
+contacts get the winner and those already assigned keep their arm.
+
+A journey declared with ``@journey(holdout=0.05)`` holds out that share of its contacts: they
+enter, are counted (experiment ``holdout:<journey>``) and get nothing from it; the report
+compares their goal rate and revenue with the treated contacts'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.experiment_models import ASSIGN_ARM, ArmAssigned, AssignArm
+    from workflows.exits import JourneyExit
+    from workflows.models import ExitReason
+    from workflows.search import contact_of
+    from workflows.spec import JourneySpec
+
+Metric = Literal["open", "click", "conversion", "revenue"]
+HOLDOUT, TREATED = "holdout", "treated"
+# Journeys that started before holdouts existed replay without the holdout's local activity.
+HOLDOUT_PATCH = "learning-holdout"
+ASSIGN_TIMEOUT = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One variant of a step. Unset fields keep the step as the journey wrote it."""
+
+    name: str
+    subject: str | None = None
+    template: str | None = None
+    delay: timedelta | None = None
+    at: str | None = None
+    skip: bool = False
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment on one step: its arms (the first is the control) and what decides it."""
+
+    name: str
+    arms: tuple[Arm, ...]
+    metric: Metric = "open"
+    min_sample: int = 500
+    horizon: int = 20_000
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        names = [a.name for a in self.arms]
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise ValueError(f"experiment {self.name!r} needs two or more arms with unique names")
+
+    def arm(self, name: str) -> Arm:
+        """The arm called ``name`` (the control if the code no longer has it)."""
+        return next((a for a in self.arms if a.name == name), self.arms[0])
+
+    def pick(self, contact_key: str) -> Arm:
+        """The arm the hash of experiment and contact key falls in, by weight."""
+        point = bucket(self.name, contact_key) * sum(a.weight for a in self.arms)
+        for arm in self.arms:
+            point -= arm.weight
+            if point < 0:
+                return arm
+        return self.arms[-1]
+
+
+def bucket(name: str, contact_key: str) -> float:
+    """A uniform number in [0, 1) fixed by ``name`` and ``contact_key`` (SHA-256)."""
+    digest = hashlib.sha256(f"{name}\0{contact_key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def holdout_of(journey: str, share: float) -> Experiment:
+    """The holdout of ``journey`` as an experiment with arms ``treated`` and ``holdout``."""
+    return Experiment(
+        f"holdout:{journey}",
+        arms=(Arm(TREATED, weight=1 - share), Arm(HOLDOUT, weight=share)),
+        metric="conversion",
+    )
+
+
+class ExperimentVerbs:
+    """Mixed into ``Journey``: arms of experiments, and the holdout at entry."""
+
+    spec: ClassVar[JourneySpec]
+    contact_id: str
+    _step: str
+    _arms: dict[str, str]
+    _steps_taken: int
+
+    if TYPE_CHECKING:
+
+        def _record(self, step: str, detail: str) -> None: ...
+
+        def _wait_details(self, what: str | None, until: datetime | None) -> None: ...
+
+        async def steps(self) -> None: ...
+
+    async def arm_of(self, experiment: Experiment) -> Arm:
+        """The contact's arm in ``experiment``: recorded once, the same ever after."""
+        if experiment.name in self._arms:
+            return experiment.arm(self._arms[experiment.name])
+        proposed = experiment.pick(contact_of(workflow.info().workflow_id))
+        holdout = experiment.name.startswith("holdout:")
+        assigned = await workflow.execute_local_activity(
+            ASSIGN_ARM,
+            AssignArm(
+                experiment=experiment.name,
+                journey=self.spec.name,
+                contact_id=self.contact_id,
+                arms=[a.name for a in experiment.arms],
+                proposed=proposed.name,
+                metric="none" if holdout else experiment.metric,
+                goal=list(self.spec.goal),
+                min_sample=experiment.min_sample,
+                horizon=experiment.horizon,
+                alpha=experiment.alpha,
+            ),
+            result_type=ArmAssigned,
+            start_to_close_timeout=ASSIGN_TIMEOUT,
+        )
+        self._arms[experiment.name] = assigned.arm
+        how = {"winner": " (the winner)", "sticky": " (kept)"}.get(assigned.via, "")
+        self._record(self._step, f"{experiment.name}: arm {assigned.arm}{how}")
+        return experiment.arm(assigned.arm)
+
+    async def _steps_unless_held_out(self) -> None:
+        """Run ``steps``, unless the contact falls in the journey's holdout on entry."""
+        fresh = self._steps_taken == 0 and not self._arms
+        if self.spec.holdout > 0 and fresh and workflow.patched(HOLDOUT_PATCH):
+            arm = await self.arm_of(holdout_of(self.spec.name, self.spec.holdout))
+            if arm.name == HOLDOUT:
+                raise JourneyExit(ExitReason.held_out)
+        await self.steps()
+
+    async def _arm_delay(self, arm: Arm, experiment: Experiment) -> None:
+        # A plain timer: the send's journal entry covers the whole step on continue-as-new.
+        if arm.delay is not None and arm.delay > timedelta(0):
+            until = workflow.now() + arm.delay
+            self._wait_details(f"{experiment.name} arm {arm.name}", until)
+            await workflow.sleep(arm.delay, summary=f"{experiment.name}: {arm.name}")
+            self._wait_details(None, None)
