@@ -46,6 +46,8 @@ class Windows:
     open: timedelta = timedelta(days=1)
     # For experiments and holdouts: from assignment (or entry) to the goal.
     conversion: timedelta = timedelta(days=5)
+    # For a journey's holdout: from entry to the goal, the length of a typical stay.
+    holdout: timedelta = timedelta(days=30)
 
 
 DEFAULT_WINDOWS = Windows()

@@ -30,6 +30,7 @@ class MessageFact(BaseModel):
     template: str
     status: str
     at: datetime
+    channel: str = "email"
 
 
 class EventFact(BaseModel):
@@ -61,6 +62,8 @@ class OutcomeReads:
             messages.c.template,
             messages.c.status,
             at.label("at"),
+            # A channel column, where the messages table has one; email otherwise.
+            messages.c.get("channel", sa.literal("email")).label("channel"),
         ).order_by(messages.c.created_at)
         if since is not None:
             stmt = stmt.where(messages.c.created_at >= utc(since))

@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from worker import cli_events, cli_journeys, cli_outbox, cli_templates
+from worker import cli_events, cli_journeys, cli_outbox, cli_report, cli_templates
 from worker.cli_catalog import catalog_app
 from worker.cli_common import load_settings, run
 from worker.cli_contacts import contacts_app
@@ -104,6 +104,7 @@ app.command("identify")(cli_events.identify)
 app.command("event")(cli_events.event)
 app.command("outbox")(cli_outbox.outbox)
 app.command("simulate")(simulate_command)
+app.command("report")(cli_report.report)
 app.add_typer(cli_journeys.app, name="journeys")
 app.add_typer(cli_templates.templates_app, name="templates")
 app.add_typer(contacts_app, name="contacts")

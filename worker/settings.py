@@ -56,6 +56,8 @@ class Settings(BaseSettings, PolicyFields):
     database_url: str = "sqlite+aiosqlite:///var/sojourn.db"
     provider: Literal["outbox", "smtp", "postmark", "sendgrid", "mailgun"] = "outbox"
     mail_from: str = "Sojourn Shop <hello@sojourn.test>"
+    # Cost of one message per channel, for the ROI in `sojourn report` (JSON: {"email": 0.001}).
+    message_costs: dict[str, float] = {}
     var_dir: Path = Path("var")
     outbox_dir: Path | None = None
     gateway_host: str = "127.0.0.1"

@@ -1,0 +1,134 @@
+"""``sojourn report``: per journey, step and arm, what was sent and what it earned.
+
+``--json`` prints the whole report (the same figures the HTML page draws); ``--html FILE``
+writes one self-contained page. Costs per message come from ``SOJOURN_MESSAGE_COSTS`` or
+``--cost email=0.001``; conversions are the registered journeys' goal events.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from journeys import ALL
+from store import Store
+from worker.cli_common import echo_table, fail, load_settings, parse_pairs, run
+from worker.cli_outbox import _missing_sqlite_file
+from worker.report.figures import Report, build, parse_since
+from worker.report.page import render
+from worker.settings import Settings
+
+
+async def make_report(
+    settings: Settings, *, journey: str | None, since: datetime, costs: dict[str, float]
+) -> Report:
+    """The report for ``settings``' store (empty when nothing ran yet)."""
+    until = datetime.now(UTC)
+    goals = {j.spec.name: j.spec.goal for j in ALL if j.spec.goal}
+    if _missing_sqlite_file(settings.database_url):
+        return Report(since=since, until=until, journeys=[], experiments=[])
+    store = Store.from_url(settings.database_url)
+    try:
+        await store.migrate()
+        return await build(
+            store, since=since, until=until, journey=journey, costs=costs, goals=goals
+        )
+    finally:
+        await store.close()
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def print_table(report: Report) -> None:
+    """The report as text tables: one per journey, then the experiments."""
+    for j in report.journeys:
+        typer.echo(f"\n{j.journey}: {j.entered} entered")
+        rows = [*j.steps, j.total]
+        echo_table(
+            [
+                "step",
+                "arm",
+                "sent",
+                "deliv",
+                "open",
+                "click",
+                "conv",
+                "revenue",
+                "unsub",
+                "bounce",
+                "open%",
+                "click%",
+                "conv%",
+                "roi",
+            ],
+            [
+                [
+                    r.step or "total",
+                    r.arm,
+                    r.sent,
+                    r.delivered,
+                    r.opened,
+                    r.clicked,
+                    r.converted,
+                    f"{r.revenue:.2f}",
+                    r.unsubscribed,
+                    r.bounced,
+                    _pct(r.open_rate),
+                    _pct(r.click_rate),
+                    _pct(r.conversion_rate),
+                    None if r.roi is None else f"{r.roi:.1f}x",
+                ]
+                for r in rows
+            ],
+        )
+        if j.holdout:
+            h = j.holdout
+            typer.echo(
+                f"holdout: goal {_pct(h.treated_rate)} treated ({h.treated}) vs "
+                f"{_pct(h.holdout_rate)} held out ({h.holdout}), lift {_pct(h.lift)}, "
+                f"difference {_pct(h.treated_rate - h.holdout_rate)} "
+                f"[{_pct(h.low)}, {_pct(h.high)}]"
+            )
+    for e in report.experiments:
+        verdict = f"{e.status}" + (f": {e.winner} wins by {_pct(e.effect)}" if e.winner else "")
+        typer.echo(f"\nexperiment {e.name} ({e.journey}, {e.metric}): {verdict}")
+        echo_table(
+            ["arm", "contacts", e.metric, "interval"],
+            [[a.name, a.n, _pct(a.mean), f"[{_pct(a.low)}, {_pct(a.high)}]"] for a in e.arms],
+        )
+    if not report.journeys:
+        typer.echo("No messages in this period.")
+
+
+def report(
+    journey: Annotated[str | None, typer.Option(help="Only this journey.")] = None,
+    since: Annotated[str, typer.Option(help="Period start: 30d, 12h, 2w or an ISO date.")] = "30d",
+    json_: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="Write a self-contained HTML page to this file.")
+    ] = None,
+    cost: Annotated[
+        list[str] | None, typer.Option(help="Cost per message: CHANNEL=AMOUNT (repeatable).")
+    ] = None,
+) -> None:
+    """Funnel, rates, conversions, revenue and ROI per journey, step and arm; experiments."""
+    settings = load_settings()
+    try:
+        start = parse_since(since, datetime.now(UTC))
+    except ValueError:
+        fail(f"--since {since!r}: use 30d, 12h, 2w or an ISO date")
+    costs = dict(settings.message_costs)
+    costs.update({k: float(v) for k, v in parse_pairs(cost or [], "--cost").items()})
+    figures = run(make_report(settings, journey=journey, since=start, costs=costs))
+    if html is not None:
+        html.write_text(render(figures), encoding="utf-8")
+        typer.echo(f"wrote {html}")
+    if json_:
+        typer.echo(figures.model_dump_json(indent=2))
+    elif html is None:
+        print_table(figures)
