@@ -33,3 +33,15 @@ class ArmAssigned(BaseModel):
 
     arm: str
     via: str = "hash"
+
+
+class AssignArms(BaseModel):
+    """Several assignments in one local activity (a journey's holdout and experiments at entry)."""
+
+    requests: list[AssignArm]
+
+
+class ArmsAssigned(BaseModel):
+    """The arms, in the order asked."""
+
+    arms: list[ArmAssigned]

@@ -17,7 +17,13 @@ import structlog
 from temporalio import activity
 
 from activities.attribution import DEFAULT_WINDOWS, GOAL, TRACKING, Windows, engagements, score
-from activities.experiment_models import ASSIGN_ARM, ArmAssigned, AssignArm
+from activities.experiment_models import (
+    ASSIGN_ARM,
+    ArmAssigned,
+    ArmsAssigned,
+    AssignArm,
+    AssignArms,
+)
 from activities.rendering import Rendered, Renderer, TemplateError
 from activities.sequential import Tally, evaluate
 from store import Store
@@ -82,18 +88,27 @@ def subject_variant(
 class ExperimentActivities:
     """Arms and decisions; the store is injected once by the worker."""
 
-    def __init__(self, store: Store, evaluate_every: timedelta = EVALUATE_EVERY) -> None:
+    def __init__(
+        self, store: Store, evaluate_every: timedelta = EVALUATE_EVERY, *, holdouts: bool = True
+    ) -> None:
         self.store = store
         self.evaluate_every = evaluate_every
+        self.holdouts = holdouts
 
     @activity.defn(name=ASSIGN_ARM)
-    async def assign_arm(self, request: AssignArm) -> ArmAssigned:
-        """The contact's arm: kept if assigned, the winner if decided, else the hash's."""
+    async def assign_arm(self, request: AssignArms) -> ArmsAssigned:
+        """Each contact's arm: kept if assigned, the winner if decided, else the hash's."""
+        return ArmsAssigned(arms=[await self.assign(r) for r in request.requests])
+
+    async def assign(self, request: AssignArm) -> ArmAssigned:
+        """One assignment (see :meth:`assign_arm`)."""
         existing = await self.store.experiments.get(request.experiment, request.contact_id)
         if existing is not None:
             return ArmAssigned(arm=existing.arm, via="sticky")
         arm, via = request.proposed, "hash"
-        if request.metric != "none":
+        if request.metric == "none" and not self.holdouts:
+            arm = request.arms[0]  # holdouts switched off: everyone is treated
+        elif request.metric != "none":
             decision = await self._current(request)
             if decision.status == "decided" and decision.winner in request.arms:
                 arm, via = decision.winner, "winner"

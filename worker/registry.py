@@ -87,7 +87,7 @@ class Activities:
             hygiene=HygieneActivities(store, policy),
             merging=MergeActivities(router),
             dates=DateActivities(store, router, policy.default_timezone),
-            experiments=ExperimentActivities(store),
+            experiments=ExperimentActivities(store, holdouts=settings.holdouts),
         )
 
     def all(self) -> list[Callable[..., Any]]:

@@ -19,6 +19,10 @@ arm; the ``assign_arm`` local activity records it in the store, where the first 
 got is the one they keep. Once the experiment is decided (``activities/sequential.py``), new
 contacts get the winner and those already assigned keep their arm.
 
+Experiments declared in ``@journey(experiments=...)`` are assigned at entry, together with the
+holdout, in one local activity; :meth:`ExperimentVerbs.in_experiment` then tells the steps
+whether this stay has the experiment (stays that began before it was declared do not).
+
 A journey declared with ``@journey(holdout=0.05)`` holds out that share of its contacts: they
 enter, are counted (experiment ``holdout:<journey>``) and get nothing from it; the report
 compares their goal rate and revenue with the treated contacts'.
@@ -34,7 +38,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.experiment_models import ASSIGN_ARM, ArmAssigned, AssignArm
+    from activities.experiment_models import ASSIGN_ARM, ArmsAssigned, AssignArm, AssignArms
     from workflows.exits import JourneyExit
     from workflows.models import ExitReason
     from workflows.search import contact_of
@@ -42,8 +46,9 @@ with workflow.unsafe.imports_passed_through():
 
 Metric = Literal["open", "click", "conversion", "revenue"]
 HOLDOUT, TREATED = "holdout", "treated"
-# Journeys that started before holdouts existed replay without the holdout's local activity.
-HOLDOUT_PATCH = "learning-holdout"
+# Journeys that started before holdouts and declared experiments existed replay without the
+# local activity that assigns them at entry.
+LEARNING_PATCH = "learning-assign"
 ASSIGN_TIMEOUT = timedelta(seconds=30)
 
 
@@ -124,38 +129,60 @@ class ExperimentVerbs:
 
     async def arm_of(self, experiment: Experiment) -> Arm:
         """The contact's arm in ``experiment``: recorded once, the same ever after."""
-        if experiment.name in self._arms:
-            return experiment.arm(self._arms[experiment.name])
-        proposed = experiment.pick(contact_of(workflow.info().workflow_id))
-        holdout = experiment.name.startswith("holdout:")
+        if experiment.name not in self._arms:
+            await self._assign([experiment])
+        return experiment.arm(self._arms[experiment.name])
+
+    async def _assign(self, experiments: list[Experiment]) -> None:
+        # One local activity (one marker event) for all of them.
+        key = contact_of(workflow.info().workflow_id)
+        wanted = [e for e in experiments if e.name not in self._arms]
+        if not wanted:
+            return
         assigned = await workflow.execute_local_activity(
             ASSIGN_ARM,
-            AssignArm(
-                experiment=experiment.name,
-                journey=self.spec.name,
-                contact_id=self.contact_id,
-                arms=[a.name for a in experiment.arms],
-                proposed=proposed.name,
-                metric="none" if holdout else experiment.metric,
-                goal=list(self.spec.goal),
-                min_sample=experiment.min_sample,
-                horizon=experiment.horizon,
-                alpha=experiment.alpha,
-            ),
-            result_type=ArmAssigned,
+            AssignArms(requests=[self._request(e, e.pick(key)) for e in wanted]),
+            result_type=ArmsAssigned,
             start_to_close_timeout=ASSIGN_TIMEOUT,
         )
-        self._arms[experiment.name] = assigned.arm
-        how = {"winner": " (the winner)", "sticky": " (kept)"}.get(assigned.via, "")
-        self._record(self._step, f"{experiment.name}: arm {assigned.arm}{how}")
-        return experiment.arm(assigned.arm)
+        for experiment, got in zip(wanted, assigned.arms, strict=True):
+            self._arms[experiment.name] = got.arm
+            how = {"winner": " (the winner)", "sticky": " (kept)"}.get(got.via, "")
+            self._record(self._step, f"{experiment.name}: arm {got.arm}{how}")
+
+    def _request(self, experiment: Experiment, proposed: Arm) -> AssignArm:
+        holdout = experiment.name.startswith("holdout:")
+        return AssignArm(
+            experiment=experiment.name,
+            journey=self.spec.name,
+            contact_id=self.contact_id,
+            arms=[a.name for a in experiment.arms],
+            proposed=proposed.name,
+            metric="none" if holdout else experiment.metric,
+            goal=list(self.spec.goal),
+            min_sample=experiment.min_sample,
+            horizon=experiment.horizon,
+            alpha=experiment.alpha,
+        )
+
+    def in_experiment(self, experiment: Experiment) -> Experiment | None:
+        """``experiment`` if this stay was assigned to it at entry, else None.
+
+        For a journey that declared the experiment in ``@journey(experiments=...)`` after it
+        had contacts: those that entered before carry on without it, so they still replay.
+        """
+        return experiment if experiment.name in self._arms else None
 
     async def _steps_unless_held_out(self) -> None:
-        """Run ``steps``, unless the contact falls in the journey's holdout on entry."""
+        """Run ``steps``, after assigning the journey's holdout and declared experiments at
+        entry; a held-out contact ends here."""
+        declared = list(self.spec.experiments)
+        if self.spec.holdout > 0:
+            declared.insert(0, holdout_of(self.spec.name, self.spec.holdout))
         fresh = self._steps_taken == 0 and not self._arms
-        if self.spec.holdout > 0 and fresh and workflow.patched(HOLDOUT_PATCH):
-            arm = await self.arm_of(holdout_of(self.spec.name, self.spec.holdout))
-            if arm.name == HOLDOUT:
+        if declared and fresh and workflow.patched(LEARNING_PATCH):
+            await self._assign(declared)
+            if self._arms.get(declared[0].name) == HOLDOUT:
                 raise JourneyExit(ExitReason.held_out)
         await self.steps()
 

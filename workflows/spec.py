@@ -75,6 +75,7 @@ class JourneySpec:
         exit_on_segment_leave: end the journey when the contact leaves ``segment``.
         listens: further event names the journey reads (the names its ``wait_for`` use).
         holdout: share of contacts held out: counted, sent nothing (workflows/experiments.py).
+        experiments: experiments assigned at entry, with the holdout, in one local activity.
     """
 
     name: str
@@ -86,6 +87,7 @@ class JourneySpec:
     exit_on_segment_leave: bool = False
     listens: tuple[str, ...] = ()
     holdout: float = 0.0
+    experiments: tuple[Any, ...] = ()  # workflows.experiments.Experiment, assigned at entry
     listens_to: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +121,7 @@ def journey(
     exit_on_segment_leave: bool = False,
     listens: str | tuple[str, ...] | list[str] | None = None,
     holdout: float = 0.0,
+    experiments: tuple[Any, ...] = (),
 ) -> Callable[[J], J]:
     """Declare a journey class and register it as a Temporal workflow named ``name``.
 
@@ -140,6 +143,7 @@ def journey(
             exit_on_segment_leave=exit_on_segment_leave,
             listens=_names(listens),
             holdout=holdout,
+            experiments=tuple(experiments),
         )
         if not workflow.unsafe.in_sandbox():  # checked once at import, not per workflow run
             missing = cls.spec.undeclared(waited_names(cls))

@@ -11,7 +11,15 @@ from workflows import hours, journey
 SPEC = Welcome.spec
 
 
-@journey(name=SPEC.name, entry=SPEC.entry, goal=SPEC.goal, topic=SPEC.topic, listens=SPEC.listens)
+@journey(
+    name=SPEC.name,
+    entry=SPEC.entry,
+    goal=SPEC.goal,
+    topic=SPEC.topic,
+    listens=SPEC.listens,
+    holdout=SPEC.holdout,
+    experiments=SPEC.experiments,
+)
 class PausedWelcome(Welcome):
     """Welcome with a new pause before the first email, not behind ``patched()``: breaks."""
 
@@ -20,7 +28,15 @@ class PausedWelcome(Welcome):
         await super().steps()
 
 
-@journey(name=SPEC.name, entry=SPEC.entry, goal=SPEC.goal, topic=SPEC.topic, listens=SPEC.listens)
+@journey(
+    name=SPEC.name,
+    entry=SPEC.entry,
+    goal=SPEC.goal,
+    topic=SPEC.topic,
+    listens=SPEC.listens,
+    holdout=SPEC.holdout,
+    experiments=SPEC.experiments,
+)
 class PatchedWelcome(Welcome):
     """The same pause behind ``workflow.patched()``: journeys that started before it replay."""
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 
+from journeys import ALL
+from journeys.welcome import SUBJECT_LINE, Welcome
 from store import Store
 from tests.learning.experiment_journeys import JOURNEYS, SKIPPY, SUBJECT
 from tests.workflows.conftest import Harness
+from worker.registry import Activities
+from worker.settings import Settings
 from workflows import days
 from workflows.experiments import HOLDOUT, holdout_of
 from workflows.models import ExitReason, JourneyResult
@@ -124,10 +128,10 @@ async def test_an_arm_can_skip_the_step(make_harness: MakeHarness, store: Store)
 
 @pytest.mark.parametrize("arm", [HOLDOUT, "treated"])
 async def test_holdout_contacts_receive_nothing_and_are_counted(
-    make_harness: MakeHarness, store: Store, arm: str
+    make_harness: MakeHarness, store: Store, settings: Settings, arm: str
 ) -> None:
     holdout = holdout_of("t_held", 0.5)
-    async with make_harness(JOURNEYS) as h:
+    async with with_holdouts(make_harness, store, settings) as h:
         h.contact = contact_in(arm, lambda k: holdout.pick(k).name, f"held-{arm}")
         await h.identify()
         await h.event("Go t_held")
@@ -141,6 +145,63 @@ async def test_holdout_contacts_receive_nothing_and_are_counted(
             assert res.exit_reason is ExitReason.completed
             assert await h.sent_templates() == ["welcome/hello"]
         await h.skip(days(1))
+
+
+@asynccontextmanager
+async def with_holdouts(
+    make_harness: MakeHarness, store: Store, settings: Settings, journeys: Sequence[type] = JOURNEYS
+) -> AsyncIterator[Harness]:
+    """A harness whose activities hold contacts out (the test settings switch holdouts off)."""
+    async with make_harness(journeys, activities=[]) as probe:
+        router = probe.router
+    on = settings.model_copy(update={"holdouts": True})
+    activities = Activities.build(store=store, router=router, settings=on).all()
+    async with make_harness(journeys, activities=activities) as h:
+        yield h
+
+
+async def test_with_holdouts_off_everyone_is_treated(
+    make_harness: MakeHarness, store: Store
+) -> None:
+    holdout = holdout_of("t_held", 0.5)
+    async with make_harness(JOURNEYS) as h:
+        h.contact = contact_in(HOLDOUT, lambda k: holdout.pick(k).name, "off")
+        await h.identify()
+        await h.event("Go t_held")
+        res = await finished(h, "t_held")
+        assert res.exit_reason is ExitReason.completed
+        [counted] = await store.experiments.assignments(experiment=holdout.name)
+        assert counted.arm == "treated"
+
+
+async def test_welcome_ships_a_subject_experiment_and_a_holdout(
+    make_harness: MakeHarness, store: Store, settings: Settings
+) -> None:
+    holdout = holdout_of("welcome", Welcome.spec.holdout)
+    assert Welcome.spec.holdout == 0.05
+    async with with_holdouts(make_harness, store, settings, ALL) as h:
+        h.contact = contact_in(HOLDOUT, lambda k: holdout.pick(k).name, "welcome-held")
+        await h.identify()
+        await h.event("Signed Up")
+        res = await finished(h, "welcome")
+        assert res.exit_reason is ExitReason.held_out and await h.messages() == []
+        state = await h.state("welcome")
+        assert state.arms[holdout.name] == HOLDOUT
+    async with with_holdouts(make_harness, store, settings, ALL) as h:
+        h.contact = contact_in(
+            "curiosity",
+            lambda k: SUBJECT_LINE.pick(k).name if holdout.pick(k).name != HOLDOUT else "",
+            "welcome-curious",
+        )
+        await h.identify()
+        await h.event("Signed Up")
+        await h.until(lambda: _sent(h, 1), "the welcome email")
+        [hello] = await h.messages()
+        assert hello.subject == "Ada, here is what is waiting for you"
+        state = await h.state("welcome")
+        assert state.arms == {holdout.name: "treated", SUBJECT_LINE.name: "curiosity"}
+        assignment = await store.experiments.get(SUBJECT_LINE.name, h.contact)
+        assert assignment is not None and assignment.message_id == hello.message_id
 
 
 async def _sent(h: Harness, count: int) -> bool:

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.experiment_models import ASSIGN_ARM, ArmAssigned, ArmsAssigned, AssignArms
 from activities.models import SEND_MESSAGE, Delivery, SendMessage
 from journeys import Welcome
 from worker.cli_journeys import print_row, retrying
@@ -39,8 +40,13 @@ async def test_a_send_retrying_after_a_429_shows_why_it_waits(
         await release.wait()
         return Delivery(message_id="m1", status="sent")
 
+    @activity.defn(name=ASSIGN_ARM)
+    async def treated(request: AssignArms) -> ArmsAssigned:
+        # Welcome's holdout and subject line at entry: the first arm of each.
+        return ArmsAssigned(arms=[ArmAssigned(arm=r.arms[0]) for r in request.requests])
+
     async with Worker(
-        time_env.client, task_queue=queue, workflows=[Welcome], activities=[rate_limited]
+        time_env.client, task_queue=queue, workflows=[Welcome], activities=[rate_limited, treated]
     ):
         router = Router(time_env.client, [Welcome], queue)
         contact = f"r-{uuid.uuid4().hex[:6]}"
