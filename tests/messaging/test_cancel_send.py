@@ -9,6 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import journeys
+from activities.experiments import ExperimentActivities
 from activities.handover import HandoverActivities
 from activities.policy import MessagingPolicy
 from activities.providers.base import Commit, no_commit
@@ -59,7 +60,11 @@ async def test_an_unsubscribe_cancels_a_send_in_flight_only_before_the_hand_over
     provider = Stalling(commit_first=commit_first)
     sender = make_sender(store, provider, policy)
     router = Router(time_env.client, journeys.ALL, task_queue)
-    acts = [sender.send_message, HandoverActivities(router).start_journey]
+    acts = [
+        sender.send_message,
+        HandoverActivities(router).start_journey,
+        ExperimentActivities(store, holdouts=False).assign_arm,
+    ]
     async with Worker(
         time_env.client,
         task_queue=task_queue,

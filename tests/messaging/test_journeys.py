@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import journeys
+from activities.experiments import ExperimentActivities
 from activities.handover import HandoverActivities
 from activities.policy import MessagingPolicy
 from activities.providers import Provider, SmtpProvider
@@ -43,6 +44,7 @@ async def worker(
         sender.deliver_message,
         sender.send_message,
         HandoverActivities(router).start_journey,
+        ExperimentActivities(store, holdouts=False).assign_arm,
     ]
     async with Worker(env.client, task_queue=queue, workflows=list(journeys.ALL), activities=acts):
         yield router
