@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from temporalio import activity
 
+from activities import metrics
 from activities.attribution import DEFAULT_WINDOWS, GOAL, TRACKING, Windows, engagements, score
 from activities.experiment_models import (
     ASSIGN_ARM,
@@ -118,6 +119,7 @@ class ExperimentActivities:
             request.experiment, request.journey, request.contact_id, arm, now()
         )
         if new:
+            metrics.arm_assigned(request.journey, request.experiment, stored.arm)
             log.info(
                 "arm assigned",
                 contact_id=request.contact_id,

@@ -14,6 +14,9 @@ To count something, call one of these (cheap, thread-safe, never raise):
   result that carries a ``status`` (``worker/metrics.py``), so activities need not call it.
 - :func:`consent_refused` ``(journey, reason)`` — a send refused by consent or suppression.
 - :func:`send_deferred` ``(reason)`` — a send held back (``quiet_hours``, ``frequency_cap``…).
+- :func:`arm_assigned` ``(journey, experiment, arm)`` — a contact's arm (holdouts included).
+  Conversions and revenue are not counters: attribution needs the window after the message,
+  so ``sojourn report`` computes them from the store.
 
 Labels stay low-cardinality: journey, step and reason come from code, never contact ids.
 """
@@ -106,3 +109,16 @@ def send_deferred(reason: str) -> None:
 def exposition() -> tuple[bytes, str]:
     """The registry in Prometheus' text format, and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+ARM_ASSIGNMENTS = Counter(
+    "sojourn_experiment_assignments",
+    "Contacts given an arm, by journey, experiment and arm (holdouts too: entries counted).",
+    ["journey", "experiment", "arm"],
+    registry=REGISTRY,
+)
+
+
+def arm_assigned(journey: str, experiment: str, arm: str) -> None:
+    """A contact got their arm in an experiment or a journey's holdout (once per contact)."""
+    ARM_ASSIGNMENTS.labels(journey=journey, experiment=experiment, arm=arm).inc()

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store._sql import utc
 from store.jsonsql import typed
-from store.schema import events, messages
+from store.schema import contacts, events, messages
 
 
 class MessageFact(BaseModel):
@@ -94,6 +94,42 @@ class OutcomeReads:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [EventFact.model_validate({**r._mapping, "at": utc(_when(r.at))}) for r in rows]
+
+    async def events_of(
+        self, contact_id: str, names: Sequence[str], since: datetime
+    ) -> list[EventFact]:
+        """One contact's track events named ``names`` since ``since``, oldest first."""
+        stmt = (
+            sa.select(events.c.contact_id, events.c.name, events.c.timestamp.label("at"))
+            .where(
+                events.c.contact_id == contact_id,
+                events.c.name.in_(list(names)),
+                events.c.timestamp >= utc(since),
+            )
+            .order_by(events.c.timestamp)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [EventFact.model_validate({**r._mapping, "at": utc(_when(r.at))}) for r in rows]
+
+    async def engagement_hours(
+        self, since: datetime, limit: int = 200_000
+    ) -> list[tuple[datetime, str | None]]:
+        """Everyone's opens and clicks since ``since`` with the contact's timezone (the
+        population's send-time profile); the latest ``limit``."""
+        stmt = (
+            sa.select(events.c.timestamp, contacts.c.timezone)
+            .select_from(events.outerjoin(contacts, contacts.c.id == events.c.contact_id))
+            .where(
+                events.c.name.in_(["Email Opened", "Email Link Clicked"]),
+                events.c.timestamp >= utc(since),
+            )
+            .order_by(events.c.timestamp.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [(utc(_when(r.timestamp)) or since, r.timezone) for r in rows]
 
 
 def _when(value: datetime | str) -> datetime:

@@ -22,6 +22,7 @@ from activities.providers import Provider
 from activities.providers import make_provider as build_provider
 from activities.rendering import Renderer
 from activities.segments import SegmentActivities
+from activities.send_time import SendTimeActivities
 from activities.sending import SendActivities
 from store import Store
 from worker.settings import Settings
@@ -58,6 +59,7 @@ class Activities:
     merging: MergeActivities
     dates: DateActivities
     experiments: ExperimentActivities
+    send_time: SendTimeActivities
 
     @classmethod
     def build(
@@ -88,6 +90,7 @@ class Activities:
             merging=MergeActivities(router),
             dates=DateActivities(store, router, policy.default_timezone),
             experiments=ExperimentActivities(store, holdouts=settings.holdouts),
+            send_time=SendTimeActivities(store, policy),
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -102,6 +105,7 @@ class Activities:
             self.merging.queue_part,
             self.dates.date_entry_page,
             self.experiments.assign_arm,
+            self.send_time.best_send_time,
             *self.segments.all(),
             *self.catalog.all(),
         ]

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         StepRecord,
     )
     from workflows.segments import SegmentVerbs
+    from workflows.send_time import SendTimeVerbs
     from workflows.sending import SendVerbs
     from workflows.spec import UNSUBSCRIBED, JourneySpec, UndeclaredEvent
     from workflows.visibility import HISTORY_LIMIT, StepVisibility
@@ -48,7 +49,7 @@ SENT_LIMIT = 50
 INBOX_LIMIT = 500
 
 
-class Journey(SendVerbs, ExperimentVerbs, SegmentVerbs, StepVisibility):
+class Journey(SendVerbs, ExperimentVerbs, SendTimeVerbs, SegmentVerbs, StepVisibility):
     """Base class of every journey; subclass it, decorate with ``@journey`` and write ``steps``."""
 
     spec: ClassVar[JourneySpec]

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.experiments import Arm, Experiment
     from workflows.models import Event, ExitReason, SentMessage
     from workflows.search import JOURNEY_STEP
+    from workflows.send_time import BEST_TIME
     from workflows.spec import JourneySpec
 
 # Lookups and rendering are cheap and idempotent: a local activity (one marker event) each send.
@@ -88,6 +89,8 @@ class SendVerbs:
 
         async def _arm_delay(self, arm: Arm, experiment: Experiment) -> None: ...
 
+        async def _wait_for_best_time(self, template: str, topic: str) -> None: ...
+
     async def send(
         self,
         template: str,
@@ -97,6 +100,7 @@ class SendVerbs:
         on_cap: str = "defer",
         merge: Merge | None = None,
         experiment: Experiment | None = None,
+        at: str | None = None,
     ) -> SentMessage:
         """Send ``template`` to the contact: consent, suppression, timing, render, provider.
 
@@ -113,6 +117,8 @@ class SendVerbs:
                 returns status ``merged``.
             experiment: an experiment on this step: the contact's arm may change the subject,
                 the template or the delay, or skip the step (``workflows/experiments.py``).
+            at: ``"best_time"`` waits for the contact's best hour in the next 24 h
+                (``workflows/send_time.py``).
 
         Returns the message handle; ``status`` is ``refused`` when consent or suppression
         said no, in which case nothing was sent and, for a withdrawn topic, the journey ends
@@ -122,6 +128,8 @@ class SendVerbs:
         arm = await self.arm_of(experiment) if experiment is not None else None
         if arm is not None and experiment is not None:
             await self._arm_delay(arm, experiment)
+        if (arm.at if arm and arm.at else at) == BEST_TIME:
+            await self._wait_for_best_time(template, topic or self.spec.topic)
         self._steps_taken += 1
         step = f"{self._steps_taken:02d}-{template}"
         if arm is not None and arm.skip:

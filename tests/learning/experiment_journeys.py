@@ -50,3 +50,14 @@ class HoldoutTest(Journey):
 
 
 JOURNEYS = (SubjectTest, LoopingTest, SkipTest, HoldoutTest)
+
+
+@journey(name="t_best", entry="Go t_best")
+class BestTimeTest(Journey):
+    """One mail at the contact's best time."""
+
+    async def steps(self) -> None:
+        await self.send("welcome/hello", at="best_time")
+
+
+JOURNEYS = (*JOURNEYS, BestTimeTest)

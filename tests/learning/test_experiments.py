@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from activities.metrics import REGISTRY
 from journeys import ALL
 from journeys.welcome import SUBJECT_LINE, Welcome
 from store import Store
@@ -131,6 +132,8 @@ async def test_holdout_contacts_receive_nothing_and_are_counted(
     make_harness: MakeHarness, store: Store, settings: Settings, arm: str
 ) -> None:
     holdout = holdout_of("t_held", 0.5)
+    labels = {"journey": "t_held", "experiment": holdout.name, "arm": arm}
+    before = REGISTRY.get_sample_value("sojourn_experiment_assignments_total", labels) or 0
     async with with_holdouts(make_harness, store, settings) as h:
         h.contact = contact_in(arm, lambda k: holdout.pick(k).name, f"held-{arm}")
         await h.identify()
@@ -138,6 +141,8 @@ async def test_holdout_contacts_receive_nothing_and_are_counted(
         res = await finished(h, "t_held")
         counted = await store.experiments.assignments(experiment=holdout.name)
         assert [(a.contact_id, a.arm) for a in counted] == [(h.contact, arm)]
+        after = REGISTRY.get_sample_value("sojourn_experiment_assignments_total", labels)
+        assert after == before + 1  # the Prometheus counter too
         if arm == HOLDOUT:
             assert res.exit_reason is ExitReason.held_out
             assert await h.messages() == []
