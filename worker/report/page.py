@@ -99,8 +99,21 @@ def lines(
     return "".join(parts)
 
 
-def intervals(items: Sequence[tuple[str, float, float, float]], *, title: str, money: bool) -> str:
-    """One row per item: its estimate as a dot, its interval as a bar (arms, lift)."""
+def intervals(
+    items: Sequence[tuple[str, float, float, float]],
+    *,
+    title: str,
+    money: bool,
+    bounds: tuple[float, float] | None = None,
+) -> str:
+    """One row per item: its estimate as a dot, its interval as a bar (arms, lift).
+
+    ``bounds`` clips the bars to what the quantity can be (a rate is within 0-100 %): an
+    interval from a handful of contacts is wide, and would squash the others.
+    """
+    if bounds is not None:
+        low_b, high_b = bounds
+        items = [(n, m, max(lo, low_b), min(hi, high_b)) for n, m, lo, hi in items]
     row, label_w = 30, 120
     height = row * len(items) + 24
     low = min((lo for _, _, lo, _ in items), default=0.0)
@@ -108,7 +121,7 @@ def intervals(items: Sequence[tuple[str, float, float, float]], *, title: str, m
     low, high = min(low, 0.0), high if high > low else low + 1
 
     def x(v: float) -> float:
-        return label_w + (WIDTH - label_w - 20) * (v - low) / (high - low)
+        return label_w + (WIDTH - label_w - 70) * (v - low) / (high - low)
 
     fmt = _money if money else (lambda v: f"{v:.1%}")
     parts = [f'<svg role="img" aria-label="{escape(title)}" width="{WIDTH}" height="{height}">']
@@ -129,7 +142,7 @@ def intervals(items: Sequence[tuple[str, float, float, float]], *, title: str, m
         )
     parts.append(
         f'<text x="{label_w}" y="{height - 4}">{fmt(low)}</text>'
-        f'<text x="{WIDTH - 20}" y="{height - 4}" text-anchor="end">{fmt(high)}</text></svg>'
+        f'<text x="{x(high):.1f}" y="{height - 4}" text-anchor="end">{fmt(high)}</text></svg>'
     )
     return "".join(parts)
 
@@ -161,12 +174,13 @@ def _lift(lift: Lift) -> str:
         ],
         title="holdout lift",
         money=False,
+        bounds=(-1.0, 1.0),
     )
     return (
         f"<h3>Holdout lift</h3><p>Goal rate {_pct(lift.treated_rate)} treated ({lift.treated}) "
         f"vs {_pct(lift.holdout_rate)} held out ({lift.holdout}): lift {_pct(lift.lift)}, "
         f"difference {_pct(lift.treated_rate - lift.holdout_rate)} "
-        f"({_pct(lift.low)} to {_pct(lift.high)}, 95 % always-valid). Revenue "
+        f"({_pct(max(lift.low, -1.0))} to {_pct(min(lift.high, 1.0))}, 95 % always-valid). Revenue "
         f"{_money(lift.treated_revenue)} treated, {_money(lift.holdout_revenue)} held out.</p>"
         f"{chart}"
     )
@@ -179,7 +193,6 @@ def _journey(j: JourneyFigures) -> str:
         [
             ("open rate", [d.opened / d.sent if d.sent else None for d in j.days]),
             ("click rate", [d.clicked / d.sent if d.sent else None for d in j.days]),
-            ("conversions / sent", [d.converted / d.sent if d.sent else None for d in j.days]),
         ],
         title=f"{j.journey} rates over time",
     )
@@ -215,6 +228,7 @@ def _experiment(e: ExperimentFigures) -> str:
         [(a.name, a.mean, a.low, a.high) for a in e.arms],
         title=f"{e.name} arms",
         money=e.metric == "revenue",
+        bounds=None if e.metric == "revenue" else (0.0, 1.0),
     )
     return (
         f'<section class="experiment"><h3>{escape(e.name)} '
