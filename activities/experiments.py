@@ -90,11 +90,11 @@ class ExperimentActivities:
     """Arms and decisions; the store is injected once by the worker."""
 
     def __init__(
-        self, store: Store, evaluate_every: timedelta = EVALUATE_EVERY, *, holdouts: bool = True
+        self, store: Store, evaluate_every: timedelta = EVALUATE_EVERY, *, enabled: bool = True
     ) -> None:
         self.store = store
         self.evaluate_every = evaluate_every
-        self.holdouts = holdouts
+        self.enabled = enabled
 
     @activity.defn(name=ASSIGN_ARM)
     async def assign_arm(self, request: AssignArms) -> ArmsAssigned:
@@ -103,13 +103,15 @@ class ExperimentActivities:
 
     async def assign(self, request: AssignArm) -> ArmAssigned:
         """One assignment (see :meth:`assign_arm`)."""
+        if not self.enabled:
+            # Switched off: the control (treated, for a holdout), recorded nowhere, so an
+            # experiment's figures never count contacts it did not randomise.
+            return ArmAssigned(arm=request.arms[0], via="off")
         existing = await self.store.experiments.get(request.experiment, request.contact_id)
         if existing is not None:
             return ArmAssigned(arm=existing.arm, via="sticky")
         arm, via = request.proposed, "hash"
-        if request.metric == "none" and not self.holdouts:
-            arm = request.arms[0]  # holdouts switched off: everyone is treated
-        elif request.metric != "none":
+        if request.metric != "none":
             decision = await self._current(request)
             if decision.status == "decided" and decision.winner in request.arms:
                 arm, via = decision.winner, "winner"

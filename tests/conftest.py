@@ -72,9 +72,9 @@ def settings(tmp_path: Path, task_queue: str) -> Settings:
         # hours (tests/messaging) switch them on explicitly.
         quiet_hours=False,
         frequency_caps=[],
-        # Nor on the contact id they drew: a journey's holdout would hold 5 % of them out.
-        # Tests of holdouts switch them on (tests/learning).
-        holdouts=False,
+        # Nor on the contact id they drew: a journey's holdout would hold 5 % of them out and
+        # an experiment change their subject line. tests/learning switches them on.
+        experiments=False,
     )
 
 

@@ -41,7 +41,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that points the CLI at the test's files and ports, and nowhere else."""
     env = {
         "SOJOURN_ENV": "test",
-        "SOJOURN_HOLDOUTS": "false",
+        "SOJOURN_EXPERIMENTS": "false",
         "SOJOURN_VAR_DIR": str(settings.var_dir),
         "SOJOURN_DATABASE_URL": settings.database_url,
         "SOJOURN_GATEWAY_URL": f"http://127.0.0.1:{settings.gateway_port}",

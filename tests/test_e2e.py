@@ -95,7 +95,7 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
         SOJOURN_TEMPORAL_PORT=str(temporal_port),
         SOJOURN_UI_PORT=str(ui_port),
         SOJOURN_RELAY_INTERVAL_SECONDS="0.5",
-        SOJOURN_HOLDOUTS="false",  # the contact it draws must get the welcome email
+        SOJOURN_EXPERIMENTS="false",  # the contact it draws must get the welcome email as is
     )
     log = (tmp_path / "dev.log").open("wb")
     process = subprocess.Popen(

@@ -89,7 +89,7 @@ class Activities:
             hygiene=HygieneActivities(store, policy),
             merging=MergeActivities(router),
             dates=DateActivities(store, router, policy.default_timezone),
-            experiments=ExperimentActivities(store, holdouts=settings.holdouts),
+            experiments=ExperimentActivities(store, enabled=settings.experiments),
             send_time=SendTimeActivities(store, policy),
         )
 

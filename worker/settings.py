@@ -58,8 +58,9 @@ class Settings(BaseSettings, PolicyFields):
     mail_from: str = "Sojourn Shop <hello@sojourn.test>"
     # Cost of one message per channel, for the ROI in `sojourn report` (JSON: {"email": 0.001}).
     message_costs: dict[str, float] = {}
-    # Journeys' holdouts (@journey(holdout=)); off, every contact is treated (and counted so).
-    holdouts: bool = True
+    # Experiments and holdouts; off (a kill switch), every contact gets each experiment's
+    # control and is treated, and nothing is recorded.
+    experiments: bool = True
     var_dir: Path = Path("var")
     outbox_dir: Path | None = None
     gateway_host: str = "127.0.0.1"

@@ -49,9 +49,9 @@ async def decide(store: Store, winner: str) -> None:
 
 
 async def test_the_arm_changes_the_subject_and_is_recorded_and_shown(
-    make_harness: MakeHarness, store: Store
+    make_harness: MakeHarness, store: Store, settings: Settings
 ) -> None:
-    async with make_harness(JOURNEYS) as h:
+    async with with_learning(make_harness, store, settings) as h:
         h.contact = subject_arm("question", "subj")
         await h.identify()
         await h.event("Go t_exp")
@@ -69,9 +69,9 @@ async def test_the_arm_changes_the_subject_and_is_recorded_and_shown(
 
 
 async def test_assignment_is_sticky_across_continue_as_new_and_reentry(
-    make_harness: MakeHarness, store: Store
+    make_harness: MakeHarness, store: Store, settings: Settings
 ) -> None:
-    async with make_harness(JOURNEYS) as h:
+    async with with_learning(make_harness, store, settings) as h:
         h.contact = subject_arm("plain", "sticky")
         await h.identify()
         await h.event("Go t_exp_loop")
@@ -100,10 +100,10 @@ async def test_assignment_is_sticky_across_continue_as_new_and_reentry(
 
 
 async def test_a_decided_experiment_routes_new_contacts_to_the_winner(
-    make_harness: MakeHarness, store: Store
+    make_harness: MakeHarness, store: Store, settings: Settings
 ) -> None:
     await decide(store, "question")
-    async with make_harness(JOURNEYS) as h:
+    async with with_learning(make_harness, store, settings) as h:
         h.contact = subject_arm("plain", "new")  # the hash alone would say "plain"
         await h.identify()
         await h.event("Go t_exp")
@@ -115,8 +115,10 @@ async def test_a_decided_experiment_routes_new_contacts_to_the_winner(
         assert any("(the winner)" in r.detail for r in state.history)
 
 
-async def test_an_arm_can_skip_the_step(make_harness: MakeHarness, store: Store) -> None:
-    async with make_harness(JOURNEYS) as h:
+async def test_an_arm_can_skip_the_step(
+    make_harness: MakeHarness, store: Store, settings: Settings
+) -> None:
+    async with with_learning(make_harness, store, settings) as h:
         h.contact = contact_in("skip", lambda k: SKIPPY.pick(k).name, "skip")
         await h.identify()
         await h.event("Go t_skippy")
@@ -134,7 +136,7 @@ async def test_holdout_contacts_receive_nothing_and_are_counted(
     holdout = holdout_of("t_held", 0.5)
     labels = {"journey": "t_held", "experiment": holdout.name, "arm": arm}
     before = REGISTRY.get_sample_value("sojourn_experiment_assignments_total", labels) or 0
-    async with with_holdouts(make_harness, store, settings) as h:
+    async with with_learning(make_harness, store, settings) as h:
         h.contact = contact_in(arm, lambda k: holdout.pick(k).name, f"held-{arm}")
         await h.identify()
         await h.event("Go t_held")
@@ -153,30 +155,35 @@ async def test_holdout_contacts_receive_nothing_and_are_counted(
 
 
 @asynccontextmanager
-async def with_holdouts(
+async def with_learning(
     make_harness: MakeHarness, store: Store, settings: Settings, journeys: Sequence[type] = JOURNEYS
 ) -> AsyncIterator[Harness]:
-    """A harness whose activities hold contacts out (the test settings switch holdouts off)."""
+    """A harness whose activities run experiments and holdouts (test settings switch them off)."""
     async with make_harness(journeys, activities=[]) as probe:
         router = probe.router
-    on = settings.model_copy(update={"holdouts": True})
+    on = settings.model_copy(update={"experiments": True})
     activities = Activities.build(store=store, router=router, settings=on).all()
     async with make_harness(journeys, activities=activities) as h:
         yield h
 
 
-async def test_with_holdouts_off_everyone_is_treated(
+async def test_with_experiments_off_everyone_is_treated_and_gets_the_control(
     make_harness: MakeHarness, store: Store
 ) -> None:
     holdout = holdout_of("t_held", 0.5)
-    async with make_harness(JOURNEYS) as h:
+    async with make_harness(JOURNEYS) as h:  # the test settings switch experiments off
         h.contact = contact_in(HOLDOUT, lambda k: holdout.pick(k).name, "off")
         await h.identify()
         await h.event("Go t_held")
         res = await finished(h, "t_held")
         assert res.exit_reason is ExitReason.completed
-        [counted] = await store.experiments.assignments(experiment=holdout.name)
-        assert counted.arm == "treated"
+        h.contact = subject_arm("question", "off")
+        await h.identify()
+        await h.event("Go t_exp")
+        await finished(h, "t_exp")
+        [message] = await h.messages()
+        assert message.subject != "Ready for more, Ada?"
+        assert await store.experiments.assignments() == []
 
 
 async def test_welcome_ships_a_subject_experiment_and_a_holdout(
@@ -184,7 +191,7 @@ async def test_welcome_ships_a_subject_experiment_and_a_holdout(
 ) -> None:
     holdout = holdout_of("welcome", Welcome.spec.holdout)
     assert Welcome.spec.holdout == 0.05
-    async with with_holdouts(make_harness, store, settings, ALL) as h:
+    async with with_learning(make_harness, store, settings, ALL) as h:
         h.contact = contact_in(HOLDOUT, lambda k: holdout.pick(k).name, "welcome-held")
         await h.identify()
         await h.event("Signed Up")
@@ -192,7 +199,7 @@ async def test_welcome_ships_a_subject_experiment_and_a_holdout(
         assert res.exit_reason is ExitReason.held_out and await h.messages() == []
         state = await h.state("welcome")
         assert state.arms[holdout.name] == HOLDOUT
-    async with with_holdouts(make_harness, store, settings, ALL) as h:
+    async with with_learning(make_harness, store, settings, ALL) as h:
         h.contact = contact_in(
             "curiosity",
             lambda k: SUBJECT_LINE.pick(k).name if holdout.pick(k).name != HOLDOUT else "",

@@ -63,7 +63,7 @@ async def test_an_unsubscribe_cancels_a_send_in_flight_only_before_the_hand_over
     acts = [
         sender.send_message,
         HandoverActivities(router).start_journey,
-        ExperimentActivities(store, holdouts=False).assign_arm,
+        ExperimentActivities(store, enabled=False).assign_arm,
     ]
     async with Worker(
         time_env.client,

@@ -112,7 +112,7 @@ async def fault_stack(tmp_path: Path, resend_unknown: list[str]) -> AsyncIterato
                 "SOJOURN_SMTP_PORT": str(smtp_port),
                 "SOJOURN_QUIET_HOURS": "false",
                 "SOJOURN_FREQUENCY_CAPS": "[]",
-                "SOJOURN_HOLDOUTS": "false",
+                "SOJOURN_EXPERIMENTS": "false",
                 "SOJOURN_RESEND_UNKNOWN": json.dumps(resend_unknown),
                 "SOJOURN_LOG_FORMAT": "json",
             }

@@ -44,7 +44,7 @@ async def worker(
         sender.deliver_message,
         sender.send_message,
         HandoverActivities(router).start_journey,
-        ExperimentActivities(store, holdouts=False).assign_arm,
+        ExperimentActivities(store, enabled=False).assign_arm,
     ]
     async with Worker(env.client, task_queue=queue, workflows=list(journeys.ALL), activities=acts):
         yield router
