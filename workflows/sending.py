@@ -32,8 +32,8 @@ with workflow.unsafe.imports_passed_through():
         SendMessage,
     )
     from workflows.exits import JourneyExit
-    from workflows.merging import Merge, queue_part
     from workflows.experiments import Arm, Experiment
+    from workflows.merging import Merge, queue_part
     from workflows.models import Event, ExitReason, SentMessage
     from workflows.search import JOURNEY_STEP
     from workflows.send_time import BEST_TIME
