@@ -115,7 +115,8 @@ class CatalogActivities:
             extra: dict[str, Any] = {"quantity": item.quantity}
             if line.status == "replaced":
                 result.replaced.append(line.wanted)
-                extra.update(replaces=line.wanted, replaces_name=item.name)
+                wanted = line.original.name if line.original is not None else item.name
+                extra.update(replaces=line.wanted, replaces_name=wanted)
             result.items.append(offer(line.product, currency, **extra))
         return result
 

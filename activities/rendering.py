@@ -15,6 +15,9 @@ then the default. Templates may one day be written by marketers, so the environm
 sandbox (no attribute access to Python internals, no mutation), HTML is autoescaped and every
 variable must be defined: a typo fails that send with an error naming template and variable.
 CSS is inlined by ``css-inline`` because most email clients ignore ``<style>``.
+
+A message whose HTML part is ``<name>.html.liquid`` is a Liquid template instead, every part
+of it (see :mod:`activities.liquid_render`); Jinja stays the default.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from activities.htmltext import html_to_text
+from activities.liquid_render import LiquidProblem, make_liquid, render_liquid
 from activities.template_filters import FILTERS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "journeys" / "templates"
@@ -38,6 +42,8 @@ DEFAULT_LOCALE = "en"
 # Every built-in template ships in each of these; ``sojourn templates check`` enforces it.
 REQUIRED_LOCALES = ("fr", "en")
 _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
+# The HTML part's suffix of a message, per template language.
+HTML_SUFFIXES = (".html.j2", ".html.liquid")
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
 
 __all__ = ["Rendered", "Renderer", "TemplateError", "html_to_text", "locale_candidates"]
@@ -108,6 +114,7 @@ class Renderer:
     ) -> None:
         self.default_locale = default_locale
         self._envs: dict[str, jinja2.Environment] = {}
+        self._liquid: dict[tuple[str, bool], Any] = {}
         self._flat: jinja2.Environment | None = None
         if isinstance(root, jinja2.Environment):
             self._flat = root
@@ -126,17 +133,24 @@ class Renderer:
         names: set[str] = set()
         for loc in [locale] if locale else self.locales:
             base = self.root / loc
-            for path in base.rglob("*.html.j2"):
-                rel = path.relative_to(base).as_posix()
-                if not rel.startswith(("partials/", "layouts/")):
-                    names.add(rel.removesuffix(".html.j2"))
+            for suffix in HTML_SUFFIXES:
+                for path in base.rglob(f"*{suffix}"):
+                    rel = path.relative_to(base).as_posix()
+                    if not rel.startswith(("partials/", "layouts/")):
+                        names.add(rel.removesuffix(suffix))
         return sorted(names)
 
     def has(self, template: str, locale: str) -> bool:
         """Does ``locale`` have its own variant of ``template``?"""
         if self._flat is not None:
             return True
-        return (self.root / locale / f"{template}.html.j2").is_file()
+        return any((self.root / locale / f"{template}{s}").is_file() for s in HTML_SUFFIXES)
+
+    def is_liquid(self, template: str, locale: str) -> bool:
+        """Is ``locale``'s variant of ``template`` written in Liquid?"""
+        if self._flat is not None:
+            return False
+        return (self.root / locale / f"{template}.html.liquid").is_file()
 
     def resolve(self, template: str, locale: str | None) -> str:
         """The locale a contact with ``locale`` gets ``template`` in."""
@@ -180,8 +194,10 @@ class Renderer:
     def _part(
         self, template: str, locale: str, part: str, ctx: dict[str, Any], optional: bool = False
     ) -> str:
-        name = f"{template}.{part}.j2"
         where = f"{locale} {part}"
+        if self.is_liquid(template, locale):
+            return self._liquid_part(template, locale, part, ctx, optional, where)
+        name = f"{template}.{part}.j2"
         try:
             return self.env(locale).get_template(name).render(ctx)
         except jinja2.TemplateNotFound as exc:
@@ -197,3 +213,26 @@ class Renderer:
             raise TemplateError(template, problem, where=where) from exc
         except jinja2.TemplateError as exc:
             raise TemplateError(template, str(exc), where=where) from exc
+
+    def _liquid_part(
+        self,
+        template: str,
+        locale: str,
+        part: str,
+        ctx: dict[str, Any],
+        optional: bool,
+        where: str,
+    ) -> str:
+        name = f"{template}.{part}.liquid"
+        html = part == "html"
+        if (locale, html) not in self._liquid:
+            paths = [self.root / locale, self.root / SHARED]
+            self._liquid[(locale, html)] = make_liquid(paths, html=html)
+        try:
+            return render_liquid(self._liquid[(locale, html)], name, ctx)
+        except LiquidProblem as exc:
+            if exc.missing is not None:
+                if optional and exc.missing == name:
+                    return ""
+                raise TemplateError(template, f"missing file {exc.missing}", where=where) from exc
+            raise TemplateError(template, str(exc), variable=exc.variable, where=where) from exc

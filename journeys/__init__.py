@@ -4,6 +4,7 @@
 """
 
 from journeys.birthday import Birthday
+from journeys.cart import CartAbandonment
 from journeys.cross_sell import CrossSell
 from journeys.loyalty import Loyalty
 from journeys.nurturing import Nurturing
@@ -18,6 +19,7 @@ ALL = (
     Welcome,
     CrossSell,
     Reactivation,
+    CartAbandonment,
     Nurturing,
     Birthday,
     Loyalty,
@@ -30,6 +32,7 @@ __all__ = [
     "ALL",
     "BY_NAME",
     "Birthday",
+    "CartAbandonment",
     "ConsentConfirmation",
     "CrossSell",
     "Digest",

@@ -65,6 +65,8 @@ class CartLine:
     wanted: str
     product: Product | None
     status: str  # in_stock, replaced, unknown
+    # The product that was wanted, when it is replaced.
+    original: Product | None = None
 
 
 @dataclass
@@ -106,7 +108,7 @@ async def available(catalog: CatalogRepo, wanted: Sequence[str]) -> Availability
                 result.dropped.append(pid)
                 continue
             offered.add(swap.id)
-            result.lines.append(CartLine(pid, swap, "replaced"))
+            result.lines.append(CartLine(pid, swap, "replaced", original=product))
     return result
 
 
