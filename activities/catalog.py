@@ -93,7 +93,10 @@ class CatalogActivities:
             found = await upgrade_for(catalog, plans, PREMIUM)
             upgrade = offer(found, currency) if found is not None else None
         return Recommendations(
-            products=[offer(p, currency) for p in picks], plan_tier=tier, upgrade=upgrade
+            products=[offer(p, currency) for p in picks],
+            plan_tier=tier,
+            upgrade=upgrade,
+            ordered=[offer(ordered[i], currency) for i in request.product_ids if i in ordered],
         )
 
     @activity.defn(name=CHECK_CART)

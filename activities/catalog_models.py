@@ -51,6 +51,8 @@ class Recommendations(BaseModel):
     products: list[Offer] = Field(default_factory=list)
     plan_tier: str | None = None
     upgrade: Offer | None = None
+    # The ordered products the catalog knows, in order (for the thank-you's list).
+    ordered: list[Offer] = Field(default_factory=list)
 
 
 class CartItem(BaseModel):
