@@ -21,7 +21,8 @@ from workflows.models import Event
 from workflows.search import workflow_id
 from workflows.spec import UndeclaredEvent
 
-NOISE = ("Page Viewed", "Product Viewed", "Product Added", "Checkout Started")
+# Events no registered journey listens to (cart events enter the cart journey).
+NOISE = ("Page Viewed", "Product Viewed", "Products Searched", "Coupon Entered")
 WAITED = ("Ping", "Pong")
 
 
