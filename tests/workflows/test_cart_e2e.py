@@ -83,7 +83,7 @@ async def test_an_out_of_stock_cart_item_is_offered_as_its_alternative(
                 [message] = [m for m in await h.messages() if m.template == "cart/reminder"]
                 text = (message.text or "").replace("\xa0", " ")
                 assert "Bottes noires" in text and "115,00 €" in text
-                assert "À la place de Bottes rouges (épuisé)" in text
+                assert "remplace Bottes rouges, en rupture de stock" in text
                 assert message.subject and "panier" in message.subject
         finally:
             server.should_exit = True
