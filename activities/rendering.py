@@ -158,7 +158,9 @@ class Renderer:
             if self.has(template, candidate):
                 return candidate
         looked = ", ".join(
-            f"{c}/{template}.html.j2" for c in locale_candidates(locale, self.default_locale)
+            f"{c}/{template}{suffix}"
+            for c in locale_candidates(locale, self.default_locale)
+            for suffix in HTML_SUFFIXES
         )
         raise TemplateError(template, f"no such template (looked for {looked} under {self.root})")
 

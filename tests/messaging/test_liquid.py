@@ -103,3 +103,8 @@ async def test_preview_renders_a_liquid_template_with_its_sample_data(
     assert "Subject: -10 % sur votre panier, Léa" in result.output
     html = (out / "cart-discount.fr.html").read_text(encoding="utf-8")
     assert "CART10" in html and "24,90" in html
+
+
+def test_an_unknown_message_names_both_file_names_it_looked_for() -> None:
+    with pytest.raises(TemplateError, match=r"en/nope/x\.html\.j2, en/nope/x\.html\.liquid"):
+        Renderer().resolve("nope/x", "en")
