@@ -92,7 +92,7 @@ def print_table(report: Report) -> None:
                 f"holdout: goal {_pct(h.treated_rate)} treated ({h.treated}) vs "
                 f"{_pct(h.holdout_rate)} held out ({h.holdout}), lift {_pct(h.lift)}, "
                 f"difference {_pct(h.treated_rate - h.holdout_rate)} "
-                f"[{_pct(h.low)}, {_pct(h.high)}]"
+                + (f"[{_pct(h.low)}, {_pct(h.high)}]" if h.low is not None else "(no interval yet)")
             )
     for e in report.experiments:
         verdict = f"{e.status}" + (f": {e.winner} wins by {_pct(e.effect)}" if e.winner else "")

@@ -113,8 +113,9 @@ class Lift(BaseModel):
     treated_rate: float
     holdout_rate: float
     lift: float | None
-    low: float
-    high: float
+    # None while either group is empty: there is nothing to compare yet.
+    low: float | None
+    high: float | None
     treated_revenue: float
     holdout_revenue: float
 
@@ -261,8 +262,8 @@ def _lift(tags: list[Assignment], goals: list[EventFact], windows: Windows) -> L
         treated_rate=t.mean,
         holdout_rate=h.mean,
         lift=diff.lift,
-        low=diff.low,
-        high=diff.high,
+        low=diff.low if t.n and h.n else None,
+        high=diff.high if t.n and h.n else None,
         treated_revenue=money[TREATED].total if TREATED in money else 0.0,
         holdout_revenue=money[HOLDOUT].total if HOLDOUT in money else 0.0,
     )
@@ -287,10 +288,7 @@ async def _experiments(
         arms = []
         for arm, tally in sorted(body.get("arms", {}).items()):
             t = Tally(n=tally["n"], total=tally["total"], total_sq=tally.get("total_sq"))
-            width = float(half_width(t.variance / max(t.n, 1), t.variance)) if t.n else 0.0
-            arms.append(
-                ArmFigures(name=arm, n=t.n, mean=t.mean, low=t.mean - width, high=t.mean + width)
-            )
+            arms.append(_arm(arm, t, rate=metric != "revenue"))
         found.append(
             ExperimentFigures(
                 name=name,
@@ -307,6 +305,23 @@ async def _experiments(
             )
         )
     return found
+
+
+def _arm(name: str, t: Tally, *, rate: bool) -> ArmFigures:
+    """An arm's mean with its always-valid interval. For a rate the variance is taken at
+    ``(x + 1) / (n + 2)`` (Agresti-Coull's idea), so 3 opens out of 3 is not a zero-width
+    certainty, and the interval is clipped to 0-100 %."""
+    if not t.n:
+        return ArmFigures(name=name, n=0, mean=0.0, low=0.0, high=1.0 if rate else 0.0)
+    var = t.variance
+    if rate:
+        shrunk = (t.total + 1) / (t.n + 2)
+        var = shrunk * (1 - shrunk)
+    width = float(half_width(var / t.n, var))
+    low, high = t.mean - width, t.mean + width
+    if rate:
+        low, high = max(low, 0.0), min(high, 1.0)
+    return ArmFigures(name=name, n=t.n, mean=t.mean, low=low, high=high)
 
 
 def parse_since(text: str, now: datetime) -> datetime:

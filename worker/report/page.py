@@ -170,7 +170,12 @@ def _lift(lift: Lift) -> str:
         [
             ("treated", lift.treated_rate, lift.treated_rate, lift.treated_rate),
             ("holdout", lift.holdout_rate, lift.holdout_rate, lift.holdout_rate),
-            ("difference", lift.treated_rate - lift.holdout_rate, lift.low, lift.high),
+            (
+                "difference",
+                lift.treated_rate - lift.holdout_rate,
+                -1.0 if lift.low is None else lift.low,
+                1.0 if lift.high is None else lift.high,
+            ),
         ],
         title="holdout lift",
         money=False,
@@ -180,7 +185,12 @@ def _lift(lift: Lift) -> str:
         f"<h3>Holdout lift</h3><p>Goal rate {_pct(lift.treated_rate)} treated ({lift.treated}) "
         f"vs {_pct(lift.holdout_rate)} held out ({lift.holdout}): lift {_pct(lift.lift)}, "
         f"difference {_pct(lift.treated_rate - lift.holdout_rate)} "
-        f"({_pct(max(lift.low, -1.0))} to {_pct(min(lift.high, 1.0))}, 95 % always-valid). Revenue "
+        + (
+            f"({_pct(max(lift.low, -1.0))} to {_pct(min(lift.high, 1.0))}, 95 % always-valid). "
+            if lift.low is not None and lift.high is not None
+            else "(no interval until both groups have contacts). "
+        )
+        + "Revenue "
         f"{_money(lift.treated_revenue)} treated, {_money(lift.holdout_revenue)} held out.</p>"
         f"{chart}"
     )
