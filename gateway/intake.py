@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +57,7 @@ class Stored:
 
     accepted: Accepted
     routable: bool = False
+    contact_id: str | None = None  # whose events the relay should look at, when routable
 
 
 def json_size(value: Any) -> int:
@@ -157,7 +159,78 @@ class Intake:
         Raises:
             InvalidField: a trait the store refuses; nothing of the call is stored then.
         """
+        [stored] = await self.store_calls([call], sent_at, received_at)
+        if isinstance(stored, InvalidField):
+            raise stored
+        return stored
+
+    async def store_calls(
+        self,
+        calls: Sequence[AnyCall],
+        sent_at: datetime | None = None,
+        received_at: datetime | None = None,
+    ) -> list[Stored | InvalidField]:
+        """Store (checked) calls in order; per call what it did, or why the store refused it.
+
+        Consecutive behavioural calls of known users (tracks, pages, screens, but not
+        ``Unsubscribed``) touch nothing but the event log, so they are appended together, in
+        one transaction where the store can (a batch of 100 tracks is one commit, not 100).
+        Any other call first flushes those before it, so the log keeps the calls' order.
+        """
         received_at = received_at or datetime.now(UTC)
+        results: list[Stored | InvalidField | None] = [None] * len(calls)
+        plain: list[tuple[int, str, EventRecord]] = []
+        for index, call in enumerate(calls):
+            if _plain(call):
+                plain.append((index, call.type, await self._behaviour(call, sent_at, received_at)))
+                continue
+            await self._append_plain(plain, results)
+            try:
+                results[index] = await self._store_one(call, sent_at, received_at)
+            except InvalidField as exc:
+                results[index] = exc
+        await self._append_plain(plain, results)
+        return [r for r in results if r is not None]
+
+    async def _behaviour(
+        self, call: AnyCall, sent_at: datetime | None, received_at: datetime
+    ) -> EventRecord:
+        assert isinstance(call, Track | Page | Screen)
+        at, original = event_time(call, received_at, sent_at)
+        contact_id, _ = await self._contact(call, at)
+        name, properties = _as_track(call)
+        return EventRecord(
+            message_id=call.message_id or str(uuid.uuid4()),
+            contact_id=contact_id,
+            type="track",
+            name=name,
+            properties=properties,
+            timestamp=at,
+            received_at=received_at,
+            original_timestamp=original,
+        )
+
+    async def _append_plain(
+        self, plain: list[tuple[int, str, EventRecord]], results: list[Stored | InvalidField | None]
+    ) -> None:
+        """Append the buffered behavioural events; a known ``messageId`` is a duplicate."""
+        if not plain:
+            return
+        records = [record for _, _, record in plain]
+        # No look-up first: the insert itself refuses a known messageId, and a plain call
+        # has no other effect that a duplicate could repeat.
+        news = await self.store.events.append_many(records)
+        for (index, kind, record), new in zip(plain, news, strict=True):
+            if new:
+                metrics.event_received(kind)
+            accepted = Accepted(message_id=record.message_id, duplicate=not new)
+            results[index] = Stored(accepted, routable=new, contact_id=record.contact_id)
+        plain.clear()
+
+    async def _store_one(
+        self, call: AnyCall, sent_at: datetime | None, received_at: datetime
+    ) -> Stored:
+        """Store a call with effects beyond the log (profile, identities, consent)."""
         message_id = call.message_id or str(uuid.uuid4())
         if call.message_id and await self.store.events.get(message_id) is not None:
             return Stored(Accepted(message_id=message_id, duplicate=True))
@@ -208,7 +281,15 @@ class Intake:
         new = await self.store.events.append(record, routed=not routable)
         if new:
             metrics.event_received(call.type)
-        return Stored(Accepted(message_id=message_id, duplicate=not new), routable and new)
+        accepted = Accepted(message_id=message_id, duplicate=not new)
+        return Stored(accepted, routable and new, contact_id if routable else None)
+
+
+def _plain(call: AnyCall) -> bool:
+    """A known user's behaviour: storing it appends to the log and does nothing else."""
+    if not isinstance(call, Track | Page | Screen) or call.user_id is None:
+        return False
+    return not (isinstance(call, Track) and call.event == UNSUBSCRIBED)
 
 
 def _as_track(call: Track | Page | Screen) -> tuple[str, dict[str, Any]]:

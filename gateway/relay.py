@@ -4,10 +4,11 @@ The gateway answers a call once the event is stored and then kicks the relay wit
 (:meth:`Relay.kick`), so an event normally reaches its journeys milliseconds after its commit.
 
 - **Lanes.** A bounded pool of lanes routes contacts concurrently. A lane takes one contact,
-  claims it in the store (:class:`store.claims.RouteClaims`: one relay per contact, even with
-  several gateway processes on one PostgreSQL), routes up to ``batch_size`` of its unrouted
-  events oldest first, marks them routed, releases the claim and, if more are waiting, puts the
-  contact at the back of the line. One contact's backlog (a 20,000-item batch) therefore holds
+  claims it (:func:`store.claims.claims_for`: in the store on PostgreSQL, so one relay per
+  contact even with several gateway processes; in memory on SQLite, whose one gateway is the
+  only relay), routes up to ``batch_size`` of its unrouted events oldest first, marks them
+  routed, releases the claim and, if more are waiting, puts the contact at the back of the
+  line. One contact's backlog (a 20,000-item batch) therefore holds
   one lane at a time and yields after every batch; everybody else keeps flowing.
 - **Catch-up.** Every ``interval`` seconds, and on a :meth:`Relay.kick` without contacts, the
   relay looks for contacts with unrouted events: what could not be routed while Temporal was
@@ -30,14 +31,21 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities import metrics
+from gateway.relay_failures import (
+    PERMANENT,
+    RouteFailed,
+    TemporalUnavailable,
+    log_failure,
+    unreachable,
+)
 from store import Store
-from store.claims import RouteClaims
+from store.claims import claims_for
 from store.records import EventRecord
 from workflows.models import Event
 
@@ -47,10 +55,6 @@ log = structlog.get_logger(__name__)
 # within a few intervals, while a dead one is not hammered.
 BACKOFF_FACTOR = 5
 BACKOFF_FIRST = 0.1
-# Refusals that no retry can turn into an acceptance.
-PERMANENT = frozenset({RPCStatusCode.INVALID_ARGUMENT})
-# Failures that say "Temporal is not there" rather than "this contact has a problem".
-UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE})
 CONCURRENCY = 16
 SCAN_SIZE = 500
 
@@ -64,24 +68,6 @@ class EventRouter(Protocol):
 
 
 RouterFactory = Callable[[], Awaitable[EventRouter]]
-
-
-class TemporalUnavailable(RuntimeError):
-    """The router could not be built, usually because Temporal refused the connection."""
-
-
-class RouteFailed(Exception):
-    """Routing ``record`` failed; the cause is chained."""
-
-    def __init__(self, record: EventRecord) -> None:
-        super().__init__(record.message_id)
-        self.record = record
-
-
-def _unreachable(exc: BaseException | None) -> bool:
-    if isinstance(exc, TemporalUnavailable):
-        return True
-    return isinstance(exc, RPCError) and exc.status in UNREACHABLE
 
 
 def _event(record: EventRecord) -> Event:
@@ -130,7 +116,7 @@ class Relay:
         self.stop_grace = stop_grace
         self.concurrency = concurrency
         self.owner = owner or f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.claims = RouteClaims(store.engine, self.owner, claim_ttl)
+        self.claims = claims_for(store.engine, self.owner, claim_ttl)
         self.failures = 0  # consecutive "Temporal unreachable" failures; 0 when healthy
         self.routed = 0
         self._factory = router_factory
@@ -276,17 +262,27 @@ class Relay:
             return False
         try:
             async with self._renewing(contact_id):
-                records = await self.store.events.pending_for(contact_id, self.batch_size)
-                await self._route(records)
+                # One more than a turn routes: whether more wait, without another query.
+                records = await self.store.events.pending_for(contact_id, self.batch_size + 1)
+                await self._route(records[: self.batch_size])
         finally:
             await self.claims.release(contact_id)
         self._recovered(contact_id)
-        # After the release: an event whose gateway found the contact claimed is seen here.
-        return await self.store.events.has_pending(contact_id)
+        if len(records) > self.batch_size:
+            return True
+        if self.claims.shared:
+            # After the release: an event whose gateway found the contact claimed is seen here.
+            return await self.store.events.has_pending(contact_id)
+        # One relay: an event stored during the turn kicked this contact (``_again``), and
+        # the catch-up scan finds one stored by a path that does not kick.
+        return False
 
     @contextlib.asynccontextmanager
     async def _renewing(self, contact_id: str) -> AsyncIterator[None]:
         """Keep the claim alive while a slow turn runs, so no other relay takes over."""
+        if not self.claims.shared:
+            yield  # nobody else could take it over
+            return
 
         async def renew() -> None:
             while True:
@@ -363,7 +359,7 @@ class Relay:
     def _failed(self, contact_id: str, exc: Exception) -> None:
         record = exc.record if isinstance(exc, RouteFailed) else None
         cause = exc.__cause__ if isinstance(exc, RouteFailed) else exc
-        if _unreachable(cause):
+        if unreachable(cause):
             # Temporal is down for everyone: hold every lane, retry this contact after.
             self.failures += 1
             delay = self._backoff(self.failures)
@@ -373,31 +369,21 @@ class Relay:
             attempt = self._retries[contact_id] = self._retries.get(contact_id, 0) + 1
             delay = self._backoff(attempt)
             self._retry_later(contact_id, delay)
-        _log_failure(contact_id, record, cause, delay)
+        log_failure(log, contact_id, record, cause, delay)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.first_backoff * 2 ** (attempt - 1), self.max_backoff)
 
 
-def _log_failure(
-    contact_id: str, record: EventRecord | None, exc: BaseException | None, delay: float
-) -> None:
-    # Ids only: traits and properties may hold personal data.
-    fields = dict(
-        contact_id=contact_id,
-        message_id=record.message_id if record else None,
-        retry_in=round(delay, 3),
-    )
-    if isinstance(exc, TemporalUnavailable):
-        log.warning("relay cannot reach temporal; will retry", error=str(exc), **fields)
-    elif isinstance(exc, RPCError):
-        log.warning(
-            "relay could not route event; will retry",
-            error=f"{exc.status.name}: {exc.message}",
-            **fields,
-        )
-    else:
-        log.error("relay failed; will retry", exc_info=exc, **fields)
+def kick_relay(app: Any, contact_id: str) -> None:
+    """Kick ``app``'s relay for one contact that just got an event to route.
+
+    For the routers that record events outside ``/v1`` (tracking, webhooks). An app without a
+    relay (a router mounted alone, as in tests) has nothing to kick: the event waits in the log.
+    """
+    relay = getattr(app.state, "relay", None)
+    if relay is not None:
+        relay.kick([contact_id])
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

@@ -91,8 +91,8 @@ async def _single(request: Request, model: type[AnyCall]) -> Accepted:
     call = _call(model, body)
     intake.check(call)
     stored = await Intake(request.app.state.store).store_call(call)
-    if stored.routable:
-        request.app.state.relay.kick()
+    if stored.routable and stored.contact_id is not None:
+        request.app.state.relay.kick([stored.contact_id])
     log.debug(
         f"{call.type} stored",
         contact_id=call.user_id,
@@ -163,29 +163,35 @@ async def _batch(request: Request, store: Store, relay: Relay) -> BatchAccepted:
         envelope = BatchEnvelope.model_validate(body)
     except ValidationError as exc:
         raise InvalidField(*first_error(exc.errors())) from exc
-    results: list[Accepted] = []
     refused: list[Refused] = []
-    routable = False
-    writer = Intake(store)
-    received_at = datetime.now(UTC)  # Segment's receivedAt: one per request
+    calls: list[tuple[int, AnyCall]] = []
     for index, raw in enumerate(envelope.batch):
         item = _item(raw, index, body)
         if isinstance(item, Refused):
             refused.append(item)
-            continue
-        try:
-            stored = await writer.store_call(item, envelope.sent_at, received_at)
-        except InvalidField as exc:
+        else:
+            calls.append((index, item))
+    received_at = datetime.now(UTC)  # Segment's receivedAt: one per request
+    outcomes = await Intake(store).store_calls([c for _, c in calls], envelope.sent_at, received_at)
+    results: list[Accepted] = []
+    routable: set[str] = set()
+    for (index, call), outcome in zip(calls, outcomes, strict=True):
+        if isinstance(outcome, InvalidField):
             refused.append(
                 Refused(
-                    index=index, field=exc.field, reason=exc.message, message_id=item.message_id
+                    index=index,
+                    field=outcome.field,
+                    reason=outcome.message,
+                    message_id=call.message_id,
                 )
             )
             continue
-        results.append(stored.accepted)
-        routable = routable or stored.routable
-    if routable:
-        relay.kick()
+        results.append(outcome.accepted)
+        if outcome.routable and outcome.contact_id is not None:
+            routable.add(outcome.contact_id)
+    refused.sort(key=lambda r: r.index)
+    # Only the contacts that got something to route: no scan of the whole log per request.
+    relay.kick(routable)
     for _ in refused:
         metrics.event_refused("invalid")
     if refused:

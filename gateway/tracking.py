@@ -4,7 +4,8 @@
 records ``Email Link Clicked`` and redirects. The click token signs the message id and the
 URL together, so only links that were in the message redirect: a forged or altered token gets
 a 400 and no redirect (no open redirect). Events carry ``email_id`` (the message id), journey,
-step and template, and go to the journeys through the event log and the relay.
+step and template, and go to the journeys through the event log and the relay, which is
+kicked for the contact at once (as ``/v1/track`` does), not left to its catch-up scan.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from activities.engagement import Engagement, attribution
 from activities.links import Links
 from activities.policy import MessagingPolicy
 from activities.tokens import BadToken
+from gateway.relay import kick_relay
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +42,8 @@ def make_tracking_router(policy: MessagingPolicy) -> APIRouter:
             message = None
         if message is not None:
             props = {**attribution(message), "source": "pixel"}
-            await Engagement(store, policy).event(message.contact_id, "Email Opened", props)
+            if await Engagement(store, policy).event(message.contact_id, "Email Opened", props):
+                kick_relay(request.app, message.contact_id)
         # Always the pixel: a broken image in an email helps nobody.
         return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
@@ -55,7 +58,8 @@ def make_tracking_router(policy: MessagingPolicy) -> APIRouter:
         if message is None or not url.startswith(("http://", "https://")):
             return JSONResponse({"error": "unknown link"}, status_code=404)
         props = {**attribution(message), "url": url, "source": "redirect"}
-        await Engagement(store, policy).event(message.contact_id, "Email Link Clicked", props)
+        if await Engagement(store, policy).event(message.contact_id, "Email Link Clicked", props):
+            kick_relay(request.app, message.contact_id)
         log.info("link clicked", contact_id=message.contact_id, message_id=message_id)
         return RedirectResponse(url, status_code=302, headers=NO_STORE)
 

@@ -26,6 +26,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -37,6 +38,7 @@ from fastapi.responses import JSONResponse
 
 from activities.engagement import Engagement, attribution
 from activities.policy import MessagingPolicy
+from gateway.relay import kick_relay
 from store.suppression import HARD_BOUNCE, SPAM_COMPLAINT
 from store.webhook_tokens import WebhookTokens
 
@@ -134,8 +136,12 @@ async def _apply(
     event_id: str,
     *,
     hard_bounce: bool = False,
+    kick: Callable[[str], None] = lambda _contact_id: None,
 ) -> bool:
-    """Record one provider event about one of our messages; False when it is not ours."""
+    """Record one provider event about one of our messages; False when it is not ours.
+
+    ``kick`` gets the contact once its event is stored, so the relay routes it at once.
+    """
     store = engagement.store
     message = await store.messages.by_message_id(message_id) if message_id else None
     if message is None:
@@ -146,12 +152,14 @@ async def _apply(
         await engagement.suppress(message, SPAM_COMPLAINT, "webhook")
     if name == "Unsubscribed":
         # withdraw() records the ledger row and the Unsubscribed event itself.
-        await engagement.withdraw(
+        if await engagement.withdraw(
             message.contact_id, message.topic, source="webhook", message=message
-        )
+        ):
+            kick(message.contact_id)
         return True
     props = {**attribution(message), **extra}
-    await engagement.event(message.contact_id, name, props, event_id=event_id)
+    if await engagement.event(message.contact_id, name, props, event_id=event_id):
+        kick(message.contact_id)
     return True
 
 
@@ -222,6 +230,7 @@ def make_webhooks_router(
             extra,
             event_id,
             hard_bounce=body.get("Type") == "HardBounce",
+            kick=partial(kick_relay, request.app),
         )
         return JSONResponse({"status": "recorded" if ours else "unknown message"})
 
@@ -258,6 +267,7 @@ def make_webhooks_router(
                 extra,
                 event_id,
                 hard_bounce=hard,
+                kick=partial(kick_relay, request.app),
             )
         return JSONResponse({"status": "recorded", "count": recorded})
 
@@ -301,6 +311,7 @@ def make_webhooks_router(
             extra,
             event_id,
             hard_bounce=permanent,
+            kick=partial(kick_relay, request.app),
         )
         return JSONResponse({"status": "recorded" if ours else "unknown message"})
 

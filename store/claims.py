@@ -4,7 +4,11 @@ Several gateway processes share one PostgreSQL. Each relay claims a contact befo
 unrouted events and releases it after; a claim held by another live relay is refused, so a
 contact's events are routed by one relay, in order, once. A claim has an expiry that its holder
 renews while it works: a relay that crashed (or hangs) loses its contacts after ``ttl`` seconds
-and another relay carries on from the first unrouted event. The same table works on SQLite.
+and another relay carries on from the first unrouted event.
+
+SQLite is the embedded, one-gateway shape: one process, one relay, whose lanes already keep a
+contact to one lane at a time. There :func:`claims_for` gives :class:`LocalClaims`, kept in
+memory, so routing an event costs no claim and release writes on SQLite's single write lock.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from store.schema import route_claims
 
 
 class RouteClaims:
-    """Claim, renew and release contacts for one relay (``owner``)."""
+    """Claim, renew and release contacts for one relay (``owner``), in the shared table."""
+
+    shared = True  # other processes may hold claims: look again after releasing
 
     def __init__(self, engine: AsyncEngine, owner: str, ttl: float = 30.0) -> None:
         self._engine = engine
@@ -58,3 +64,34 @@ class RouteClaims:
         )
         async with self._engine.connect() as conn:
             return (await conn.execute(stmt)).scalar_one_or_none()
+
+
+class LocalClaims:
+    """The claims of the only relay on a SQLite store: in memory, never refused."""
+
+    shared = False
+
+    def __init__(self, owner: str, ttl: float = 30.0) -> None:
+        self.owner = owner
+        self.ttl = timedelta(seconds=ttl)
+        self._held: set[str] = set()
+
+    async def claim(self, contact_id: str) -> bool:
+        """Take (or renew) the contact."""
+        self._held.add(contact_id)
+        return True
+
+    async def release(self, contact_id: str) -> None:
+        """Give the contact back."""
+        self._held.discard(contact_id)
+
+    async def holder(self, contact_id: str) -> str | None:
+        """This relay while it routes the contact, else None."""
+        return self.owner if contact_id in self._held else None
+
+
+def claims_for(engine: AsyncEngine, owner: str, ttl: float = 30.0) -> RouteClaims | LocalClaims:
+    """Shared claims on PostgreSQL (several gateways), in-memory ones on SQLite (one)."""
+    if engine.dialect.name == "sqlite":
+        return LocalClaims(owner, ttl)
+    return RouteClaims(engine, owner, ttl)

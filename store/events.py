@@ -4,19 +4,25 @@ An event is unrouted until ``routed_at`` is set; ``routed_at - received_at`` is 
 
 Appending a new track event also updates its contact's computed fields (orders, spend, last
 seen, last open/click) in the same transaction; see :mod:`store.computed`.
+
+On SQLite, appends and routing marks go through a :class:`store.grouped.GroupCommit`: the
+gateway's concurrent requests and relay lanes share transactions instead of racing for the
+single write lock. PostgreSQL has row locks and many writers; there each call commits alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store._sql import now, upsert, utc
 from store.computed import apply_event
 from store.contacts import ensure_stmt
+from store.grouped import GroupCommit
 from store.records import EventRecord
 from store.schema import events
 
@@ -33,25 +39,47 @@ class EventRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        grouped = engine.dialect.name == "sqlite"
+        self._appends = GroupCommit(engine, self._insert) if grouped else None
+        self._marks = GroupCommit(engine, self._mark) if grouped else None
 
-    async def append(self, event: EventRecord, *, routed: bool = False) -> bool:
-        """Store ``event`` unless its ``message_id`` is known; True when it was new."""
+    def _values(self, event: EventRecord, routed: bool) -> dict[str, Any]:
         values = event.model_dump(exclude={"seq"})
         values["timestamp"] = utc(event.timestamp)
         values["received_at"] = utc(event.received_at)
         values["original_timestamp"] = utc(event.original_timestamp)
         values["routed_at"] = now() if routed else None
+        return values
+
+    async def _insert(self, conn: AsyncConnection, values: dict[str, Any]) -> bool:
         stmt = upsert(self._engine, events).values(values).on_conflict_do_nothing()
-        async with self._engine.begin() as conn:
-            result = await conn.execute(stmt)
-            new = bool(result.rowcount)
-            if new and event.type == "track":
-                # Same transaction: a computed field never misses or double-counts an event.
-                await conn.execute(ensure_stmt(self._engine, event.contact_id, values["timestamp"]))
-                await conn.execute(
-                    apply_event(event.contact_id, event.name, event.properties, values["timestamp"])
-                )
+        new = bool((await conn.execute(stmt)).rowcount)
+        if new and values["type"] == "track":
+            # Same transaction: a computed field never misses or double-counts an event.
+            contact_id, at = values["contact_id"], values["timestamp"]
+            await conn.execute(ensure_stmt(self._engine, contact_id, at))
+            await conn.execute(apply_event(contact_id, values["name"], values["properties"], at))
         return new
+
+    async def append(self, event: EventRecord, *, routed: bool = False) -> bool:
+        """Store ``event`` unless its ``message_id`` is known; True when it was new."""
+        [new] = await self.append_many([event], routed=[routed])
+        return new
+
+    async def append_many(
+        self, records: Sequence[EventRecord], *, routed: Sequence[bool] | None = None
+    ) -> list[bool]:
+        """Store ``records`` in this order (as :meth:`append` each); which ones were new.
+
+        Args:
+            routed: per record, whether it is stored as routed already (nothing to route).
+        """
+        flags = routed if routed is not None else [False] * len(records)
+        values = [self._values(r, f) for r, f in zip(records, flags, strict=True)]
+        if self._appends is not None:
+            return await self._appends.submit_many(values)
+        async with self._engine.begin() as conn:
+            return [await self._insert(conn, v) for v in values]
 
     async def unrouted(self, limit: int = 100) -> list[EventRecord]:
         """The oldest events Temporal has not accepted yet, in arrival order."""
@@ -104,9 +132,16 @@ class EventRepo:
         """Record that these events reached their journeys."""
         if not seqs:
             return
-        stmt = events.update().where(events.c.seq.in_(list(seqs))).values(routed_at=at or now())
+        marks = (list(seqs), at or now())
+        if self._marks is not None:
+            await self._marks.submit(marks)
+            return
         async with self._engine.begin() as conn:
-            await conn.execute(stmt)
+            await self._mark(conn, marks)
+
+    async def _mark(self, conn: AsyncConnection, marks: tuple[list[int], datetime]) -> None:
+        seqs, at = marks
+        await conn.execute(events.update().where(events.c.seq.in_(seqs)).values(routed_at=at))
 
     async def mark_dead(self, seq: int, error: str, at: datetime | None = None) -> None:
         """Give up routing an event Temporal refuses for good (kept, with the reason)."""
