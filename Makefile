@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench bench-latency bench-ingest clean
+.PHONY: dev test lint bench bench-latency bench-ingest node-sdk clean
 
 # Reinstall whenever pyproject.toml changes, so a pull never leaves a stale venv.
 $(STAMP): pyproject.toml
@@ -16,7 +16,16 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(BIN)/sojourn dev
 
-test: $(STAMP)
+# The official Segment Node SDK for tests/gateway/test_segment_node_sdk.py, pinned by its lock
+# file; without npm the test skips and says why.
+NODE_SDK := tests/gateway/node
+node-sdk:
+	@if command -v npm >/dev/null 2>&1; then \
+		test $(NODE_SDK)/node_modules/.package-lock.json -nt $(NODE_SDK)/package-lock.json || \
+		npm ci --prefix $(NODE_SDK) --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Node SDK test will skip"; fi
+
+test: $(STAMP) node-sdk
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/sojourn templates check
