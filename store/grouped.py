@@ -60,7 +60,9 @@ class GroupCommit(Generic[T, R]):
             future: asyncio.Future[R] = loop.create_future()
             self._waiting.append((item, future))
             futures.append(future)
-        if futures and (self._drainer is None or self._drainer.done()):
+        drainer = self._drainer
+        # A drainer of another (closed) event loop will never run again: start one here.
+        if futures and (drainer is None or drainer.done() or drainer.get_loop() is not loop):
             self._drainer = loop.create_task(self._drain(), name="sojourn-group-commit")
         # Shielded: a caller that gives up (a client hung up) does not take the write with it;
         # it is committed anyway, like a request whose answer never arrived.
@@ -106,7 +108,7 @@ class GroupCommit(Generic[T, R]):
 def _settle(
     future: asyncio.Future[R], result: R | None = None, *, exc: Exception | None = None
 ) -> None:
-    if future.done():
+    if future.done() or future.get_loop().is_closed():  # nobody can be waiting on it
         return
     if exc is not None:
         future.set_exception(exc)
