@@ -86,6 +86,7 @@ class Answers:
 
     seconds: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)  # status 0: no answer, by kind
     first: float = 0.0
     last: float = 0.0
 
@@ -150,8 +151,10 @@ async def send(
             began = time.perf_counter()
             try:
                 status = (await http.post("/v1/track", json=calls[index].body())).status_code
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 status = 0  # no answer at all counts as a refusal
+                kind = type(exc).__name__
+                answers.errors[kind] = answers.errors.get(kind, 0) + 1
             answers.seconds.append(time.perf_counter() - began)
             answers.statuses[status] = answers.statuses.get(status, 0) + 1
             answers.last = loop.time()
@@ -261,6 +264,8 @@ def report_mix(
         f"non-2xx                  {answers.refused:9d}        bar 0        "
         f"{_verdict(answers.refused == 0)}   {dict(sorted(answers.statuses.items()))}"
     )
+    if answers.errors:
+        print(f"  no answer (client side)  {answers.errors}")
     print(f"{'milliseconds':25}{'p50':>9}{'p99':>9}{'max':>9}{'bar p99':>9}")
     rows = (
         ("gateway answer", answer, 50.0),
