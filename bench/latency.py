@@ -43,13 +43,15 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from tests.ports import free_ports
-from worker.settings import DEV_WRITE_KEY
-
+# The baseline workflow below makes the sandbox re-import this module: everything that is not
+# workflow code passes through (worker.settings pulls in cryptography, which cannot be imported
+# twice in one process).
 with workflow.unsafe.imports_passed_through():
     import httpx
 
     from store import Store
+    from tests.ports import free_ports
+    from worker.settings import DEV_WRITE_KEY
 
 START_WAIT = 120.0  # Temporal dev server, worker and gateway on a shared 2-core machine
 SEND_WAIT = 60.0
