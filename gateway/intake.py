@@ -173,9 +173,10 @@ class Intake:
         """Store (checked) calls in order; per call what it did, or why the store refused it.
 
         Consecutive behavioural calls of known users (tracks, pages, screens, but not
-        ``Unsubscribed``) touch nothing but the event log, so they are appended together, in
-        one transaction where the store can (a batch of 100 tracks is one commit, not 100).
-        Any other call first flushes those before it, so the log keeps the calls' order.
+        ``Unsubscribed`` or ``Signed Up``, which change consent) touch nothing but the event
+        log, so they are appended together, in one transaction where the store can (a batch
+        of 100 tracks is one commit, not 100). Any other call first flushes those before it,
+        so the log keeps the calls' order.
         """
         received_at = received_at or datetime.now(UTC)
         results: list[Stored | InvalidField | None] = [None] * len(calls)
@@ -285,11 +286,15 @@ class Intake:
         return Stored(accepted, routable and new, contact_id if routable else None)
 
 
+# Track events whose storing does more than append to the log (consent), see _store_one.
+WITH_EFFECTS = frozenset({UNSUBSCRIBED, SIGNED_UP})
+
+
 def _plain(call: AnyCall) -> bool:
     """A known user's behaviour: storing it appends to the log and does nothing else."""
     if not isinstance(call, Track | Page | Screen) or call.user_id is None:
         return False
-    return not (isinstance(call, Track) and call.event == UNSUBSCRIBED)
+    return not (isinstance(call, Track) and call.event in WITH_EFFECTS)
 
 
 def _as_track(call: Track | Page | Screen) -> tuple[str, dict[str, Any]]:
