@@ -29,8 +29,10 @@ FREE_TEXT = 255
 
 class _Body(BaseModel):
     # No whitespace stripping: what is stored is what was sent, and the OpenAPI document can
-    # say exactly what is accepted (schemathesis holds it to that).
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    # say exactly what is accepted (schemathesis holds it to that). Fields are read by their
+    # Segment (camelCase) names only: with names allowed too, an extra ``message_id`` beside a
+    # valid body would be read as the field and could refuse a call the schema accepts.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="ignore")
 
 
 # At least one character that is not blank: an id or an event name of spaces means nothing.

@@ -109,6 +109,18 @@ async def test_extra_segment_fields_are_ignored(client: httpx.AsyncClient, store
     assert await store.events.get("m-sdk") is not None
 
 
+async def test_snake_case_twins_of_fields_are_extras_not_the_fields(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    # Segment names fields in camelCase; ``message_id`` is an unknown extra, whatever it holds.
+    body = track(message_id=[1, 2], user_id={"x": 1})
+    response = await client.post("/v1/track", json=body)
+
+    assert response.status_code == 200, response.text
+    stored = await store.events.get(response.json()["messageId"])
+    assert stored is not None and stored.contact_id == "u-1"
+
+
 async def test_numeric_user_id_is_the_same_user_as_its_string(
     client: httpx.AsyncClient, store: Store
 ) -> None:
