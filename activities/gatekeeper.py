@@ -18,11 +18,22 @@ from datetime import datetime
 from activities.policy import MessagingPolicy
 from activities.timing import cap_not_before, next_send_window
 from store import Store
-from store.consent import ALL_TOPICS, GRANTED, PENDING, WITHDRAWN, status_of
+from store.consent import ALL_TOPICS, EMAIL, GRANTED, PENDING, WITHDRAWN, status_of
 from store.erasure import ErasureRepo
 from store.frequency import FrequencyRepo
 from store.records import MessageRecord
 from store.suppression import ERASED, Suppression, SuppressionRepo
+
+PUSH = "push"
+
+
+def consent_default(channel: str, single_opt_in: bool) -> bool:
+    """Consent of a topic the contact never touched on ``channel``.
+
+    Email and push follow the topic's opt-in mode (a push subscription is itself the
+    browser's opt-in); SMS marketing always needs an explicit grant (TCPA, CNIL).
+    """
+    return single_opt_in if channel != "sms" else False
 
 
 @dataclass(frozen=True)
@@ -52,14 +63,20 @@ class Gatekeeper:
         self.erasures = ErasureRepo(store.engine, policy.master_key)
         self.slots = FrequencyRepo(store.engine)
 
-    async def refusal(self, contact_id: str, address: str | None, topic: str) -> Verdict | None:
-        """A permanent no (unknown contact, missing address, suppressed, no consent), or None."""
+    async def refusal(
+        self, contact_id: str, address: str | None, topic: str, channel: str = EMAIL
+    ) -> Verdict | None:
+        """A permanent no (unknown contact, missing address, suppressed, no consent), or None.
+
+        Consent is per topic on ``channel``; SMS needs an explicit grant (see
+        :func:`activities.channels.consent_default`). Push has no address to suppress.
+        """
         if not address:
-            return Verdict("refuse", "no_email")
+            return Verdict("refuse", f"no_{channel}" if channel != "sms" else "no_phone")
         if not await self.erasures.is_present(contact_id):
             return Verdict("refuse", "no_contact")
         marketing = self.policy.is_marketing(topic)
-        suppressed = await self.suppressions.get(address)
+        suppressed = await self.suppressions.get(address) if channel != PUSH else None
         if suppressed is not None:
             # An erased address needs new consent for marketing; bounces refuse everything.
             if suppressed.reason != ERASED:
@@ -68,8 +85,9 @@ class Gatekeeper:
                 return Verdict("refuse", "suppressed")
         if not marketing:
             return None
-        rows = await self.store.consent.state(contact_id)
-        status = status_of(rows, topic, default=self.policy.single_opt_in(topic))
+        rows = await self.store.consent.state(contact_id, channel)
+        single = self.policy.single_opt_in(topic)
+        status = status_of(rows, topic, default=consent_default(channel, single))
         if status == WITHDRAWN:
             # A withdrawal the person made ends the journey; a double opt-in never confirmed
             # merely skips the message.
@@ -102,23 +120,37 @@ class Gatekeeper:
         )
         return Verdict("defer", "quiet_hours", opening) if opening else None
 
-    async def peek_cap(self, contact_id: str, topic: str, at: datetime) -> datetime | None:
+    async def peek_cap(
+        self, contact_id: str, topic: str, at: datetime, channel: str = EMAIL
+    ) -> datetime | None:
         """The cap's next allowed moment, without claiming (for an early, cheap answer)."""
-        if not self.policy.frequency_caps or not self.policy.is_marketing(topic):
+        own = self.policy.channel_caps.get(channel, [])
+        if not (self.policy.frequency_caps or own) or not self.policy.is_marketing(topic):
             return None
         times = [t for _, t in await self.slots.sends(contact_id)]
-        return cap_not_before(times, at, self.policy.frequency_caps)
+        waits = [cap_not_before(times, at, self.policy.frequency_caps)]
+        if own:
+            mine = [t for _, t in await self.slots.sends(contact_id, channel)]
+            waits.append(cap_not_before(mine, at, own))
+        return max((w for w in waits if w is not None), default=None)
 
     async def claim_cap(self, message: MessageRecord, at: datetime, on_cap: str) -> Verdict | None:
-        """Atomically take a frequency slot for ``message``; a Verdict when capped."""
-        if not self.policy.frequency_caps or not self.policy.is_marketing(message.topic):
-            return None
+        """Atomically take a frequency slot for ``message``; a Verdict when capped.
+
+        ``frequency_caps`` count every channel's messages (an email and an SMS share them);
+        ``channel_caps`` add limits of the message's own channel.
+        """
         rules = self.policy.frequency_caps
+        own = self.policy.channel_caps.get(message.channel, [])
+        if not (rules or own) or not self.policy.is_marketing(message.topic):
+            return None
         not_before = await self.slots.claim(
             message.contact_id,
             message.key,
             at,
             lambda times, when: cap_not_before(times, when, rules),
+            channel=message.channel,
+            decide_channel=(lambda times, when: cap_not_before(times, when, own)) if own else None,
         )
         if not_before is None:
             return None

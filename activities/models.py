@@ -37,6 +37,8 @@ class PrepareMessage(BaseModel):
     experiment: str | None = None
     arm: str | None = None
     subject: str | None = None
+    # email, sms or push (activities/channels); payloads recorded before channels are email.
+    channel: str = "email"
 
 
 class SendMessage(PrepareMessage):

@@ -52,6 +52,11 @@ DEFAULT_TOPICS: dict[str, Topic] = {
     "product_updates": Topic(labels={"en": "Product updates", "fr": "Nouveautés produit"}),
 }
 DEFAULT_CAPS = [CapRule(count=1, hours=24), CapRule(count=3, hours=24 * 7)]
+# Limits of one channel on top of ``frequency_caps`` (which count every channel's messages).
+DEFAULT_CHANNEL_CAPS = {
+    "sms": [CapRule(count=1, hours=24), CapRule(count=2, hours=24 * 7)],
+    "push": [CapRule(count=2, hours=24)],
+}
 
 
 class PolicyFields(BaseModel):
@@ -63,6 +68,9 @@ class PolicyFields(BaseModel):
     default_timezone: str = "Europe/Paris"
     topics: dict[str, Topic] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
     frequency_caps: list[CapRule] = Field(default_factory=lambda: list(DEFAULT_CAPS))
+    channel_caps: dict[str, list[CapRule]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_CHANNEL_CAPS.items()}
+    )
     quiet_hours: bool = True
     send_window_start: time = time(8, 0)
     send_window_end: time = time(21, 0)

@@ -30,6 +30,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.experiments import subject_variant
+from activities.channels import EMAIL, ChannelSet
 from activities.gatekeeper import Gatekeeper, Verdict
 from activities.handing import guarded, heartbeating, retry_delay
 from activities.links import Links
@@ -76,6 +77,7 @@ class SendActivities:
         provider: where delivered messages go.
         mail_from: the ``From`` header.
         policy: topics, links, caps and quiet hours (default: none held back).
+        channels: recipients, rendering and providers of SMS and push (``activities/channels``).
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class SendActivities:
         provider: Provider,
         mail_from: str,
         policy: MessagingPolicy | None = None,
+        channels: ChannelSet | None = None,
     ) -> None:
         self.store = store
         self.renderer = renderer
@@ -93,6 +96,7 @@ class SendActivities:
         self.policy = policy or PERMISSIVE
         self.links = Links(self.policy)
         self.gates = Gatekeeper(store, self.policy)
+        self.channels = channels or ChannelSet(store)
 
     # ---- prepare ------------------------------------------------------------------------
 
@@ -113,9 +117,7 @@ class SendActivities:
             if existing.status != "prepared":
                 return _prepared(existing)
         else:
-            verdict = await self.gates.refusal(
-                request.contact_id, contact.email if contact else None, request.topic
-            )
+            verdict, _ = await self._refusal(request, contact)
         if verdict is not None:
             await self.store.messages.mark(request.key, "refused", reason=verdict.reason)
             return _prepared(existing, "refused", verdict.reason)
@@ -124,7 +126,7 @@ class SendActivities:
         # Cheap early answers; the cap is claimed atomically only by deliver_message.
         verdict = await self.gates.quiet(contact.timezone if contact else None, request.topic, at)
         if verdict is None:
-            cap = await self.gates.peek_cap(request.contact_id, request.topic, at)
+            cap = await self.gates.peek_cap(request.contact_id, request.topic, at, request.channel)
             if cap is not None:
                 verdict = (
                     Verdict("skip", "frequency_cap")
@@ -139,9 +141,7 @@ class SendActivities:
         self, request: PrepareMessage, contact: ContactRecord | None
     ) -> MessageRecord:
         message_id = uuid.uuid4().hex
-        verdict = await self.gates.refusal(
-            request.contact_id, contact.email if contact else None, request.topic
-        )
+        verdict, address = await self._refusal(request, contact)
         record = MessageRecord(
             key=request.key,
             message_id=message_id,
@@ -153,9 +153,14 @@ class SendActivities:
             status="refused" if verdict else "prepared",
             reason=verdict.reason if verdict else None,
             created_at=now(),
+            channel=request.channel,
         )
         locale = None
-        if contact is not None and verdict is None:
+        if contact is not None and verdict is None and request.channel != EMAIL:
+            locale = self.channels.render_into(
+                self.renderer, self.policy, self.links, record, contact, request, address or ""
+            )
+        elif contact is not None and verdict is None:
             locale = self._render_into(record, contact, request)
         stored = await self.store.messages.prepare(record, locale=locale)
         if request.experiment:
@@ -170,6 +175,21 @@ class SendActivities:
             reason=stored.reason,
         )
         return stored
+
+    async def _refusal(
+        self, request: PrepareMessage, contact: ContactRecord | None
+    ) -> tuple[Verdict | None, str | None]:
+        """The gates' refusal on the request's channel, and the recipient's address."""
+        recipient = await self.channels.recipient(request.channel, contact)
+        if recipient.problem:
+            return Verdict("refuse", recipient.problem), None
+        verdict = await self.gates.refusal(
+            request.contact_id, recipient.address, request.topic, request.channel
+        )
+        return verdict, recipient.address
+
+    def _provider(self, message: MessageRecord) -> Provider:
+        return self.channels.provider(message.channel) or self.provider
 
     def _render_into(
         self, record: MessageRecord, contact: ContactRecord, request: PrepareMessage
@@ -297,7 +317,9 @@ class SendActivities:
         contact = await self.store.contacts.get(message.contact_id)
         timezone = contact.timezone if contact else None
         # Every gate again at the moment of sending, not only when the step began.
-        verdict = await self.gates.refusal(message.contact_id, message.to_address, message.topic)
+        verdict = await self.gates.refusal(
+            message.contact_id, message.to_address, message.topic, message.channel
+        )
         if verdict is not None:
             await self.store.messages.mark(request.key, "refused", reason=verdict.reason)
             return Delivery(message_id=message.message_id, status="refused", reason=verdict.reason)
@@ -315,7 +337,7 @@ class SendActivities:
 
     async def _resolve(self, message: MessageRecord) -> Delivery:
         """An earlier attempt died after the point of no return: find out, or say unknown."""
-        provider = self.provider
+        provider = self._provider(message)
         if provider.idempotent:
             return await self._resend(message, reason=None)
         found = await provider.lookup(message)
@@ -360,8 +382,9 @@ class SendActivities:
             committed = True
             await self.store.messages.commit(message.key, now())
 
+        provider = self._provider(message)
         try:
-            provider_id = await guarded(self.provider.send(message, commit), lambda: committed)
+            provider_id = await guarded(provider.send(message, commit), lambda: committed)
         except asyncio.CancelledError:
             # Stopped before the point of no return (an exit, or the worker shutting down).
             await asyncio.shield(self.store.messages.unclaim(message.key, reason="cancelled"))
@@ -386,7 +409,7 @@ class SendActivities:
             "sent",
             at=now(),
             reason=reason,
-            provider=self.provider.name,
+            provider=provider.name,
             provider_id=provider_id,
         )
         log.info("message sent", reason=reason, **_ids(message))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from activities.channels.template_check import check_channel_templates
 from activities.personalise import template_context
 from activities.rendering import REQUIRED_LOCALES, Rendered, Renderer, TemplateError
 from store.records import ContactRecord
@@ -79,4 +80,8 @@ def check_templates(renderer: Renderer) -> list[str]:
                     break
                 if not rendered.subject:
                     problems.append(f"{locale}/{template}: empty subject")
+    # SMS and push variants (activities/channels): the same rules, their own renderer.
+    problems += check_channel_templates(
+        renderer, samples, lambda locale: sample_contact(samples, locale)
+    )
     return problems

@@ -5,6 +5,7 @@
 
 from journeys.birthday import Birthday
 from journeys.cart import CartAbandonment
+from journeys.cart_escalation import CartEscalation
 from journeys.cross_sell import CrossSell
 from journeys.loyalty import Loyalty
 from journeys.nurturing import Nurturing
@@ -25,6 +26,7 @@ ALL = (
     Loyalty,
     ConsentConfirmation,
     Digest,
+    CartEscalation,
 )
 BY_NAME = {j.spec.name: j for j in ALL}
 
@@ -33,6 +35,7 @@ __all__ = [
     "BY_NAME",
     "Birthday",
     "CartAbandonment",
+    "CartEscalation",
     "ConsentConfirmation",
     "CrossSell",
     "Digest",

@@ -20,6 +20,7 @@ from store.experiments import ExperimentRepo
 from store.identities import IdentityRepo
 from store.messages import MessageRepo
 from store.outcomes import OutcomeReads
+from store.push_subscriptions import PushSubscriptionRepo
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -77,6 +78,7 @@ class Store:
         self.catalog = CatalogRepo(engine)
         self.experiments = ExperimentRepo(engine)
         self.outcomes = OutcomeReads(engine)
+        self.push = PushSubscriptionRepo(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

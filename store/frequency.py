@@ -1,5 +1,8 @@
 """Frequency slots: the recent marketing sends per contact, claimed atomically.
 
+Each slot is ``[key, ISO time]`` (email) or ``[key, ISO time, channel]``: cross-channel caps
+count them all, per-channel caps only their own channel's.
+
 Two journeys racing for the same contact both read the row, both decide, and both try to
 write it back with ``WHERE version = <what they read>``: exactly one write succeeds, the other
 re-reads and sees the slot taken. That works the same on SQLite and PostgreSQL, without locks.
@@ -17,6 +20,7 @@ from store._sql import upsert
 from store.schema_messaging import frequency_slots
 
 KEEP = timedelta(days=31)  # longer than any sensible cap window
+EMAIL = "email"
 Decide = Callable[[list[datetime], datetime], datetime | None]
 
 
@@ -40,30 +44,49 @@ class FrequencyRepo:
             ).one()
         return list(row.sends), row.version
 
-    async def sends(self, contact_id: str) -> list[tuple[str, datetime]]:
-        """The recorded sends of a contact: ``(idempotency key, time)``."""
+    async def sends(
+        self, contact_id: str, channel: str | None = None
+    ) -> list[tuple[str, datetime]]:
+        """The recorded sends of a contact (of one ``channel``): ``(idempotency key, time)``."""
         rows, _ = await self._read(contact_id)
-        return [(k, datetime.fromisoformat(t)) for k, t in rows]
+        return [
+            (row[0], datetime.fromisoformat(row[1]))
+            for row in rows
+            if channel is None or _channel(row) == channel
+        ]
 
     async def claim(
-        self, contact_id: str, key: str, at: datetime, decide: Decide
+        self,
+        contact_id: str,
+        key: str,
+        at: datetime,
+        decide: Decide,
+        *,
+        channel: str = EMAIL,
+        decide_channel: Decide | None = None,
     ) -> datetime | None:
         """Take a slot for ``key`` at ``at`` unless ``decide`` says not before some moment.
 
-        ``decide(previous_send_times, at)`` returns None to allow. Claiming the same key twice
-        is a no-op that allows (a retried delivery keeps its slot). Returns None when the slot
-        is taken, else the moment ``decide`` asked to wait for.
+        ``decide(previous_send_times, at)`` returns None to allow; ``decide_channel`` judges
+        the sends of ``channel`` alone (per-channel limits beside the cross-channel ones).
+        Claiming the same key twice is a no-op that allows (a retried delivery keeps its
+        slot). Returns None when the slot is taken, else the moment to wait for.
         """
         while True:
             rows, version = await self._read(contact_id)
-            if any(k == key for k, _ in rows):
+            if any(row[0] == key for row in rows):
                 return None
-            times = [datetime.fromisoformat(t) for _, t in rows]
-            not_before = decide(times, at)
+            times = [datetime.fromisoformat(row[1]) for row in rows]
+            waits = [decide(times, at)]
+            if decide_channel is not None:
+                own = [datetime.fromisoformat(r[1]) for r in rows if _channel(r) == channel]
+                waits.append(decide_channel(own, at))
+            not_before = max((w for w in waits if w is not None), default=None)
             if not_before is not None:
                 return not_before
-            fresh = [[k, t] for k, t in rows if datetime.fromisoformat(t) > at - KEEP]
-            fresh.append([key, at.isoformat()])
+            fresh = [row for row in rows if datetime.fromisoformat(row[1]) > at - KEEP]
+            # Email slots keep their two-element shape, so older readers still understand them.
+            fresh.append([key, at.isoformat()] + ([channel] if channel != EMAIL else []))
             if await self._write(contact_id, fresh, version):
                 return None
 
@@ -71,7 +94,7 @@ class FrequencyRepo:
         """Give back the slot of a send that did not happen after all."""
         while True:
             rows, version = await self._read(contact_id)
-            kept = [[k, t] for k, t in rows if k != key]
+            kept = [row for row in rows if row[0] != key]
             if len(kept) == len(rows) or await self._write(contact_id, kept, version):
                 return
 
@@ -87,3 +110,8 @@ class FrequencyRepo:
         async with self._engine.begin() as conn:
             result = await conn.execute(stmt)
         return bool(result.rowcount)
+
+
+def _channel(row: list[str]) -> str:
+    # [key, time] rows predate channels: they are email.
+    return row[2] if len(row) > 2 else EMAIL

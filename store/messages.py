@@ -150,9 +150,12 @@ class MessageRepo:
         contact_id: str | None = None,
         status: str | tuple[str, ...] | None = None,
         limit: int = 50,
+        channel: str | None = None,
     ) -> list[MessageRecord]:
-        """Most recent messages first, optionally for one contact or status (or several)."""
+        """Most recent messages first, optionally for one contact, status(es) or channel."""
         stmt = sa.select(messages).order_by(messages.c.created_at.desc()).limit(limit)
+        if channel is not None:
+            stmt = stmt.where(messages.c.channel == channel)
         if contact_id is not None:
             stmt = stmt.where(messages.c.contact_id == contact_id)
         if isinstance(status, str):

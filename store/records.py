@@ -74,3 +74,5 @@ class MessageRecord(BaseModel):
     provider_id: str | None = None
     created_at: datetime
     sent_at: datetime | None = None
+    # email, sms, push or audience (revision 0013_channels); old rows are email.
+    channel: str = "email"

@@ -39,6 +39,8 @@ contacts = sa.Table(
     sa.Column("last_seen_at", When),
     sa.Column("last_email_open_at", When),
     sa.Column("last_email_click_at", When),
+    # Revision 0013_channels: inbound SMS (STOP/START) find their contact by number.
+    sa.Index("ix_contacts_phone", "phone"),
 )
 
 events = sa.Table(
@@ -142,6 +144,9 @@ messages = sa.Table(
     sa.Column("not_before", When, comment="deferred until; reason says why"),
     sa.Column("deferrals", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locale", sa.String(35), comment="locale the message was rendered in"),
+    # Revision 0013_channels: email, sms, push or audience (to_address: address, E.164 number,
+    # subscription count, audience name).
+    sa.Column("channel", sa.String(16), nullable=False, server_default="email"),
     sa.Index("ix_messages_contact", "contact_id", "created_at"),
     sa.Index("ix_messages_sent", "status", "sent_at"),
 )

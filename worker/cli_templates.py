@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from activities.channels.sms_segments import sms_length
+from activities.channels.template_check import sample_text
 from activities.rendering import Renderer, TemplateError
 from activities.template_check import check_templates, load_samples, sample_render
 from store import Store
@@ -36,8 +38,12 @@ def preview(
     locale: str | None = typer.Option(None, "--locale", help="Force a locale (fr, en)."),
     data: str | None = typer.Option(None, "--data", help="Journey data as JSON."),
     out: Annotated[Path, typer.Option("--out", help="Folder for the files.")] = PREVIEW_DIR,
+    channel: str = typer.Option("email", "--channel", help="email, sms or push."),
 ) -> None:
-    """Render NAME for a contact; write the HTML and text, print the subject."""
+    """Render NAME for a contact; write the HTML and text, print the subject.
+
+    With ``--channel sms`` or ``push``: print the text (and, for SMS, its length in segments).
+    """
     settings = Settings()
     record = asyncio.run(_contact(settings, contact))
     if record is None:
@@ -45,6 +51,9 @@ def preview(
         raise typer.Exit(1)
     renderer = Renderer(default_locale=settings.default_locale)
     payload = json.loads(data) if data else load_samples(renderer.root).get(name, {})
+    if channel != "email":
+        preview_text(renderer, name, channel, record, payload, locale)
+        return
     try:
         rendered = sample_render(renderer, name, record, payload, locale)
     except TemplateError as exc:
@@ -59,6 +68,30 @@ def preview(
     typer.echo(f"Preheader: {rendered.preheader}")
     typer.echo(f"HTML: {html_path}")
     typer.echo(f"Text: {text_path}")
+
+
+def preview_text(
+    renderer: Renderer,
+    name: str,
+    channel: str,
+    record: ContactRecord,
+    payload: dict[str, Any],
+    locale: str | None,
+) -> None:
+    """Print an SMS or push variant; an SMS with its segments (GSM-7 or UCS-2)."""
+    try:
+        rendered = sample_text(renderer, name, channel, record, payload, locale)
+    except (TemplateError, KeyError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    if rendered.title:
+        typer.echo(f"Title: {rendered.title}")
+    if rendered.url:
+        typer.echo(f"URL: {rendered.url}")
+    typer.echo(f"Locale: {rendered.locale}")
+    typer.echo(rendered.body)
+    if channel == "sms":
+        typer.echo(f"Length: {sms_length(rendered.body)}")
 
 
 @templates_app.command("check")

@@ -13,6 +13,8 @@ import journeys.segments
 from activities.catalog import CatalogActivities
 from activities.dates import DateActivities
 from activities.experiments import ExperimentActivities
+from activities.audiences import AudienceActivities
+from activities.channels.factory import make_channels
 from activities.handover import HandoverActivities
 from activities.hygiene import HygieneActivities
 from activities.merging import MergeActivities
@@ -60,6 +62,7 @@ class Activities:
     dates: DateActivities
     experiments: ExperimentActivities
     send_time: SendTimeActivities
+    audiences: AudienceActivities
 
     @classmethod
     def build(
@@ -81,6 +84,7 @@ class Activities:
                 provider or make_provider(settings),
                 settings.mail_from,
                 policy,
+                make_channels(settings, store),
             ),
             handover=HandoverActivities(router),
             segments=SegmentActivities(store, journeys.segments.CATALOG, router),
@@ -91,6 +95,9 @@ class Activities:
             dates=DateActivities(store, router, policy.default_timezone),
             experiments=ExperimentActivities(store, enabled=settings.experiments),
             send_time=SendTimeActivities(store, policy),
+            audiences=AudienceActivities(
+                store, settings.audiences, policy, default_region=settings.sms_default_region
+            ),
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -106,6 +113,7 @@ class Activities:
             self.dates.date_entry_page,
             self.experiments.assign_arm,
             self.send_time.best_send_time,
+            self.audiences.sync_audience,
             *self.segments.all(),
             *self.catalog.all(),
         ]

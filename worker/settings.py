@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from activities.channels.settings import ChannelFields
 from activities.policy import PolicyFields
 from store.keys import PLACEHOLDER_MASTER_KEY, master_key_problem
 from workflows.search import DEV_CONTACT_KEY_SECRET, ContactKeys
@@ -29,7 +30,7 @@ def _acceptable_public_url(url: str | None) -> bool:
     return parsed.scheme == "http" and parsed.hostname in ("localhost", "127.0.0.1")
 
 
-class Settings(BaseSettings, PolicyFields):
+class Settings(BaseSettings, PolicyFields, ChannelFields):
     """Sojourn configuration; the defaults run the embedded stack on one machine.
 
     Attributes:

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         StartJourney,
     )
     from activities.segment_models import SEGMENT_LEFT
+    from workflows.audiences import AudienceVerbs
     from workflows.continuation import AUTO_CONTINUE, HistoryBound, Journal
     from workflows.exits import JourneyExit
     from workflows.experiments import ExperimentVerbs
@@ -49,7 +50,9 @@ SENT_LIMIT = 50
 INBOX_LIMIT = 500
 
 
-class Journey(SendVerbs, ExperimentVerbs, SendTimeVerbs, SegmentVerbs, StepVisibility):
+class Journey(
+    SendVerbs, AudienceVerbs, ExperimentVerbs, SendTimeVerbs, SegmentVerbs, StepVisibility
+):
     """Base class of every journey; subclass it, decorate with ``@journey`` and write ``steps``."""
 
     spec: ClassVar[JourneySpec]
@@ -349,10 +352,11 @@ class Journey(SendVerbs, ExperimentVerbs, SendTimeVerbs, SegmentVerbs, StepVisib
             return
         if event.name in self.spec.goal:
             self._exit_reason = ExitReason.goal
-        elif event.name == UNSUBSCRIBED and event.properties.get("topic") in (
-            None,
-            "*",
-            self.spec.topic,
+        elif (
+            event.name == UNSUBSCRIBED
+            and event.properties.get("topic") in (None, "*", self.spec.topic)
+            # An SMS STOP ends the journeys that send SMS, not every journey.
+            and event.properties.get("channel", "email") in self.spec.channels
         ):
             self._exit_reason = ExitReason.unsubscribed
         elif (

@@ -101,6 +101,7 @@ class SendVerbs:
         merge: Merge | None = None,
         experiment: Experiment | None = None,
         at: str | None = None,
+        channel: str = "email",
     ) -> SentMessage:
         """Send ``template`` to the contact: consent, suppression, timing, render, provider.
 
@@ -119,6 +120,8 @@ class SendVerbs:
                 the template or the delay, or skip the step (``workflows/experiments.py``).
             at: ``"best_time"`` waits for the contact's best hour in the next 24 h
                 (``workflows/send_time.py``).
+            channel: ``email``, ``sms`` or ``push``: the same gates, ledger and exactly-once
+                on each, with the template's ``.sms.j2`` / ``.push.j2`` variant.
 
         Returns the message handle; ``status`` is ``refused`` when consent or suppression
         said no, in which case nothing was sent and, for a withdrawn topic, the journey ends
@@ -132,6 +135,8 @@ class SendVerbs:
             await self._wait_for_best_time(template, topic or self.spec.topic)
         self._steps_taken += 1
         step = f"{self._steps_taken:02d}-{template}"
+        if channel != "email":
+            step += f".{channel}"
         if arm is not None and arm.skip:
             return self._settle(template, step, "", "skipped", "experiment", detail="arm skips it")
         # Events that arrive from here on count for the next wait_for, even before it starts.
@@ -150,6 +155,7 @@ class SendVerbs:
             experiment=experiment.name if experiment and arm else None,
             arm=arm.name if arm else None,
             subject=arm.subject if arm else None,
+            channel=channel,
         )
         if merge is not None:
             await queue_part(request, merge)

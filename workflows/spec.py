@@ -76,6 +76,8 @@ class JourneySpec:
         listens: further event names the journey reads (the names its ``wait_for`` use).
         holdout: share of contacts held out: counted, sent nothing (workflows/experiments.py).
         experiments: experiments assigned at entry, with the holdout, in one local activity.
+        channels: the channels it sends on; an ``Unsubscribed`` event of one of them (an
+            email unsubscribe, an SMS STOP) ends it.
     """
 
     name: str
@@ -88,6 +90,7 @@ class JourneySpec:
     listens: tuple[str, ...] = ()
     holdout: float = 0.0
     experiments: tuple[Any, ...] = ()  # workflows.experiments.Experiment, assigned at entry
+    channels: tuple[str, ...] = ("email",)
     listens_to: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +125,7 @@ def journey(
     listens: str | tuple[str, ...] | list[str] | None = None,
     holdout: float = 0.0,
     experiments: tuple[Any, ...] = (),
+    channels: str | tuple[str, ...] | list[str] | None = None,
 ) -> Callable[[J], J]:
     """Declare a journey class and register it as a Temporal workflow named ``name``.
 
@@ -144,6 +148,7 @@ def journey(
             listens=_names(listens),
             holdout=holdout,
             experiments=tuple(experiments),
+            channels=_names(channels) or ("email",),
         )
         if not workflow.unsafe.in_sandbox():  # checked once at import, not per workflow run
             missing = cls.spec.undeclared(waited_names(cls))

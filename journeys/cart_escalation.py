@@ -1,0 +1,50 @@
+"""Cart escalation: an abandoned checkout gets an email, then an SMS, then retargeting ads.
+
+The seed's cross-channel example: "a reminder email, followed by a targeted ad on social
+networks if they did not react to the email". Each step goes through the same gates as
+email (consent per topic and channel, caps across channels, quiet hours, exactly once). An
+SMS is sent only to contacts who granted SMS consent (refused otherwise, and the journey goes
+on to the audience). Ordering ends the journey at once and takes them out of the audience.
+"""
+
+from workflows import ExitReason, Journey, SentMessage, days, hours, journey
+
+REMINDER = "cart_escalation/reminder"
+AUDIENCE = "retargeting"
+REACTED = ("Email Link Clicked", "Product Viewed")
+
+
+@journey(
+    name="cart_escalation",
+    entry="Checkout Started",
+    goal="Order Completed",
+    listens=("Email Opened", "Email Link Clicked", "Product Viewed"),
+    channels=("email", "sms"),
+)
+class CartEscalation(Journey):
+    """Email reminder; unopened after a day, an SMS; still nothing, a retargeting audience."""
+
+    added: SentMessage | None = None
+
+    async def steps(self) -> None:
+        # Abandoned means no order within the hour (an order is the goal: it ends us here).
+        await self.sleep(hours(1))
+        email = await self.send(REMINDER)
+        if await self.wait_for("Email Opened", within=days(1), about=email):
+            return
+        await self.send(REMINDER, channel="sms")
+        if await self.wait_for(REACTED, within=days(1)):
+            return
+        self.added = await self.audience(AUDIENCE)
+        # Retargeting runs for two weeks unless they order (the goal) first.
+        await self.sleep(days(14))
+        await self._leave_audience()
+
+    async def on_exit(self, reason: ExitReason) -> None:
+        if reason is not ExitReason.completed:
+            await self._leave_audience()
+
+    async def _leave_audience(self) -> None:
+        if self.added is not None and self.added.sent:
+            self.added = None
+            await self.audience(AUDIENCE, remove=True)
