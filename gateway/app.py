@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from gateway import catalog, errors, metrics, routes
 from gateway.admin import include_admin_routes
 from gateway.auth import KeyRing
+from gateway.channels import include_channel_routes
 from gateway.messaging import include_messaging_routes
 from gateway.openapi import install_docs
 from gateway.ratelimit import RateLimiter
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(catalog.router)
     app.include_router(metrics.router)
     include_messaging_routes(app, settings)
+    include_channel_routes(app, settings)
     include_admin_routes(app, settings)
     return app
 

@@ -23,6 +23,7 @@ from activities.sending import SendActivities
 from store import Store
 from tests.channels.twilio_server import SID, TOKEN, TwilioRecorded, make_twilio
 from tests.messaging.fake_providers import serve_app
+from tests.workflows.conftest import make_harness  # noqa: F401  (the journey tests' fixture)
 
 TEMPLATE = "cart_escalation/reminder"
 

@@ -22,6 +22,7 @@ PATHS = [
     "tests/messaging/test_journeys.py",
     "tests/segments/test_enrollment.py",
     "tests/segments/test_lookup.py",
+    "tests/channels/test_cart_escalation.py",
 ]
 
 

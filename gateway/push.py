@@ -1,0 +1,154 @@
+"""Web push subscriptions and per-channel consent, sent by the app with its write key.
+
+- ``GET /v1/push/vapid-public-key``: the application server key the browser subscribes with
+  (``pushManager.subscribe({applicationServerKey})``); public, no key needed.
+- ``POST /v1/push/subscriptions``: ``{"userId", "subscription": PushSubscription.toJSON()}``
+  stores a browser's subscription for that contact; ``DELETE`` with ``{"userId", "endpoint"}``
+  removes it (the browser unsubscribed). A send reaches each subscription; one the push service
+  reports gone is removed by the worker.
+- ``POST /v1/consent``: ``{"userId", "channel": "sms", "topic", "subscribed", "wordingVersion"}``
+  records an opt-in (or out) per topic and channel in the consent ledger, with the request's
+  IP and user agent as proof (source ``api``). SMS marketing needs such a grant.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, StrictBool
+
+from activities.policy import MessagingPolicy
+from gateway.auth import KeyRing, require_key
+from gateway.errors import ApiError
+from gateway.models import ErrorBody
+from gateway.openapi import REFUSALS, SECURITY
+from gateway.unsubscribe import client_proof
+from store import Store
+from store._sql import now
+from store.consent import GRANTED, WITHDRAWN, ConsentEntry
+from store.push_subscriptions import PushSubscription
+
+
+class PushKeys(BaseModel):
+    """The browser's keys (base64url)."""
+
+    p256dh: str = Field(min_length=20, max_length=255)
+    auth: str = Field(min_length=8, max_length=64)
+
+
+class BrowserSubscription(BaseModel):
+    """``PushSubscription.toJSON()``."""
+
+    endpoint: str = Field(pattern=r"^https?://", max_length=2048)
+    keys: PushKeys
+
+
+class Subscribe(BaseModel):
+    """A contact's new browser subscription."""
+
+    userId: str = Field(min_length=1, max_length=255)
+    subscription: BrowserSubscription
+
+
+class Unsubscribe(BaseModel):
+    """A subscription the browser dropped."""
+
+    userId: str = Field(min_length=1, max_length=255)
+    endpoint: str = Field(max_length=2048)
+
+
+class ChannelConsent(BaseModel):
+    """An opt-in or opt-out on one channel and topic."""
+
+    userId: str = Field(min_length=1, max_length=255)
+    channel: Literal["email", "sms", "push", "audience"]
+    topic: str = Field(min_length=1, max_length=64)
+    subscribed: StrictBool
+    wordingVersion: str | None = Field(default=None, max_length=64)
+
+
+def _write_keys(request: Request) -> KeyRing:
+    ring: KeyRing = request.app.state.write_keys
+    return ring
+
+
+KEYED: dict[int | str, dict[str, Any]] = {
+    400: REFUSALS[400],
+    401: REFUSALS[401],
+    422: {"model": ErrorBody, "description": "A field is missing or invalid; `field` names it."},
+}
+SECURED = {"security": SECURITY}
+WriteKey = Annotated[str, Depends(require_key(_write_keys, what="write key"))]
+
+
+def make_push_router(policy: MessagingPolicy, vapid_public_key: str | None) -> APIRouter:
+    """The push and channel-consent routes; the store comes from ``app.state.store``."""
+    router = APIRouter(tags=["channels"])
+
+    @router.get(
+        "/v1/push/vapid-public-key",
+        summary="The VAPID key browsers subscribe with",
+        responses={404: {"model": ErrorBody, "description": "No VAPID key is configured."}},
+    )
+    async def vapid_key() -> JSONResponse:
+        if not vapid_public_key:
+            raise ApiError(404, "not_configured", None, "SOJOURN_VAPID_PUBLIC_KEY is not set")
+        return JSONResponse({"publicKey": vapid_public_key})
+
+    @router.post(
+        "/v1/push/subscriptions",
+        status_code=201,
+        summary="Store a push subscription",
+        responses=KEYED,
+        openapi_extra=SECURED,
+    )
+    async def subscribe(body: Subscribe, request: Request, _key: WriteKey) -> JSONResponse:
+        store: Store = request.app.state.store
+        await store.push.add(
+            PushSubscription(
+                contact_id=body.userId,
+                endpoint=body.subscription.endpoint,
+                p256dh=body.subscription.keys.p256dh,
+                auth=body.subscription.keys.auth,
+                user_agent=client_proof(request)["user_agent"],
+                created_at=now(),
+            )
+        )
+        return JSONResponse({"status": "subscribed"}, status_code=201)
+
+    @router.delete(
+        "/v1/push/subscriptions",
+        summary="Remove a push subscription",
+        responses=KEYED,
+        openapi_extra=SECURED,
+    )
+    async def unsubscribe(body: Unsubscribe, request: Request, _key: WriteKey) -> JSONResponse:
+        store: Store = request.app.state.store
+        removed = await store.push.remove(body.endpoint, body.userId)
+        return JSONResponse({"status": "removed" if removed else "unknown"})
+
+    @router.post(
+        "/v1/consent",
+        summary="Record consent per topic and channel",
+        responses=KEYED,
+        openapi_extra=SECURED,
+    )
+    async def consent(body: ChannelConsent, request: Request, _key: WriteKey) -> JSONResponse:
+        store: Store = request.app.state.store
+        ledger_id = await store.consent.record(
+            ConsentEntry(
+                contact_id=body.userId,
+                topic=body.topic,
+                channel=body.channel,
+                status=GRANTED if body.subscribed else WITHDRAWN,
+                source="api",
+                at=now(),
+                wording_version=body.wordingVersion,
+                **client_proof(request),
+            )
+        )
+        return JSONResponse({"status": "recorded", "ledger_id": ledger_id})
+
+    return router

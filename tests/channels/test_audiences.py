@@ -1,0 +1,180 @@
+"""The audience step's webhook: HMAC signature, hashed identifiers only, retries, once per step."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.audience_models import AudienceSynced, SyncAudience
+from activities.audiences import AudienceActivities
+from activities.channels.settings import Audience
+from activities.policy import MessagingPolicy
+from store import Store
+from tests.channels.audience_server import SECRET, AudienceRecorded, make_audience_app
+from tests.channels.conftest import add_contact
+from tests.messaging.fake_providers import serve_app
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[tuple[str, AudienceRecorded]]:
+    recorded = AudienceRecorded()
+    async with serve_app(make_audience_app(recorded)) as url:
+        yield url, recorded
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as c:
+        yield c
+
+
+def activities(
+    store: Store, policy: MessagingPolicy, url: str, client: httpx.AsyncClient, secret: str = SECRET
+) -> AudienceActivities:
+    audiences = {"retargeting": Audience(url=f"{url}/hooks/retargeting", secret=secret)}
+    return AudienceActivities(store, audiences, policy, client)
+
+
+def sync(contact: str, action: str = "add", **fields: object) -> SyncAudience:
+    values: dict[str, object] = dict(
+        key=f"test/{contact}/{uuid.uuid4().hex[:6]}",
+        contact_id=contact,
+        journey="cart_escalation",
+        step="05-audience-add-retargeting",
+        audience="retargeting",
+        action=action,
+    )
+    values.update(fields)
+    return SyncAudience.model_validate(values)
+
+
+async def run(acts: AudienceActivities, req: SyncAudience) -> AudienceSynced:
+    return await ActivityEnvironment().run(acts.sync_audience, req)
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+async def test_body_carries_hashes_only_and_is_signed(
+    hook: tuple[str, AudienceRecorded],
+    store: Store,
+    policy: MessagingPolicy,
+    client: httpx.AsyncClient,
+) -> None:
+    url, recorded = hook
+    contact = await add_contact(store)
+    await store.contacts.identify(
+        contact, {"email": "  Ada.Lovelace@Example.COM "}, datetime.now(UTC)
+    )
+    acts = activities(store, policy, url, client)
+    req = sync(contact)
+    first = await run(acts, req)
+    again = await run(acts, req)
+    assert first.status == "sent" and again.message_id == first.message_id
+    [(headers, body)] = recorded.calls  # once per step
+    assert recorded.verified == [True]
+    assert headers["idempotency-key"] == req.key
+    assert body["action"] == "add" and body["audience"] == "retargeting"
+    [member] = body["members"]
+    assert member == {
+        "email_sha256": sha("ada.lovelace@example.com"),
+        "phone_sha256": sha("+33612345678"),
+    }
+    raw = json.dumps(body) + json.dumps(headers)
+    for plain in ("lovelace", "Lovelace", "612345678", "06 12"):
+        assert plain not in raw
+
+
+async def test_a_forged_signature_would_not_verify(
+    hook: tuple[str, AudienceRecorded],
+    store: Store,
+    policy: MessagingPolicy,
+    client: httpx.AsyncClient,
+) -> None:
+    url, recorded = hook
+    contact = await add_contact(store)
+    acts = activities(store, policy, url, client, secret="wrong")
+    with pytest.raises(ApplicationError) as info:
+        await run(acts, sync(contact))
+    # The receiver refused (401): a 4xx fails the step for good.
+    assert info.value.non_retryable and recorded.verified == [False]
+
+
+async def test_5xx_is_retried_with_the_same_body_and_key(
+    hook: tuple[str, AudienceRecorded],
+    store: Store,
+    policy: MessagingPolicy,
+    client: httpx.AsyncClient,
+) -> None:
+    url, recorded = hook
+    recorded.fail_first = 1
+    contact = await add_contact(store)
+    acts = activities(store, policy, url, client)
+    req = sync(contact)
+    with pytest.raises(ApplicationError) as info:
+        await run(acts, req)
+    assert not info.value.non_retryable and info.value.next_retry_delay is not None
+    assert (await run(acts, req)).status == "sent"
+    (h1, b1), (h2, b2) = recorded.calls
+    assert b1 == b2 and h1["idempotency-key"] == h2["idempotency-key"] == req.key
+    assert len(recorded.accepted) == 1
+
+
+async def test_4xx_fails_the_step(
+    hook: tuple[str, AudienceRecorded],
+    store: Store,
+    policy: MessagingPolicy,
+    client: httpx.AsyncClient,
+) -> None:
+    url, recorded = hook
+    recorded.refuse = True
+    contact = await add_contact(store)
+    req = sync(contact)
+    with pytest.raises(ApplicationError) as info:
+        await run(activities(store, policy, url, client), req)
+    assert info.value.non_retryable
+    stored = await store.messages.get(req.key)
+    assert stored is not None and stored.status == "failed" and stored.channel == "audience"
+
+
+async def test_adding_needs_consent_removing_never_does(
+    hook: tuple[str, AudienceRecorded],
+    store: Store,
+    policy: MessagingPolicy,
+    client: httpx.AsyncClient,
+) -> None:
+    url, recorded = hook
+    contact = await add_contact(store)
+    await store.consent.set(
+        contact,
+        "marketing",
+        subscribed=False,
+        source="api",
+        at=datetime.now(UTC),
+        channel="audience",
+    )
+    acts = activities(store, policy, url, client)
+    added = await run(acts, sync(contact))
+    assert added.status == "refused" and added.reason == "unsubscribed"
+    assert (await run(acts, sync(contact, "remove"))).status == "sent"
+    [(_, body)] = recorded.calls
+    assert body["action"] == "remove"
+
+
+async def test_an_unknown_audience_fails_naming_the_setting(
+    store: Store, policy: MessagingPolicy, client: httpx.AsyncClient
+) -> None:
+    contact = await add_contact(store)
+    acts = AudienceActivities(store, {}, policy, client)
+    with pytest.raises(ApplicationError) as info:
+        await run(acts, sync(contact))
+    assert info.value.type == "UnknownAudience" and "SOJOURN_AUDIENCES" in str(info.value)
