@@ -20,6 +20,7 @@ from activities.engagement import Engagement
 from activities.links import Links
 from activities.policy import ALL_TOPICS, MessagingPolicy
 from activities.tokens import BadToken
+from gateway.channel_preferences import channel_states, save_channels
 from gateway.unsubscribe import client_proof
 from store.consent import GRANTED, PENDING
 from store.records import MessageRecord
@@ -68,6 +69,7 @@ label { display: block; padding: 8px 0; font-size: 17px; }
 button { padding: 10px 16px; margin: 12px 8px 0 0; font-size: 15px; }
 .notice { background: #e6f2e6; padding: 8px 12px; }
 .pending { color: #a06000; font-size: 14px; }
+.channel { padding: 2px 0 2px 28px; font-size: 15px; }
 </style></head>
 <body><main>
 <h1>{{ w.title }}</h1>
@@ -79,6 +81,9 @@ button { padding: 10px 16px; margin: 12px 8px 0 0; font-size: 15px; }
 <label><input type="checkbox" name="topic" value="{{ t.name }}" id="topic-{{ t.name }}"
 {% if t.on %}checked{% endif %}> {{ t.label }}
 {% if t.pending %}<span class="pending">({{ w.pending }})</span>{% endif %}</label>
+{% for c in t.channels %}<label class="channel"><input type="checkbox" name="{{ c.field }}"
+value="{{ t.name }}" id="{{ c.field }}-{{ t.name }}" {% if c.on %}checked{% endif %}>
+{{ c.label }}</label>{% endfor %}
 {% endfor %}
 <button type="submit" name="action" value="save" id="save">{{ w.save }}</button>
 <button type="submit" name="action" value="leave" id="leave">{{ w.leave }}</button>
@@ -133,12 +138,14 @@ def make_preferences_router(
         contact = await store.contacts.get(message.contact_id)
         lang = _language(contact.locale if contact else None, policy.default_locale)
         states = await Engagement(store, policy).topics(message.contact_id)
+        channels = await channel_states(store, policy, message.contact_id, lang)
         topics = [
             {
                 "name": name,
                 "label": topic.label(lang),
                 "on": states[name] == GRANTED,
                 "pending": states[name] == PENDING,
+                "channels": channels[name],
             }
             for name, topic in policy.topics.items()
         ]
@@ -168,6 +175,7 @@ def make_preferences_router(
             await engagement.withdraw(
                 contact_id, ALL_TOPICS, source="preference_centre", message=message, **proof
             )
+            await save_channels(request.app.state.store, policy, message, None, dict(proof))
             return await page(request, token, "left")
         wanted = {str(v) for v in form.getlist("topic")}
         states = await engagement.topics(contact_id)
@@ -183,6 +191,7 @@ def make_preferences_router(
                 await engagement.withdraw(
                     contact_id, name, source="preference_centre", message=message, **proof
                 )
+        await save_channels(request.app.state.store, policy, message, form, dict(proof))
         return await page(request, token, "saved")
 
     @router.get("/optin/{token}", response_class=HTMLResponse, summary="Confirm a subscription")

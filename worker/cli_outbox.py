@@ -14,12 +14,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from activities.providers import OutboxProvider
+from activities.providers.channel_outbox import ChannelOutboxProvider
 from store import Store
 from store.messages import DELIVERED
 from store.records import MessageRecord
 from worker.cli_common import echo_json, echo_table, iso, load_settings, run, short_time
 from worker.errors import SojournError
 from worker.settings import Settings
+
+# Where the outbox providers write each channel's messages.
+CHANNEL_FILES = {
+    "email": lambda directory, m: OutboxProvider(directory).path_for(m),
+    "sms": lambda directory, m: ChannelOutboxProvider(directory, "sms").path_for(m),
+    "push": lambda directory, m: ChannelOutboxProvider(directory, "push").path_for(m),
+}
 
 
 def _missing_sqlite_file(url: str) -> bool:
@@ -32,14 +40,16 @@ def _missing_sqlite_file(url: str) -> bool:
 
 
 async def sent_messages(
-    settings: Settings, *, contact: str | None, limit: int
+    settings: Settings, *, contact: str | None, limit: int, channel: str | None = None
 ) -> list[MessageRecord]:
     """Messages with status ``sent`` or ``unknown``, newest first."""
     if _missing_sqlite_file(settings.database_url):
         return []
     store = Store.from_url(settings.database_url)
     try:
-        return await store.messages.list(contact_id=contact, status=DELIVERED, limit=limit)
+        return await store.messages.list(
+            contact_id=contact, status=DELIVERED, limit=limit, channel=channel
+        )
     except (SQLAlchemyError, OSError) as exc:
         where = make_url(settings.database_url).render_as_string(hide_password=True)
         raise SojournError(
@@ -53,8 +63,11 @@ async def sent_messages(
 
 def as_row(message: MessageRecord, outbox: OutboxProvider) -> dict[str, Any]:
     """One message for ``--json``; ``eml`` is set for messages the outbox provider wrote."""
-    eml = outbox.path_for(message).absolute() if message.provider == outbox.name else None
+    eml = None
+    if message.provider == outbox.name and message.channel in CHANNEL_FILES:
+        eml = CHANNEL_FILES[message.channel](outbox.directory, message).absolute()
     return {
+        "channel": message.channel,
         "sent_at": iso(message.sent_at),
         "to": message.to_address,
         "subject": message.subject,
@@ -67,6 +80,9 @@ def as_row(message: MessageRecord, outbox: OutboxProvider) -> dict[str, Any]:
         "status": message.status,
         "reason": message.reason,
         "eml": str(eml) if eml else None,
+        # SMS and push have no subject: their text is what was sent; an audience call's text
+        # is the webhook body (hashes only).
+        "text": message.text if message.channel != "email" else None,
     }
 
 
@@ -74,10 +90,13 @@ def outbox(
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
     contact: Annotated[str | None, typer.Option(help="Only this contact's messages.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many messages.")] = 20,
+    channel: Annotated[
+        str | None, typer.Option(help="Only this channel: email, sms, push or audience.")
+    ] = None,
 ) -> None:
-    """List sent messages (newest first) and where their .eml files are."""
+    """List sent messages of every channel (newest first) and where their files are."""
     settings = load_settings()
-    messages = run(sent_messages(settings, contact=contact, limit=limit))
+    messages = run(sent_messages(settings, contact=contact, limit=limit, channel=channel))
     provider = OutboxProvider(settings.outbox_path)
     rows = [as_row(m, provider) for m in messages]
     if json_:
@@ -86,14 +105,16 @@ def outbox(
     if not rows:
         typer.echo("No messages sent yet. Start `sojourn dev` and send a `Signed Up` event.")
         return
+    # SUBJECT holds an SMS's or a push's first words, an audience call's action.
     echo_table(
-        ["SENT", "STATUS", "TO", "SUBJECT", "JOURNEY", "STEP", "MESSAGE ID", "EML"],
+        ["SENT", "STATUS", "TO", "SUBJECT", "CHANNEL", "JOURNEY", "STEP", "MESSAGE ID", "FILE"],
         [
             [
                 short_time(m.sent_at),
                 _status(m),
                 m.to_address,
-                m.subject,
+                _summary(m),
+                m.channel,
                 m.journey,
                 m.step,
                 m.message_id,
@@ -102,6 +123,17 @@ def outbox(
             for m, row in zip(messages, rows, strict=True)
         ],
     )
+
+
+def _summary(message: MessageRecord) -> str | None:
+    """The subject of an email, the first words of an SMS or push, an audience's action."""
+    if message.channel == "email":
+        return message.subject
+    if message.channel == "audience":
+        return message.subject  # add or remove
+    text = " ".join((message.text or "").split())
+    head = f"{message.subject}: " if message.subject else ""
+    return head + (text[:40] + "…" if len(text) > 40 else text)
 
 
 def _status(message: MessageRecord) -> str:

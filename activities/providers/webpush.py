@@ -58,9 +58,7 @@ class WebPushProvider:
         self.store = store
         key = vapid_private_key.strip()
         # A PEM file's content, or the raw base64url key that `vapid --gen` tools print.
-        self.vapid = (
-            Vapid02.from_pem(key.encode()) if "BEGIN" in key else Vapid02.from_string(key)
-        )
+        self.vapid = Vapid02.from_pem(key.encode()) if "BEGIN" in key else Vapid02.from_string(key)
         self.subject = subject
         self.ttl = ttl
 
