@@ -1,7 +1,7 @@
 """Channels: the messages' channel, web push subscriptions, contacts by phone number.
 
 Revision ID: 0013_channels
-Revises: 0004_frontdoor
+Revises: 0010_catalog
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_channels"
-down_revision = "0004_frontdoor"
+down_revision = "0010_catalog"
 branch_labels = None
 depends_on = None
 
