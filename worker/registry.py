@@ -10,11 +10,11 @@ from temporalio.client import Client
 
 import journeys
 import journeys.segments
+from activities.audiences import AudienceActivities
 from activities.catalog import CatalogActivities
+from activities.channels.factory import make_channels
 from activities.dates import DateActivities
 from activities.experiments import ExperimentActivities
-from activities.audiences import AudienceActivities
-from activities.channels.factory import make_channels
 from activities.handover import HandoverActivities
 from activities.hygiene import HygieneActivities
 from activities.merging import MergeActivities
