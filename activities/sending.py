@@ -29,8 +29,8 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.experiments import subject_variant
 from activities.channels import EMAIL, ChannelSet
+from activities.experiments import subject_variant
 from activities.gatekeeper import Gatekeeper, Verdict
 from activities.handing import guarded, heartbeating, retry_delay
 from activities.links import Links

@@ -352,12 +352,7 @@ class Journey(
             return
         if event.name in self.spec.goal:
             self._exit_reason = ExitReason.goal
-        elif (
-            event.name == UNSUBSCRIBED
-            and event.properties.get("topic") in (None, "*", self.spec.topic)
-            # An SMS STOP ends the journeys that send SMS, not every journey.
-            and event.properties.get("channel", "email") in self.spec.channels
-        ):
+        elif event.name == UNSUBSCRIBED and self.spec.ends_on_withdrawal(event.properties):
             self._exit_reason = ExitReason.unsubscribed
         elif (
             event.name == SEGMENT_LEFT

@@ -100,6 +100,15 @@ class JourneySpec:
             names.add(SEGMENT_LEFT)
         object.__setattr__(self, "listens_to", frozenset(names))
 
+    def ends_on_withdrawal(self, properties: dict[str, Any]) -> bool:
+        """Does an ``Unsubscribed`` event with ``properties`` end this journey?
+
+        Its topic (none: every topic) and its channel (none: email) must be the journey's:
+        an SMS STOP ends the journeys that send SMS, not every journey.
+        """
+        topic_matches = properties.get("topic") in (None, "*", self.topic)
+        return topic_matches and properties.get("channel", "email") in self.channels
+
     def undeclared(self, names: tuple[str, ...]) -> tuple[str, ...]:
         """Those of ``names`` the journey does not listen to."""
         return tuple(n for n in names if n not in self.listens_to)
