@@ -1,4 +1,4 @@
-"""Cart escalation: an abandoned checkout gets an email, then an SMS, then retargeting ads.
+"""Cart escalation: an abandoned payment step gets an email, then an SMS, then retargeting ads.
 
 The seed's cross-channel example: "a reminder email, followed by a targeted ad on social
 networks if they did not react to the email". Each step goes through the same gates as
@@ -16,7 +16,10 @@ REACTED = ("Email Link Clicked", "Product Viewed")
 
 @journey(
     name="cart_escalation",
-    entry="Checkout Started",
+    # Not Checkout Started or Product Added: those enter cart_abandonment (journeys/cart.py),
+    # and one reminder a cart is enough. Payment details entered without an order is the
+    # abandonment this journey escalates across channels.
+    entry="Payment Info Entered",
     goal="Order Completed",
     listens=("Email Opened", "Email Link Clicked", "Product Viewed"),
     channels=("email", "sms"),

@@ -90,7 +90,7 @@ async def result(h: Harness) -> JourneyResult:
 
 
 async def email_sent(h: Harness) -> str:
-    await h.event("Checkout Started")
+    await h.event("Payment Info Entered")
     await h.until(lambda: h.running(JOURNEY), "the journey to start")
     await h.skip(hours(1) + hours(0.1))
     await until_sent(h, ["email"])
