@@ -155,7 +155,7 @@ async def main(args: argparse.Namespace) -> None:
         await run(store, args, db)
     finally:
         await store.close()
-        if args.postgres:
+        if args.postgres and not args.keep:
             await drop_schema()
 
 
@@ -242,6 +242,7 @@ if __name__ == "__main__":
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL at 127.0.0.1:5432")
     parser.add_argument("--dir", type=Path, default=Path("var/bench"))
     parser.add_argument("--no-naive", action="store_true", help="skip the Python baseline")
+    parser.add_argument("--keep", action="store_true", help="leave the PostgreSQL schema")
     parser.add_argument("--import-only", action="store_true", help="stop after the import")
     args = parser.parse_args()
     if args.small:

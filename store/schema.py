@@ -39,6 +39,8 @@ contacts = sa.Table(
     sa.Column("last_seen_at", When),
     sa.Column("last_email_open_at", When),
     sa.Column("last_email_click_at", When),
+    # "Spent more than X" reads a range of this index, not every profile (revision 0014).
+    sa.Index("ix_contacts_spent_signup", "total_spent", "signup_at"),
 )
 
 events = sa.Table(
@@ -108,6 +110,17 @@ segment_enrollments = sa.Table(
     sa.Column("contact_id", sa.String(255), primary_key=True),
     sa.Column("segment", sa.String(128), nullable=False),
     sa.Column("enrolled_at", When, nullable=False),
+)
+
+# When a contact's answer to a segment may next change with no event at all (the oldest event
+# of a window ageing out, "signed up N days ago" coming true): the sweep's due list (0014).
+segment_wakeups = sa.Table(
+    "segment_wakeups",
+    metadata,
+    sa.Column("segment", sa.String(128), primary_key=True),
+    sa.Column("contact_id", sa.String(255), primary_key=True),
+    sa.Column("due_at", When, nullable=False),
+    sa.Index("ix_segment_wakeups_due", "due_at"),
 )
 
 messages = sa.Table(

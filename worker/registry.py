@@ -24,16 +24,19 @@ from activities.rendering import Renderer
 from activities.segments import SegmentActivities
 from activities.send_time import SendTimeActivities
 from activities.sending import SendActivities
+from activities.wakeups import WakeupActivities
 from store import Store
 from worker.settings import Settings
 from workflows.dates import DateEnrollment
 from workflows.enrollment import SegmentEnrollment
 from workflows.journey import Journey
 from workflows.routing import Router
+from workflows.wakeups import WakeupSweep
 
 JOURNEYS: Sequence[type[Journey]] = journeys.ALL
-# Every workflow the worker runs: the journeys and the segment and date enrollments feeding them.
-WORKFLOWS: Sequence[type] = (*JOURNEYS, SegmentEnrollment, DateEnrollment)
+# Every workflow the worker runs: the journeys, the segment and date enrollments feeding them,
+# and the segment wake-up sweep.
+WORKFLOWS: Sequence[type] = (*JOURNEYS, SegmentEnrollment, DateEnrollment, WakeupSweep)
 
 
 def make_provider(settings: Settings) -> Provider:
@@ -60,6 +63,7 @@ class Activities:
     dates: DateActivities
     experiments: ExperimentActivities
     send_time: SendTimeActivities
+    wakeups: WakeupActivities | None = None
 
     @classmethod
     def build(
@@ -91,6 +95,7 @@ class Activities:
             dates=DateActivities(store, router, policy.default_timezone),
             experiments=ExperimentActivities(store, enabled=settings.experiments),
             send_time=SendTimeActivities(store, policy),
+            wakeups=WakeupActivities(store, journeys.segments.CATALOG, JOURNEYS, router),
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -108,4 +113,5 @@ class Activities:
             self.send_time.best_send_time,
             *self.segments.all(),
             *self.catalog.all(),
+            *(self.wakeups.all() if self.wakeups else []),
         ]

@@ -198,6 +198,14 @@ class SegmentRepo:
         async with self._engine.connect() as conn:
             return list((await conn.execute(gone)).scalars())
 
+    async def enrolled(self, contact_id: str) -> dict[str, datetime]:
+        """The journeys a contact entered through a segment (and is still recorded in)."""
+        e = segment_enrollments.c
+        query = sa.select(e.journey, e.enrolled_at).where(e.contact_id == contact_id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {journey: utc(at) for journey, at in rows}  # type: ignore[misc]
+
     async def forget(self, journey: str, contact_ids: list[str]) -> None:
         """Drop these contacts' enrollments into ``journey``."""
         if not contact_ids:
