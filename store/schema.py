@@ -72,6 +72,17 @@ events = sa.Table(
     ),
 )
 
+# Each contact's RANKS newest event times per event name (store/segments/ladder.py, 0014).
+event_ranks = sa.Table(
+    "event_ranks",
+    metadata,
+    sa.Column("contact_id", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("rank", sa.Integer, primary_key=True, comment="1 = the newest"),
+    sa.Column("happened_at", When, nullable=False),
+    sa.Index("ix_event_ranks_name_rank_at", "name", "rank", "happened_at", "contact_id"),
+)
+
 # A relay's lease on one contact's events: whoever holds it routes them, in order (0005_routing).
 route_claims = sa.Table(
     "route_claims",

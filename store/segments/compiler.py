@@ -13,6 +13,7 @@ query, not once per contact. Rules are never evaluated row by row in Python.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,7 +23,8 @@ import sqlalchemy as sa
 
 from store.contacts import parse_time
 from store.jsonsql import has_element, present, typed
-from store.schema import When, contact_scores, contacts, events
+from store.schema import When, contact_scores, contacts, event_ranks, events
+from store.segments.ladder import RANKS
 from store.segments.rules import (
     RFM,
     AllOf,
@@ -293,6 +295,9 @@ class Compiler:
     def _event(self, rule: EventCond) -> Any:
         if self.contact_id is not None:
             return self._one(rule)
+        laddered = self._ladder(rule)
+        if laddered is not None:
+            return laddered
         query = sa.select(events.c.contact_id).where(*self._event_filter(rule))
         zero = ZERO[rule.measure]
         if zero is not None and compare(rule.op, zero, rule.value):
@@ -313,6 +318,36 @@ class Compiler:
             compare(rule.op, self._measure(rule), rule.value)
         )
         return contacts.c.id.in_(passing)
+
+    def _at_least(self, rule: EventCond, k: int) -> Any:
+        """ "``rule.event`` at least ``k`` times (in the window)": the k-th newest is recent."""
+        if k <= 0:
+            return sa.true()
+        r = event_ranks.c
+        query = sa.select(r.contact_id).where(r.name == rule.event, r.rank == k)
+        if rule.days is not None:
+            query = query.where(r.happened_at >= self._cutoff(rule.days))
+        return contacts.c.id.in_(query)
+
+    def _ladder(self, rule: EventCond) -> Any:
+        """An unfiltered count condition as "at least k" questions to the ladder, or None."""
+        if rule.measure != "count" or rule.where:
+            return None
+        v, op = rule.value, rule.op
+        if op in ("=", "!="):
+            if v != int(v) or v < 0:
+                return sa.true() if op == "!=" else sa.false()
+            needed = [int(v), int(v) + 1]
+        else:
+            needed = [math.ceil(v) if op in (">=", "<") else math.floor(v) + 1]
+        if max(needed) > RANKS:
+            return None  # beyond the ladder: the raw events answer
+        if op in (">=", ">"):
+            return self._at_least(rule, needed[0])
+        if op in ("<", "<="):
+            return sa.not_(self._at_least(rule, needed[0])) if needed[0] > 0 else sa.false()
+        exactly = sa.and_(self._at_least(rule, needed[0]), sa.not_(self._at_least(rule, needed[1])))
+        return exactly if op == "=" else sa.not_(exactly)
 
     # ---- scores ---------------------------------------------------------------------------
 
