@@ -9,7 +9,7 @@
   of every profile.
 
 Revision ID: 0014_aggregates
-Revises: 0010_catalog
+Revises: 0012_learning
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_aggregates"
-down_revision = "0010_catalog"
+down_revision = "0012_learning"
 branch_labels = None
 depends_on = None
 
