@@ -14,10 +14,12 @@ from gateway import catalog, errors, metrics, routes
 from gateway.admin import include_admin_routes
 from gateway.auth import KeyRing
 from gateway.channels import include_channel_routes
+from gateway.live_segments import live_segments
 from gateway.messaging import include_messaging_routes
 from gateway.openapi import install_docs
 from gateway.ratelimit import RateLimiter
 from gateway.relay import EventRouter, Relay, RouterFactory
+from journeys.segments import CATALOG
 from store import Store
 from worker.registry import make_router
 from worker.settings import Settings
@@ -62,7 +64,7 @@ def create_app(
                 await active.migrate()
             relay = Relay(
                 active,
-                router_factory or default_router_factory(settings),
+                live_segments(router_factory or default_router_factory(settings), active, CATALOG),
                 interval=settings.relay_interval_seconds,
             )
             app.state.store = active

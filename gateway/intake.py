@@ -30,6 +30,7 @@ from typing import Any
 
 from activities import metrics
 from gateway.errors import InvalidField
+from gateway.live_segments import segments_read
 from gateway.models import Accepted, Alias, AnyCall, Group, Identify, Page, Screen, Track
 from store import Store
 from store.consent import ALL_TOPICS
@@ -278,6 +279,10 @@ class Intake:
                     await lift_sunset(self.store.consent, contact_id, at)
         except InvalidTrait as exc:
             raise InvalidField.from_trait(exc) from exc
+        # A trait change a segment reads goes through the relay too, so membership follows it
+        # (the router hands it to no journey; see gateway/live_segments.py).
+        if known and isinstance(call, Identify | Group) and segments_read(list(call.traits)):
+            routable = True
         # Only known people's behaviour goes to journeys; the rest is history for later.
         new = await self.store.events.append(record, routed=not routable)
         if new:

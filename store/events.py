@@ -25,6 +25,7 @@ from store.contacts import ensure_stmt
 from store.grouped import GroupCommit
 from store.records import EventRecord
 from store.schema import events
+from store.segments import ladder
 
 
 def _record(row: sa.Row) -> EventRecord:
@@ -54,6 +55,10 @@ class EventRepo:
     async def _insert(self, conn: AsyncConnection, values: dict[str, Any]) -> bool:
         stmt = upsert(self._engine, events).values(values).on_conflict_do_nothing()
         new = bool((await conn.execute(stmt)).rowcount)
+        if new:
+            # Same transaction: the recent-event ladder whole-base rules read stays exact.
+            for refresh in ladder.refresh(values["contact_id"], values["name"]):
+                await conn.execute(refresh)
         if new and values["type"] == "track":
             # Same transaction: a computed field never misses or double-counts an event.
             contact_id, at = values["contact_id"], values["timestamp"]

@@ -25,6 +25,7 @@ from store._sql import upsert, utc
 from store.computed import apply_event
 from store.contacts import columns_from_traits, ensure_stmt
 from store.schema import contacts, events, identities
+from store.segments import ladder
 
 ANONYMOUS_PREFIX = "anon:"
 # Links never change once made, so a process may remember them; bounded to stay small.
@@ -147,4 +148,6 @@ class IdentityRepo:
             stamp = utc(event.timestamp)
             assert stamp is not None  # events.timestamp is NOT NULL
             await conn.execute(apply_event(target, event.name, event.properties, stamp))
+        for stmt in (*ladder.refresh_contact(source), *ladder.refresh_contact(target)):
+            await conn.execute(stmt)
         await conn.execute(contacts.delete().where(contacts.c.id == source))

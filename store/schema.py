@@ -41,6 +41,8 @@ contacts = sa.Table(
     sa.Column("last_email_click_at", When),
     # Revision 0013_channels: inbound SMS (STOP/START) find their contact by number.
     sa.Index("ix_contacts_phone", "phone"),
+    # "Spent more than X" reads a range of this index, not every profile (revision 0014).
+    sa.Index("ix_contacts_spent_signup", "total_spent", "signup_at"),
 )
 
 events = sa.Table(
@@ -70,6 +72,17 @@ events = sa.Table(
         sqlite_where=sa.text("routed_at IS NULL"),
         postgresql_where=sa.text("routed_at IS NULL"),
     ),
+)
+
+# Each contact's RANKS newest event times per event name (store/segments/ladder.py, 0014).
+event_ranks = sa.Table(
+    "event_ranks",
+    metadata,
+    sa.Column("contact_id", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("rank", sa.Integer, primary_key=True, comment="1 = the newest"),
+    sa.Column("happened_at", When, nullable=False),
+    sa.Index("ix_event_ranks_name_rank_at", "name", "rank", "happened_at", "contact_id"),
 )
 
 # A relay's lease on one contact's events: whoever holds it routes them, in order (0005_routing).
@@ -110,6 +123,17 @@ segment_enrollments = sa.Table(
     sa.Column("contact_id", sa.String(255), primary_key=True),
     sa.Column("segment", sa.String(128), nullable=False),
     sa.Column("enrolled_at", When, nullable=False),
+)
+
+# When a contact's answer to a segment may next change with no event at all (the oldest event
+# of a window ageing out, "signed up N days ago" coming true): the sweep's due list (0014).
+segment_wakeups = sa.Table(
+    "segment_wakeups",
+    metadata,
+    sa.Column("segment", sa.String(128), primary_key=True),
+    sa.Column("contact_id", sa.String(255), primary_key=True),
+    sa.Column("due_at", When, nullable=False),
+    sa.Index("ix_segment_wakeups_due", "due_at"),
 )
 
 messages = sa.Table(

@@ -26,16 +26,19 @@ from activities.rendering import Renderer
 from activities.segments import SegmentActivities
 from activities.send_time import SendTimeActivities
 from activities.sending import SendActivities
+from activities.wakeups import WakeupActivities
 from store import Store
 from worker.settings import Settings
 from workflows.dates import DateEnrollment
 from workflows.enrollment import SegmentEnrollment
 from workflows.journey import Journey
 from workflows.routing import Router
+from workflows.wakeups import WakeupSweep
 
 JOURNEYS: Sequence[type[Journey]] = journeys.ALL
-# Every workflow the worker runs: the journeys and the segment and date enrollments feeding them.
-WORKFLOWS: Sequence[type] = (*JOURNEYS, SegmentEnrollment, DateEnrollment)
+# Every workflow the worker runs: the journeys, the segment and date enrollments feeding them,
+# and the segment wake-up sweep.
+WORKFLOWS: Sequence[type] = (*JOURNEYS, SegmentEnrollment, DateEnrollment, WakeupSweep)
 
 
 def make_provider(settings: Settings) -> Provider:
@@ -63,6 +66,7 @@ class Activities:
     experiments: ExperimentActivities
     send_time: SendTimeActivities
     audiences: AudienceActivities
+    wakeups: WakeupActivities | None = None
 
     @classmethod
     def build(
@@ -98,6 +102,7 @@ class Activities:
             audiences=AudienceActivities(
                 store, settings.audiences, policy, default_region=settings.sms_default_region
             ),
+            wakeups=WakeupActivities(store, journeys.segments.CATALOG, JOURNEYS, router),
         )
 
     def all(self) -> list[Callable[..., Any]]:
@@ -116,4 +121,5 @@ class Activities:
             self.audiences.sync_audience,
             *self.segments.all(),
             *self.catalog.all(),
+            *(self.wakeups.all() if self.wakeups else []),
         ]

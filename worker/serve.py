@@ -30,7 +30,7 @@ from worker.registry import JOURNEYS
 from worker.settings import Settings
 from worker.temporal import connect
 from worker.worker import build_worker
-from workflows import enrollment, search
+from workflows import enrollment, search, wakeups
 from workflows.dates import ensure_date_schedules
 
 log = structlog.get_logger(__name__)
@@ -188,6 +188,7 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
     try:
         ids = await enrollment.ensure_schedules(client, JOURNEYS, settings.task_queue)
         ids += await ensure_date_schedules(client, JOURNEYS, settings.task_queue)
+        ids.append(await wakeups.ensure_sweep_schedule(client, settings.task_queue))
     except RPCError as exc:
         log.warning("could not create enrollment schedules", error=str(exc))
         return

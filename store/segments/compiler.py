@@ -13,6 +13,7 @@ query, not once per contact. Rules are never evaluated row by row in Python.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,7 +23,8 @@ import sqlalchemy as sa
 
 from store.contacts import parse_time
 from store.jsonsql import has_element, present, typed
-from store.schema import contact_scores, contacts, events
+from store.schema import When, contact_scores, contacts, event_ranks, events
+from store.segments.ladder import RANKS
 from store.segments.rules import (
     RFM,
     AllOf,
@@ -124,17 +126,38 @@ class Compiler:
         dialect: ``sqlite`` or ``postgresql``.
         now: the moment relative times count back from (aware).
         catalog: named segments, automatic tags and lead rules.
-        contact_id: restrict event subqueries to this contact (one-contact lookups).
+        contact_id: restrict event subqueries to this contact (one-contact lookups); a
+            string, or a bound parameter for a prepared statement.
+        bind_times: emit relative times as bound parameters (named in :attr:`offsets`) instead
+            of literals, so one built statement serves every ``now`` (prepared lookups).
     """
 
     def __init__(
-        self, dialect: str, now: datetime, catalog: Catalog, contact_id: str | None = None
+        self,
+        dialect: str,
+        now: datetime,
+        catalog: Catalog,
+        contact_id: Any = None,
+        *,
+        bind_times: bool = False,
     ) -> None:
         self.dialect = dialect
         self.now = now
         self.catalog = catalog
         self.contact_id = contact_id
+        self.bind_times = bind_times
+        # bound parameter name -> (days back from now, as a date?)
+        self.offsets: dict[str, tuple[float, bool]] = {}
         self._stack: list[str] = []
+
+    def _cutoff(self, days: float, as_date: bool = False) -> Any:
+        """``now - days`` (a date for date fields): a literal, or a bound parameter."""
+        if not self.bind_times:
+            moment = _since(self.now, days)
+            return moment.date() if as_date else moment
+        name = f"since_{'d' if as_date else 't'}_{days:g}".replace(".", "_").replace("-", "m")
+        self.offsets[name] = (days, as_date)
+        return sa.bindparam(name, value=self.now, type_=sa.Date if as_date else When)
 
     def clause(self, rule: Rule) -> Any:
         """A boolean SQL expression over ``contacts``; NULL counts as false."""
@@ -212,11 +235,11 @@ class Compiler:
             raise RuleError(f"{rule.field} is not a time field: {rule.op} needs one")
         col = contacts.c[rule.field]
         if rule.days is not None:
-            cutoff: Any = _since(self.now, rule.days)
+            cutoff: Any = self._cutoff(rule.days, as_date=kind == DATE)
         else:
             cutoff = parse_time(rule.value, f"{rule.field}")
-        if kind == DATE:
-            cutoff = cutoff.date()
+            if kind == DATE:
+                cutoff = cutoff.date()
         if rule.op == "before":
             return col < cutoff
         if rule.op == "after":
@@ -238,7 +261,7 @@ class Compiler:
     def _event_filter(self, rule: EventCond) -> list[Any]:
         conds = [events.c.name == rule.event]
         if rule.days is not None:
-            conds.append(events.c.timestamp >= _since(self.now, rule.days))
+            conds.append(events.c.timestamp >= self._cutoff(rule.days))
         conds.extend(self._property(f) for f in rule.where)
         return conds
 
@@ -257,10 +280,25 @@ class Compiler:
             return sa.func.coalesce(sa.func.sum(amount), 0.0)
         return sa.func.avg(amount)
 
+    def _one(self, rule: EventCond) -> Any:
+        """One contact: a scalar aggregate over its index entries (or EXISTS), no grouping."""
+        mine = (events.c.contact_id == self.contact_id, *self._event_filter(rule))
+        if rule.measure == "count":
+            once = rule.op == ">=" and 0 < rule.value <= 1
+            if once or (rule.op == ">" and 0 <= rule.value < 1):
+                return sa.exists().where(*mine)
+            if compare(rule.op, 0.0, rule.value) and _never_after_zero(rule.op, rule.value):
+                return sa.not_(sa.exists().where(*mine))
+        total = sa.select(self._measure(rule)).where(*mine).scalar_subquery()
+        return compare(rule.op, total, rule.value)
+
     def _event(self, rule: EventCond) -> Any:
-        query = sa.select(events.c.contact_id).where(*self._event_filter(rule))
         if self.contact_id is not None:
-            query = query.where(events.c.contact_id == self.contact_id)
+            return self._one(rule)
+        laddered = self._ladder(rule)
+        if laddered is not None:
+            return laddered
+        query = sa.select(events.c.contact_id).where(*self._event_filter(rule))
         zero = ZERO[rule.measure]
         if zero is not None and compare(rule.op, zero, rule.value):
             # Contacts without matching events are members: exclude those whose total fails.
@@ -280,6 +318,36 @@ class Compiler:
             compare(rule.op, self._measure(rule), rule.value)
         )
         return contacts.c.id.in_(passing)
+
+    def _at_least(self, rule: EventCond, k: int) -> Any:
+        """ "``rule.event`` at least ``k`` times (in the window)": the k-th newest is recent."""
+        if k <= 0:
+            return sa.true()
+        r = event_ranks.c
+        query = sa.select(r.contact_id).where(r.name == rule.event, r.rank == k)
+        if rule.days is not None:
+            query = query.where(r.happened_at >= self._cutoff(rule.days))
+        return contacts.c.id.in_(query)
+
+    def _ladder(self, rule: EventCond) -> Any:
+        """An unfiltered count condition as "at least k" questions to the ladder, or None."""
+        if rule.measure != "count" or rule.where:
+            return None
+        v, op = rule.value, rule.op
+        if op in ("=", "!="):
+            if v != int(v) or v < 0:
+                return sa.true() if op == "!=" else sa.false()
+            needed = [int(v), int(v) + 1]
+        else:
+            needed = [math.ceil(v) if op in (">=", "<") else math.floor(v) + 1]
+        if max(needed) > RANKS:
+            return None  # beyond the ladder: the raw events answer
+        if op in (">=", ">"):
+            return self._at_least(rule, needed[0])
+        if op in ("<", "<="):
+            return sa.not_(self._at_least(rule, needed[0])) if needed[0] > 0 else sa.false()
+        exactly = sa.and_(self._at_least(rule, needed[0]), sa.not_(self._at_least(rule, needed[1])))
+        return exactly if op == "=" else sa.not_(exactly)
 
     # ---- scores ---------------------------------------------------------------------------
 
@@ -330,10 +398,16 @@ def members_query(rule: Rule, *, dialect: str, now: datetime, catalog: Catalog) 
 
 
 def membership_query(
-    rules: Mapping[str, Rule], contact_id: str, *, dialect: str, now: datetime, catalog: Catalog
+    rules: Mapping[str, Rule],
+    contact_id: Any,
+    *,
+    dialect: str,
+    now: datetime,
+    catalog: Catalog,
+    compiler: Compiler | None = None,
 ) -> sa.Select:
     """One row with one boolean column per named rule, for one contact (no row: unknown)."""
-    compiler = Compiler(dialect, now, catalog, contact_id=contact_id)
+    compiler = compiler or Compiler(dialect, now, catalog, contact_id=contact_id)
     columns = [
         sa.case((compiler.clause(rule), 1), else_=0).label(f"m{i}")
         for i, rule in enumerate(rules.values())

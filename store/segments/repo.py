@@ -19,6 +19,7 @@ from store.segments.compiler import (
     members_query,
     membership_query,
 )
+from store.segments.prepared import PreparedMembership
 from store.segments.rfm import refresh_statements
 from store.segments.rules import Rule
 
@@ -35,6 +36,7 @@ class SegmentRepo:
         self._engine = engine
         self.catalog = catalog
         self.dialect = engine.dialect.name
+        self._prepared: dict[tuple[str, ...], PreparedMembership] = {}
 
     def rule(self, name_or_rule: str | Rule) -> Rule:
         """The rule of a named segment (or the rule itself)."""
@@ -91,15 +93,14 @@ class SegmentRepo:
         wanted = list(names) if names is not None else sorted(self.catalog.segments)
         if not wanted:
             return {}
-        rules = {name: self.rule(name) for name in wanted}
-        query = membership_query(
-            rules, contact_id, dialect=self.dialect, now=now or utcnow(), catalog=self.catalog
-        )
+        key = tuple(wanted)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            rules = {name: self.rule(name) for name in wanted}
+            prepared = PreparedMembership(rules, self._engine.dialect, self.catalog)
+            self._prepared[key] = prepared
         async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
-            return dict.fromkeys(wanted, False)
-        return {name: bool(value) for name, value in zip(wanted, row, strict=True)}
+            return await prepared.run(conn, contact_id, now or utcnow())
 
     async def auto_tags(self, contact_id: str, *, now: datetime | None = None) -> list[str]:
         """The automatic tags whose rule the contact satisfies."""
@@ -196,6 +197,14 @@ class SegmentRepo:
             gone = gone.order_by(e.contact_id).limit(limit)
         async with self._engine.connect() as conn:
             return list((await conn.execute(gone)).scalars())
+
+    async def enrolled(self, contact_id: str) -> dict[str, datetime]:
+        """The journeys a contact entered through a segment (and is still recorded in)."""
+        e = segment_enrollments.c
+        query = sa.select(e.journey, e.enrolled_at).where(e.contact_id == contact_id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {journey: utc(at) for journey, at in rows}  # type: ignore[misc]
 
     async def forget(self, journey: str, contact_ids: list[str]) -> None:
         """Drop these contacts' enrollments into ``journey``."""

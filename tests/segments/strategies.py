@@ -173,7 +173,9 @@ def _event() -> st.SearchStrategy[EventCond]:
         days=st.none() | st.integers(1, 60).map(float),
         op=st.sampled_from(["=", "!=", "<", "<=", ">", ">="]),
     )
-    count = st.builds(EventCond, measure=st.just("count"), value=st.integers(0, 4), **common)
+    # Whole numbers, halves and thresholds past the ladder's 8 ranks (raw events answer those).
+    threshold = st.integers(0, 4) | st.sampled_from([0.5, 2.5, 8, 9])
+    count = st.builds(EventCond, measure=st.just("count"), value=threshold, **common)
     amounts = st.builds(
         EventCond,
         measure=st.sampled_from(["sum", "avg"]),

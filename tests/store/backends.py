@@ -15,10 +15,17 @@ import asyncpg
 import pytest
 
 from store import Store
-from store.schema import contact_scores, contacts, events, segment_enrollments
+from store.schema import (
+    contact_scores,
+    contacts,
+    event_ranks,
+    events,
+    segment_enrollments,
+    segment_wakeups,
+)
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-TABLES = (segment_enrollments, contact_scores, events, contacts)
+TABLES = (segment_enrollments, contact_scores, event_ranks, segment_wakeups, events, contacts)
 
 
 async def _admin() -> asyncpg.Connection:

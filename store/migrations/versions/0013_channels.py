@@ -1,7 +1,7 @@
 """Channels: the messages' channel, web push subscriptions, contacts by phone number.
 
 Revision ID: 0013_channels
-Revises: 0012_learning
+Revises: 0014_aggregates
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_channels"
-down_revision = "0012_learning"
+down_revision = "0014_aggregates"
 branch_labels = None
 depends_on = None
 
