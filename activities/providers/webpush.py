@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from py_vapid import Vapid02  # type: ignore[import-untyped]
-from pywebpush import WebPusher  # type: ignore[import-untyped]
+from py_vapid import Vapid02
+from pywebpush import WebPusher
 
 from activities.providers.base import Commit, ProviderError, no_commit
 from activities.providers.http import retry_after
