@@ -33,7 +33,7 @@ from gateway.errors import InvalidField
 from gateway.live_segments import segments_read
 from gateway.models import Accepted, Alias, AnyCall, Group, Identify, Page, Screen, Track
 from store import Store
-from store.consent import ALL_TOPICS
+from store.consent import ALL_TOPICS, CHANNELS, EMAIL
 from store.contacts import InvalidTrait, normalise_traits
 from store.identities import anonymous_contact
 from store.records import EventRecord
@@ -80,6 +80,11 @@ def _topic(call: Track) -> str:
     return str(call.properties.get("topic") or ALL_TOPICS)
 
 
+def _channel(call: Track) -> str:
+    """The channel an ``Unsubscribed`` withdraws (``properties.channel``; email if absent)."""
+    return str(call.properties.get("channel") or EMAIL)
+
+
 def check(call: AnyCall, prefix: str = "") -> None:
     """Refuse a call the store would refuse, before anything is stored.
 
@@ -106,6 +111,11 @@ def check(call: AnyCall, prefix: str = "") -> None:
         if len(_topic(call)) > TOPIC_MAX:
             raise InvalidField(
                 f"{prefix}properties.topic", f"topic must be at most {TOPIC_MAX} characters"
+            )
+        if _channel(call) not in CHANNELS:
+            raise InvalidField(
+                f"{prefix}properties.channel",
+                f"channel must be one of {', '.join(CHANNELS)}, or absent for email",
             )
 
 
@@ -270,9 +280,15 @@ class Intake:
                 if known and record.name == UNSUBSCRIBED:
                     assert isinstance(call, Track)
                     # Recorded before the event row: a crash in between makes the client
-                    # retry, and the withdrawal is applied again, never skipped.
+                    # retry, and the withdrawal is applied again, never skipped. Only the
+                    # channel it names: an SMS unsubscribe leaves email consent alone.
                     await self.store.consent.set(
-                        contact_id, _topic(call), subscribed=False, source="api", at=at
+                        contact_id,
+                        _topic(call),
+                        subscribed=False,
+                        source="api",
+                        at=at,
+                        channel=_channel(call),
                     )
                 elif known and record.name == SIGNED_UP:
                     # A sign-up brings a contact list hygiene let go back (store/sunset.py).

@@ -26,6 +26,8 @@ from store.schema_messaging import consent_ledger, consent_state
 ALL_TOPICS = "*"
 TRANSACTIONAL = "transactional"
 EMAIL = "email"
+# The channels consent is kept for, per topic (an email unsubscribe is not an SMS STOP).
+CHANNELS = (EMAIL, "sms", "push")
 GRANTED, WITHDRAWN, PENDING = "granted", "withdrawn", "pending"
 
 

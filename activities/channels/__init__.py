@@ -24,10 +24,10 @@ from activities.providers.base import Provider
 from activities.rendering import Renderer, TemplateError
 from store import Store
 from store._sql import now
+from store.consent import CHANNELS
 from store.records import ContactRecord, MessageRecord
 
-EMAIL, SMS, PUSH = "email", "sms", "push"
-CHANNELS = (EMAIL, SMS, PUSH)
+EMAIL, SMS, PUSH = CHANNELS
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,36 @@ async def test_unsubscribed_withdraws_consent_before_answering(
     assert fake_router.message_ids == ["m-u"]
 
 
+async def test_an_sms_unsubscribe_withdraws_sms_consent_only(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    at = datetime.now(UTC)
+    await store.consent.set(
+        "u-s", "marketing", subscribed=True, source="form", at=at, channel="sms"
+    )
+    properties = {"topic": "marketing", "channel": "sms"}
+    body = {"userId": "u-s", "event": "Unsubscribed", "messageId": "m-s", "properties": properties}
+
+    response = await client.post("/v1/track", json=body)
+
+    assert response.status_code == 200
+    assert not await store.consent.allowed("u-s", "marketing", channel="sms")
+    assert await store.consent.allowed("u-s", "marketing"), "email consent must stay"
+    [entry] = [e for e in await store.consent.history("u-s") if e.source == "api"]
+    assert (entry.channel, entry.status) == ("sms", "withdrawn")
+
+
+async def test_an_unsubscribe_on_an_unknown_channel_is_refused_naming_it(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"userId": "u-s", "event": "Unsubscribed", "properties": {"channel": "fax"}}
+
+    response = await client.post("/v1/track", json=body)
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "properties.channel"
+
+
 async def test_healthz(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
 
