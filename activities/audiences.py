@@ -12,6 +12,11 @@ nothing at the receiving end, so a call interrupted after it left is made again 
 same body and key rather than recorded as unknown. 429/5xx/timeouts are retried with backoff
 by the activity's retry policy (``Retry-After`` honoured); other 4xx fail the step for good.
 
+An audience missing from ``SOJOURN_AUDIENCES`` goes to the outbox outside production (``make
+dev``, tests): the call's body is written to ``<outbox>/<message_id>.audience.json`` and listed
+by ``sojourn outbox --channel audience``. In production it fails the step for good, naming the
+audience and the setting.
+
 Adding needs the contact's consent to the journey's topic on channel ``audience`` (single
 opt-in topics are granted until withdrawn, like email); removing never asks.
 """
@@ -24,6 +29,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 import structlog
@@ -38,6 +44,7 @@ from activities.handing import retry_delay
 from activities.policy import MessagingPolicy
 from activities.providers.base import ProviderError
 from activities.providers.http import HttpProvider
+from activities.providers.outbox import write_once
 from store import Store
 from store._sql import now
 from store.records import ContactRecord, MessageRecord
@@ -78,6 +85,8 @@ class AudienceActivities:
         policy: topics and their opt-in modes.
         client: the shared ``httpx.AsyncClient``.
         default_region: the country national phone numbers are read in.
+        outbox: where calls to audiences that are not configured go (dev and test); None in
+            production, where such an audience fails the step.
     """
 
     def __init__(
@@ -87,6 +96,7 @@ class AudienceActivities:
         policy: MessagingPolicy,
         client: httpx.AsyncClient | None = None,
         default_region: str = "FR",
+        outbox: Path | None = None,
     ) -> None:
         self.store = store
         self.audiences = dict(audiences)
@@ -94,15 +104,18 @@ class AudienceActivities:
         self.http = HttpProvider(client or httpx.AsyncClient(timeout=10.0), "")
         self.http.name = "audience webhook"
         self.default_region = default_region
+        self.outbox = outbox
 
     @activity.defn(name=SYNC_AUDIENCE)
     async def sync_audience(self, request: SyncAudience) -> AudienceSynced:
         """Call the audience's webhook for this step, once (idempotent on ``key``)."""
         config = self.audiences.get(request.audience)
-        if config is None:
+        if config is None and self.outbox is None:
             known = ", ".join(sorted(self.audiences)) or "none"
             raise ApplicationError(
-                f"no audience {request.audience!r} in SOJOURN_AUDIENCES (configured: {known})",
+                f"no audience {request.audience!r} in SOJOURN_AUDIENCES (configured: {known}); "
+                f'set SOJOURN_AUDIENCES=\'{{"{request.audience}": {{"url": "...", '
+                '"secret": "..."}}\'',
                 type="UnknownAudience",
                 non_retryable=True,
             )
@@ -111,6 +124,8 @@ class AudienceActivities:
             return _synced(message)
         if message.status == "prepared":
             await self.store.messages.claim(message.key)
+        if config is None:
+            return await self._to_outbox(message, request)
         # sending or committing: the call is idempotent by nature, so make it (again).
         body = (message.text or "").encode()
         at = int(time.time())
@@ -137,6 +152,21 @@ class AudienceActivities:
         await self.store.messages.mark(message.key, "sent", at=now(), provider="webhook")
         log.info(
             "audience synced",
+            contact_id=message.contact_id,
+            message_id=message.message_id,
+            audience=request.audience,
+            action=request.action,
+        )
+        return AudienceSynced(message_id=message.message_id, status="sent")
+
+    async def _to_outbox(self, message: MessageRecord, request: SyncAudience) -> AudienceSynced:
+        """The call written to the outbox instead of made (an audience not configured)."""
+        assert self.outbox is not None
+        path = self.outbox / f"{message.message_id}.audience.json"
+        write_once(path, (message.text or "").encode())
+        await self.store.messages.mark(message.key, "sent", at=now(), provider="outbox")
+        log.info(
+            "audience call written to the outbox",
             contact_id=message.contact_id,
             message_id=message.message_id,
             audience=request.audience,

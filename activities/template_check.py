@@ -9,32 +9,14 @@ data) are rendered with their sample data only.
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from activities.channels.template_check import check_channel_templates
-from activities.personalise import template_context
 from activities.rendering import REQUIRED_LOCALES, Rendered, Renderer, TemplateError
+from activities.samples import load_samples, sample_contact, sample_context
 from store.records import ContactRecord
 
-SAMPLE_URL = "https://sojourn.test"
-
-
-def load_samples(root: Path) -> dict[str, Any]:
-    """Sample contact (key ``_contact``) and per-template data from ``samples.json``."""
-    path = root / "samples.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
-def sample_contact(samples: dict[str, Any], locale: str | None = None) -> ContactRecord:
-    """The sample contact, optionally speaking ``locale``."""
-    at = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
-    fields = {"id": "sample", "first_name": "Camille", **samples.get("_contact", {})}
-    if locale:
-        fields["locale"] = locale
-    return ContactRecord(created_at=at, updated_at=at, **fields)
+__all__ = ["check_templates", "load_samples", "sample_contact", "sample_render"]
 
 
 def sample_render(
@@ -45,18 +27,7 @@ def sample_render(
     locale: str | None = None,
 ) -> Rendered:
     """Render ``template`` for ``contact`` as a real send would (links included)."""
-    context = template_context(
-        contact,
-        data=data,
-        journey=template.split("/")[0],
-        message_id="preview",
-        site_url=SAMPLE_URL,
-        unsubscribe_url=f"{SAMPLE_URL}/u/preview",
-        preferences_url=f"{SAMPLE_URL}/u/preview",
-        survey_url=f"{SAMPLE_URL}/s/preview",
-        now=datetime.now(UTC),
-    )
-    return renderer.render(template, context, locale=locale)
+    return renderer.render(template, sample_context(template, contact, data), locale=locale)
 
 
 def check_templates(renderer: Renderer) -> list[str]:

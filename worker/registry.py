@@ -100,7 +100,12 @@ class Activities:
             experiments=ExperimentActivities(store, enabled=settings.experiments),
             send_time=SendTimeActivities(store, policy),
             audiences=AudienceActivities(
-                store, settings.audiences, policy, default_region=settings.sms_default_region
+                store,
+                settings.audiences,
+                policy,
+                default_region=settings.sms_default_region,
+                # Unconfigured audiences go to the outbox in dev and test, fail in production.
+                outbox=settings.outbox_path if settings.env != "production" else None,
             ),
             wakeups=WakeupActivities(store, journeys.segments.CATALOG, JOURNEYS, router),
         )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from activities.channels.render import RenderedText, channel_templates, has_variant, render_text
-from activities.personalise import template_context
 from activities.rendering import REQUIRED_LOCALES, Renderer, TemplateError
+from activities.samples import sample_context
 from store.records import ContactRecord
 
 CHANNELS = ("sms", "push")
-SAMPLE_URL = "https://sojourn.test"
 
 
 def sample_text(
@@ -23,16 +21,7 @@ def sample_text(
     locale: str | None = None,
 ) -> RenderedText:
     """Render the ``channel`` variant of ``template`` for ``contact`` as a send would."""
-    context = template_context(
-        contact,
-        data=data,
-        journey=template.split("/")[0],
-        message_id="preview",
-        site_url=SAMPLE_URL,
-        unsubscribe_url=f"{SAMPLE_URL}/u/preview",
-        preferences_url=f"{SAMPLE_URL}/u/preview",
-        now=datetime.now(UTC),
-    )
+    context = sample_context(template, contact, data)
     return render_text(renderer, template, channel, context, locale or contact.locale)
 
 

@@ -53,11 +53,25 @@ class OutboxProvider:
     async def lookup(self, message: MessageRecord) -> bool | None:
         return self.path_for(message).exists()
 
+    def content(self, message: MessageRecord) -> bytes:
+        """What the file holds: the MIME message."""
+        return bytes(to_mime(message))
+
     def _write(self, path: Path, message: MessageRecord) -> None:
-        if path.exists():
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(to_mime(message)))
-        # Rename is atomic: a reader never sees half a message, a crash leaves no .eml.
-        os.replace(tmp, path)
+        if not path.exists():
+            write_once(path, self.content(message))
+
+
+def write_once(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` unless it exists: the outboxes' idempotent file write.
+
+    Every outbox (email, SMS, push, audiences) names a file by message id, so a retried send
+    finds its file and writes nothing; the rename is atomic, so a reader never sees half a
+    message and a crash leaves no file behind.
+    """
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -170,6 +171,27 @@ async def test_adding_needs_consent_removing_never_does(
     assert body["action"] == "remove"
 
 
+async def test_an_unconfigured_audience_goes_to_the_outbox_outside_production(
+    store: Store, policy: MessagingPolicy, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    contact = await add_contact(store, phone="+33612345678")
+    acts = AudienceActivities(store, {}, policy, client, outbox=tmp_path)
+    req = sync(contact)
+    added = await run(acts, req)
+    assert added.status == "sent"
+    assert (await run(acts, req)).message_id == added.message_id, "once per step"
+    [path] = list(tmp_path.glob("*.audience.json"))
+    assert path.name == f"{added.message_id}.audience.json"
+    body = json.loads(path.read_text())
+    assert body["action"] == "add" and body["audience"] == "retargeting"
+    assert body["members"] == [
+        {"email_sha256": sha(f"{contact}@example.com"), "phone_sha256": sha("+33612345678")}
+    ]
+    message = await store.messages.get(req.key)
+    assert message is not None
+    assert (message.channel, message.status, message.provider) == ("audience", "sent", "outbox")
+
+
 async def test_an_unknown_audience_fails_naming_the_setting(
     store: Store, policy: MessagingPolicy, client: httpx.AsyncClient
 ) -> None:
@@ -177,4 +199,5 @@ async def test_an_unknown_audience_fails_naming_the_setting(
     acts = AudienceActivities(store, {}, policy, client)
     with pytest.raises(ApplicationError) as info:
         await run(acts, sync(contact))
-    assert info.value.type == "UnknownAudience" and "SOJOURN_AUDIENCES" in str(info.value)
+    assert info.value.type == "UnknownAudience" and info.value.non_retryable
+    assert "'retargeting'" in str(info.value) and "SOJOURN_AUDIENCES" in str(info.value)
