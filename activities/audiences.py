@@ -149,28 +149,26 @@ class AudienceActivities:
                 type="ProviderError",
                 next_retry_delay=retry_delay(exc.retry_after, activity.info().attempt),
             ) from exc
-        await self.store.messages.mark(message.key, "sent", at=now(), provider="webhook")
-        log.info(
-            "audience synced",
-            contact_id=message.contact_id,
-            message_id=message.message_id,
-            audience=request.audience,
-            action=request.action,
-        )
-        return AudienceSynced(message_id=message.message_id, status="sent")
+        return await self._done(message, request, "webhook")
 
     async def _to_outbox(self, message: MessageRecord, request: SyncAudience) -> AudienceSynced:
         """The call written to the outbox instead of made (an audience not configured)."""
         assert self.outbox is not None
         path = self.outbox / f"{message.message_id}.audience.json"
         write_once(path, (message.text or "").encode())
-        await self.store.messages.mark(message.key, "sent", at=now(), provider="outbox")
+        return await self._done(message, request, "outbox")
+
+    async def _done(
+        self, message: MessageRecord, request: SyncAudience, provider: str
+    ) -> AudienceSynced:
+        await self.store.messages.mark(message.key, "sent", at=now(), provider=provider)
         log.info(
-            "audience call written to the outbox",
+            "audience synced",
             contact_id=message.contact_id,
             message_id=message.message_id,
             audience=request.audience,
             action=request.action,
+            provider=provider,
         )
         return AudienceSynced(message_id=message.message_id, status="sent")
 
