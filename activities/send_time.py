@@ -3,14 +3,12 @@
 ``send(..., at="best_time")`` asks :class:`SendTimeActivities.best_send_time` for the moment to
 send within the next 24 hours; the journey sleeps until then on a durable timer and sends.
 
-The estimate (:func:`hour_scores`) is a Dirichlet-multinomial posterior over the 24 local hours
-of the day: the contact's own opens and clicks counted by local hour, each weighted by recency
-(half-life ``HALF_LIFE``, so a contact whose habits changed is followed) and smoothed over
-neighbouring hours (``SMOOTHING_HOURS``), plus the population's
-profile with the weight of ``PRIOR_STRENGTH`` events. A contact with little history gets the
-population's best hour; one with a lot gets their own. The best *allowed* hour wins: hours in
-quiet hours (``activities/timing.py``) are never chosen, and local hours are found by stepping
-through UTC, so a day with a daylight-saving change has 23 or 25 hours and none twice.
+The estimate is the habit model of ``activities/habit_model.py``: a latent preferred reading
+hour with the population's profile as its prior (shrinkage), read times spread around it, and at
+most one change of habit in the history (recency: recent opens always count, older ones as far
+as they agree). The best *allowed* hour wins: hours in quiet hours (``activities/timing.py``)
+are never chosen, and local hours are found by stepping through UTC, so a day with a
+daylight-saving change has 23 or 25 hours and none twice.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from numpy.typing import NDArray
 from temporalio import activity
 
 from activities.attribution import CLICKED, OPENED
+from activities.habit_model import CLICK_WEIGHT, habit_scores
 from activities.policy import MessagingPolicy
 from activities.send_time_models import BEST_SEND_TIME, BestSendTime, SendMoment
 from activities.template_filters import zone
@@ -31,63 +30,24 @@ from activities.timing import next_send_window
 from store import Store
 from store._sql import now
 
-HALF_LIFE = timedelta(days=60)
-# Habits are "around eight", not "at 08:00 sharp": counts are smoothed over neighbouring hours.
-SMOOTHING_HOURS = 1.5
-PRIOR_STRENGTH = 4.0
 HISTORY = timedelta(days=180)
 POPULATION_TTL = timedelta(hours=1)
-# A click says more about attention than an open (which image proxies fake).
-CLICK_WEIGHT = 2.0
 
 
-def local_hours(
-    moments: Iterable[datetime], tz: ZoneInfo, weights: Iterable[float] | None = None
+def read_hours(moments: Iterable[datetime], tz: ZoneInfo) -> NDArray[np.float64]:
+    """Fractional local hours (08:30 is 8.5) of ``moments`` in ``tz``."""
+    local = [m.astimezone(tz) for m in moments]
+    return np.array([t.hour + t.minute / 60 + t.second / 3600 for t in local], dtype=float)
+
+
+def contact_scores(
+    events: list[tuple[datetime, bool]], tz: ZoneInfo, population: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """A 24-vector: the (weighted) count of ``moments`` by local hour in ``tz``."""
-    counts = np.zeros(24)
-    for moment, weight in zip(moments, weights if weights is not None else _ones(), strict=False):
-        counts[moment.astimezone(tz).hour] += weight
-    return counts
-
-
-def _ones() -> Iterable[float]:
-    while True:
-        yield 1.0
-
-
-def recency_weights(
-    moments: Iterable[datetime], at: datetime, half_life: timedelta = HALF_LIFE
-) -> list[float]:
-    """``0.5 ** (age / half_life)`` for each moment."""
-    return [0.5 ** (max((at - m).total_seconds(), 0) / half_life.total_seconds()) for m in moments]
-
-
-def hour_scores(
-    personal: NDArray[np.float64],
-    population: NDArray[np.float64],
-    strength: float = PRIOR_STRENGTH,
-) -> NDArray[np.float64]:
-    """Posterior mean share of engagement per hour: personal counts shrunk to the population.
-
-    ``personal`` may be one contact's 24-vector or a (contacts, 24) array (the benchmark's).
-    """
-    prior = population / population.sum() if population.sum() > 0 else np.full(24, 1 / 24)
-    mine = smooth(personal)
-    total = mine.sum(axis=-1, keepdims=True)
-    return np.asarray((mine + strength * prior) / (total + strength))
-
-
-def smooth(counts: NDArray[np.float64], width: float = SMOOTHING_HOURS) -> NDArray[np.float64]:
-    """Counts spread over neighbouring hours by a Gaussian kernel on the 24-hour circle
-    (the total is kept)."""
-    offsets = np.arange(-3, 4)
-    kernel = np.exp(-(offsets**2) / (2 * width**2))
-    kernel /= kernel.sum()
-    out = np.zeros_like(counts, dtype=float)
-    for offset, weight in zip(offsets, kernel, strict=True):
-        out += weight * np.roll(counts, int(offset), axis=-1)
-    return out
+    """The 24 hour scores of one contact from their ``(moment, is_click)`` opens and clicks."""
+    newest = sorted(events, key=lambda e: e[0], reverse=True)
+    hours = read_hours([m for m, _ in newest], tz)[None, :]
+    weights = np.array([[CLICK_WEIGHT if click else 1.0 for _, click in newest]])
+    return habit_scores(hours, population, weights)[0]
 
 
 def best_moment(
@@ -135,12 +95,8 @@ class SendTimeActivities:
         tz = zone((contact.timezone if contact else None) or self.policy.default_timezone)
         since = at - HISTORY
         own = await self.store.outcomes.events_of(request.contact_id, [OPENED, CLICKED], since)
-        weights = [
-            w * (CLICK_WEIGHT if e.name == CLICKED else 1.0)
-            for e, w in zip(own, recency_weights([e.at for e in own], at), strict=True)
-        ]
-        personal = local_hours([e.at for e in own], tz, weights)
-        scores = hour_scores(personal, await self._population_profile(at))
+        events = [(e.at, e.name == CLICKED) for e in own]
+        scores = contact_scores(events, tz, await self._population_profile(at))
         quiet = self.policy.quiet_hours and self.policy.is_marketing(request.topic)
         window = (
             (
@@ -152,7 +108,8 @@ class SendTimeActivities:
             else None
         )
         moment, hour = best_moment(at, tz, scores, window)
-        return SendMoment(at=moment, hour=hour, personal_events=float(personal.sum()))
+        personal = sum(CLICK_WEIGHT if click else 1.0 for _, click in events)
+        return SendMoment(at=moment, hour=hour, personal_events=float(personal))
 
     async def _population_profile(self, at: datetime) -> NDArray[np.float64]:
         # Everyone's opens and clicks by their own local hour; recomputed hourly at most.

@@ -10,14 +10,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from temporalio.testing import ActivityEnvironment
 
+from activities.habit_model import habit_scores, population_prior
 from activities.policy import MessagingPolicy
-from activities.send_time import (
-    SendTimeActivities,
-    best_moment,
-    hour_scores,
-    local_hours,
-    recency_weights,
-)
+from activities.send_time import SendTimeActivities, best_moment, contact_scores
 from activities.send_time_models import BestSendTime
 from store import Store
 from tests.learning.seed import event
@@ -35,23 +30,48 @@ def peak(hour: int, height: float = 10.0) -> np.ndarray:
     return scores
 
 
+def reads(*hours: float) -> np.ndarray:
+    return np.array([hours], dtype=float)
+
+
 def test_little_history_follows_the_population_a_lot_follows_the_contact() -> None:
+    # Everyone reads between 12:00 and 13:00: 12:00 and 13:00 are equally near.
     population = peak(12, 1000)
-    one_open = np.zeros(24)
-    one_open[20] = 1
-    assert int(np.argmax(hour_scores(one_open, population))) == 12
-    assert int(np.argmax(hour_scores(one_open * 20, population))) == 20
+    assert int(np.argmax(habit_scores(reads(20.2), population))) in (12, 13)
+    assert int(np.argmax(habit_scores(reads(*[20.2] * 8), population))) == 20
+    # No history at all: the population's best hour.
+    assert int(np.argmax(habit_scores(np.zeros((1, 0)), population))) in (12, 13)
 
 
-def test_recent_opens_outweigh_old_habits() -> None:
+def test_no_population_and_no_history_is_a_flat_prior() -> None:
+    prior = population_prior(np.zeros(24))
+    assert np.allclose(prior, prior[0]) and abs(prior.sum() - 1) < 1e-9
+
+
+def test_a_habit_between_two_hours_is_sent_at_the_nearer_one() -> None:
+    # Reads around 08:45: 09:00 is nearer than 08:00 (the hour an open is counted in).
+    scores = habit_scores(reads(8.7, 8.8, 8.75, 8.6, 8.9), np.ones(24))[0]
+    assert int(np.argmax(scores)) == 9
+
+
+def test_a_changed_habit_is_followed_a_stray_open_is_not() -> None:
     at = datetime(2026, 6, 1, tzinfo=UTC)
-    old = [at - timedelta(days=120, hours=h) for h in range(6)]  # six, four months ago
-    recent = [at - timedelta(days=3), at - timedelta(days=10)]  # two, lately
-    old = [m.replace(hour=18) for m in old]
-    recent = [m.replace(hour=7) for m in recent]
-    moments = old + recent
-    counts = local_hours(moments, ZoneInfo("UTC"), recency_weights(moments, at))
-    assert int(np.argmax(counts)) == 7
+    old = [(at - timedelta(days=90 + d)).replace(hour=18) for d in range(8)]
+    recent = [(at - timedelta(days=d)).replace(hour=7, minute=10) for d in (2, 5, 9)]
+    flat = np.ones(24)
+    moved = contact_scores([(m, False) for m in old + recent], ZoneInfo("UTC"), flat)
+    assert int(np.argmax(moved)) == 7
+    # One recent open at 07:00 after months at 18:00 is noise, not a new habit.
+    stray = contact_scores([(m, False) for m in old + recent[:1]], ZoneInfo("UTC"), flat)
+    assert int(np.argmax(stray)) == 18
+
+
+def test_a_click_weighs_more_than_an_open() -> None:
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    opens = [((at - timedelta(days=d)).replace(hour=9), False) for d in (1, 3, 5)]
+    clicks = [((at - timedelta(days=d)).replace(hour=17), True) for d in (2, 4)]
+    scores = contact_scores(opens + clicks, ZoneInfo("UTC"), np.ones(24))
+    assert int(np.argmax(scores)) == 17
 
 
 def test_the_best_hour_is_never_in_quiet_hours() -> None:
@@ -119,7 +139,8 @@ async def test_a_journey_waits_for_the_best_time_then_sends(
         now = await h.env.get_current_time()
         target = (now.astimezone(NEW_YORK) + timedelta(hours=6)).hour
         for days in range(1, 10):
-            local = (now.astimezone(NEW_YORK) - timedelta(days=days)).replace(hour=target)
+            day = now.astimezone(NEW_YORK) - timedelta(days=days)
+            local = day.replace(hour=target, minute=10)
             await event(store, h.contact, "Email Link Clicked", local.astimezone(UTC), email_id="x")
         await h.event("Go t_best")
 
