@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -24,7 +25,7 @@ from store.importing.pool import start_pool
 from store.importing.report import ImportReport, Rejected
 from store.importing.rows import Row, parse_batch
 from store.importing.sources import Chunk, Raw, RowSource, chunk_size
-from store.importing.writers import write_core, write_sqlite
+from store.importing.writers import write_core, write_driver
 
 # Below this size a file is parsed in-process: worker processes would not pay for themselves.
 POOL_MIN_BYTES = 4 << 20
@@ -63,7 +64,7 @@ class Importer:
         """Import ``rows`` (from :func:`read_rows`); ``progress(n)`` after each batch of n."""
         report = ImportReport()
         at = now or utcnow()
-        sqlite = self._engine.dialect.name == "sqlite"
+        dialect = self._engine.dialect.name
         if isinstance(rows, RowSource):
             chunks: Iterator[Chunk] = rows.chunks(self.batch_size)
         else:
@@ -73,12 +74,12 @@ class Importer:
         if not workers:
             for chunk in chunks:
                 await self._commit(
-                    parse_batch(chunk, at, sqlite), chunk_size(chunk), report, progress
+                    parse_batch(chunk, at, dialect), chunk_size(chunk), report, progress
                 )
             return report
         starting = asyncio.get_running_loop().run_in_executor(None, start_pool, workers)
         try:
-            await self._pipeline(chunks, starting, workers, at, sqlite, report, progress)
+            await self._pipeline(chunks, starting, workers, at, dialect, report, progress)
         finally:
             await asyncio.wait([starting])
             if starting.exception() is None:
@@ -91,7 +92,7 @@ class Importer:
         starting: asyncio.Future[Executor],
         workers: int,
         at: datetime,
-        sqlite: bool,
+        dialect: str,
         report: ImportReport,
         progress: Callable[[int], None] | None,
     ) -> None:
@@ -104,10 +105,10 @@ class Importer:
                 pool = starting.result()
             if pool is None:
                 await self._commit(
-                    parse_batch(chunk, at, sqlite), chunk_size(chunk), report, progress
+                    parse_batch(chunk, at, dialect), chunk_size(chunk), report, progress
                 )
                 continue
-            pending.append((pool.submit(parse_batch, chunk, at, sqlite), chunk_size(chunk)))
+            pending.append((pool.submit(parse_batch, chunk, at, dialect), chunk_size(chunk)))
             while pending and (pending[0][0].done() or len(pending) > 2 * workers):
                 future, size = pending.popleft()
                 await self._commit(await asyncio.wrap_future(future), size, report, progress)
@@ -125,9 +126,11 @@ class Importer:
         accepted, rejected = parsed
         report.rejected.extend(rejected)
         if accepted:
+            started = time.perf_counter()
             if isinstance(accepted[0], Row):
                 await write_core(self._engine, accepted, report)
             else:
-                await write_sqlite(self._engine, accepted, report)
+                await write_driver(self._engine, accepted, report)
+            report.write_seconds += time.perf_counter() - started
         if progress and size:
             progress(size)

@@ -33,6 +33,8 @@ EMPTY: dict[str, Any] = {col: None for col in MIRRORS} | {"tags": [], "interests
 # Column order of a new contact's row; ``write_core`` builds its dicts in the same order.
 COLUMNS = ("id", "created_at", *MIRRORS, "traits", "trait_times", "updated_at")
 _AS_IS = {c.name for c in contacts.c if isinstance(c.type, sa.String)}
+# Dialects whose batches skip SQLAlchemy: rows go to the driver as the workers prepared them.
+DRIVER_DIALECTS = ("sqlite", "postgresql")
 
 
 @dataclass
@@ -83,14 +85,19 @@ _dumps = _json_dumps()
 _MEMO = 4096  # entries per memo below; JSONL rows may each carry their own time
 
 
-class SqliteValues:
-    """Python values to what SQLAlchemy's SQLite types store (JSON text, ISO dates,
+class DriverValues:
+    """Python values to what the driver stores without SQLAlchemy in between.
+
+    SQLite (``text_times``): what SQLAlchemy's SQLite types store (JSON text, ISO dates,
     ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC date-times), so reads through Core see the same rows.
+    PostgreSQL: the values asyncpg's ``COPY`` encodes (aware date-times, dates, JSON as text,
+    which is what SQLAlchemy's asyncpg codec sends for ``json``).
 
     Memoised: import rows share their import time, tag sets, trait names and signup days.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, text_times: bool = True) -> None:
+        self.text_times = text_times
         self._stamps: dict[datetime, str] = {}
         self._times: dict[tuple[Any, ...], str] = {}
         self._lists: dict[tuple[Any, ...], str] = {}
@@ -102,9 +109,9 @@ class SqliteValues:
             if k in EMPTY
         ]
 
-    def when(self, v: datetime | None) -> str | None:
-        if v is None:
-            return None
+    def when(self, v: datetime | None) -> str | datetime | None:
+        if v is None or not self.text_times:
+            return v
         stamp = self._stamps.get(v)
         if stamp is None:
             if len(self._stamps) > _MEMO:
@@ -132,7 +139,7 @@ class SqliteValues:
             return _dumps
         if isinstance(kind, sa.DateTime):
             return self.when
-        if isinstance(kind, sa.Date):
+        if isinstance(kind, sa.Date) and self.text_times:
             return lambda v: None if v is None else v.isoformat()
         return lambda v: v
 
@@ -158,23 +165,24 @@ class SqliteValues:
         return (row.user_id, at, *mirrors, _dumps(traits), times, at)
 
 
-_converters: list[SqliteValues] = []
+_converters: dict[str, DriverValues] = {}
 
 
-def sqlite_values() -> SqliteValues:
-    """This process's :class:`SqliteValues`, made on first use."""
-    if not _converters:
-        _converters.append(SqliteValues())
-    return _converters[0]
+def driver_values(dialect: str) -> DriverValues:
+    """This process's :class:`DriverValues` for ``dialect``, made on first use."""
+    convert = _converters.get(dialect)
+    if convert is None:
+        convert = _converters[dialect] = DriverValues(text_times=dialect == "sqlite")
+    return convert
 
 
-def parse_batch(chunk: Chunk, at: datetime, sqlite: bool) -> tuple[list[Any], list[Rejected]]:
+def parse_batch(chunk: Chunk, at: datetime, dialect: str) -> tuple[list[Any], list[Rejected]]:
     """Parse and validate one batch (runs in a worker process or in-process).
 
-    Returns accepted rows as ``(userId, at, driver row)`` on SQLite, :class:`Row` otherwise,
-    and the rejected rows.
+    Returns accepted rows as ``(userId, at, driver row)`` on SQLite and PostgreSQL,
+    :class:`Row` on another dialect, and the rejected rows.
     """
-    convert = sqlite_values() if sqlite else None
+    convert = driver_values(dialect) if dialect in DRIVER_DIALECTS else None
     accepted: list[Any] = []
     rejected: list[Rejected] = []
     for line, raw in chunk_rows(chunk):

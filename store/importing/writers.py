@@ -1,8 +1,8 @@
 """Writing one parsed batch: one transaction that inserts new contacts and merges the others.
 
 Traits merge last-write-wins, as ``identify`` does, so a re-run of the same file changes
-nothing. :func:`write_sqlite` takes the driver rows the workers prepared; :func:`write_core`
-takes :class:`~store.importing.rows.Row` objects and works on any dialect.
+nothing. :func:`write_driver` takes the driver rows the workers prepared (SQLite, PostgreSQL);
+:func:`write_core` takes :class:`~store.importing.rows.Row` objects and works on any dialect.
 """
 
 from __future__ import annotations
@@ -13,38 +13,50 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.contacts import columns_from_traits, merge_traits
 from store.importing.report import ImportReport
-from store.importing.rows import COLUMNS, EMPTY, Row, sqlite_values
+from store.importing.rows import COLUMNS, EMPTY, Row, driver_values
 from store.schema import contacts
 
 _TRAITS = COLUMNS.index("traits")
 _SET = [k for k in COLUMNS if k not in ("id", "created_at")]
 _INSERT = f"INSERT INTO contacts ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-_UPDATE = f"UPDATE contacts SET {', '.join(f'{k} = ?' for k in _SET)} WHERE id = ?"
+_UPDATE = {
+    "sqlite": f"UPDATE contacts SET {', '.join(f'{k} = ?' for k in _SET)} WHERE id = ?",
+    "postgresql": f"UPDATE contacts SET {', '.join(f'{k} = ${i}' for i, k in enumerate(_SET, 1))}"
+    f" WHERE id = ${len(_SET) + 1}",
+}
+_FOUND = {
+    "sqlite": "SELECT id, traits, trait_times FROM contacts"
+    " WHERE id IN (SELECT value FROM json_each(?))",
+    "postgresql": "SELECT id, traits, trait_times FROM contacts WHERE id = ANY($1::varchar[])",
+}
 
 
-async def write_sqlite(
+async def write_driver(
     engine: AsyncEngine, batch: list[tuple[str, datetime, tuple[Any, ...]]], report: ImportReport
 ) -> None:
-    """``write_core`` for SQLite, through the driver with the rows the workers prepared.
+    """``write_core`` for SQLite and PostgreSQL, through the driver with the rows the workers
+    prepared.
 
-    SQLAlchemy's per-value processing halved the import rate. A contact that is new and
-    appears once in the batch is inserted as prepared; the others merge as in ``write_core``.
+    SQLAlchemy's per-value processing halved the import rate on SQLite, and on PostgreSQL its
+    multi-row ``INSERT``s ran at a tenth of ``COPY``. A contact that is new and appears once in
+    the batch is inserted as prepared (``executemany`` on SQLite, ``COPY`` on PostgreSQL, in
+    the batch's transaction); the others merge as in ``write_core``.
     """
-    convert = sqlite_values()
+    dialect = engine.dialect.name
+    convert = driver_values(dialect)
     ids = list(dict.fromkeys(uid for uid, _, _ in batch))
     async with engine.begin() as conn:
         found = await conn.exec_driver_sql(
-            "SELECT id, traits, trait_times FROM contacts"
-            " WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),),
+            _FOUND[dialect], (json.dumps(ids) if dialect == "sqlite" else ids,)
         )
-        # Raw SQL rows carry no column types: (id, traits JSON, trait_times JSON).
+        # Raw SQL rows carry no column types: (id, traits, trait_times) as JSON text on
+        # SQLite; asyncpg's json codec has decoded them already.
         rows: list[Any] = list(found)
-        state = {cid: (json.loads(t), json.loads(tt)) for cid, t, tt in rows}
+        state = {cid: (_loaded(t), _loaded(tt)) for cid, t, tt in rows}
         existing = set(state)
         repeats = Counter(uid for uid, _, _ in batch) if len(ids) < len(batch) else None
         prepared: dict[str, tuple[Any, ...]] = {}
@@ -78,12 +90,27 @@ async def write_sqlite(
             else:
                 inserts.append(convert.row({"id": cid, "created_at": latest[cid], **merged}))
         if inserts:
-            await conn.exec_driver_sql(_INSERT, inserts)
+            await _insert(conn, dialect, inserts)
         if updates:
-            await conn.exec_driver_sql(_UPDATE, updates)
+            await conn.exec_driver_sql(_UPDATE[dialect], updates)
     report.accepted += len(batch)
     report.created += len(inserts)
     report.updated += len(updates)
+
+
+def _loaded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def _insert(conn: AsyncConnection, dialect: str, rows: list[tuple[Any, ...]]) -> None:
+    if dialect == "sqlite":
+        await conn.exec_driver_sql(_INSERT, rows)
+        return
+    # The transaction is open (the lookup above began it), so COPY joins it.
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        "contacts", records=rows, columns=COLUMNS
+    )
 
 
 async def write_core(engine: AsyncEngine, batch: list[Row], report: ImportReport) -> None:

@@ -33,6 +33,7 @@ class PreparedMembership:
 
     def __init__(self, rules: Mapping[str, Rule], dialect: sa.Dialect, catalog: Catalog) -> None:
         self.names = list(rules)
+        self.dialect = dialect.name
         # Placeholder values: expanding the statement once wants one for every parameter.
         contact = sa.bindparam(CONTACT, value="", type_=sa.String)
         compiler = Compiler(
@@ -67,8 +68,20 @@ class PreparedMembership:
 
     async def run(self, conn: AsyncConnection, contact_id: str, now: datetime) -> dict[str, bool]:
         """Is the contact in each rule? An unknown contact is in none."""
-        result = await conn.exec_driver_sql(self.sql, self.params(contact_id, now))
-        row = result.first()
+        params = self.params(contact_id, now)
+        if conn.in_transaction():  # a caller's transaction: stay in it, through SQLAlchemy
+            row: Any = (await conn.exec_driver_sql(self.sql, params)).first()
+        else:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            if self.dialect == "postgresql":
+                row = await driver.fetchrow(self.sql, *params)
+            else:
+                rows = await driver.execute_fetchall(self.sql, params)
+                row = rows[0] if rows else None
+        return self.answer(row)
+
+    def answer(self, row: Any) -> dict[str, bool]:
+        """The statement's row (None: unknown contact) as name → membership."""
         if row is None:
             return dict.fromkeys(self.names, False)
         return {name: bool(value) for name, value in zip(self.names, row, strict=True)}

@@ -20,6 +20,7 @@ from store.segments.compiler import (
     membership_query,
 )
 from store.segments.prepared import PreparedMembership
+from store.segments.reader import SqliteReader
 from store.segments.rfm import refresh_statements
 from store.segments.rules import Rule
 
@@ -37,6 +38,7 @@ class SegmentRepo:
         self.catalog = catalog
         self.dialect = engine.dialect.name
         self._prepared: dict[tuple[str, ...], PreparedMembership] = {}
+        self._reader = SqliteReader.for_engine(engine)
 
     def rule(self, name_or_rule: str | Rule) -> Rule:
         """The rule of a named segment (or the rule itself)."""
@@ -99,8 +101,13 @@ class SegmentRepo:
             rules = {name: self.rule(name) for name in wanted}
             prepared = PreparedMembership(rules, self._engine.dialect, self.catalog)
             self._prepared[key] = prepared
+        at = now or utcnow()
+        if self._reader is not None:
+            row = self._reader.first(prepared.sql, prepared.params(contact_id, at))
+            if row is not False:
+                return prepared.answer(row)
         async with self._engine.connect() as conn:
-            return await prepared.run(conn, contact_id, now or utcnow())
+            return await prepared.run(conn, contact_id, at)
 
     async def auto_tags(self, contact_id: str, *, now: datetime | None = None) -> list[str]:
         """The automatic tags whose rule the contact satisfies."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from journeys.segments import CATALOG
 from store import Store
 from store.segments import SegmentRepo
@@ -76,3 +78,22 @@ async def test_unknown_contact_is_in_no_segment(db: Store) -> None:
         "no_click_15d": False,
         "vip": False,
     }
+
+
+async def test_sqlite_lookups_read_in_place_and_fall_back_when_busy(db: Store) -> None:
+    repo = SegmentRepo(db.engine, CATALOG)
+    if db.engine.dialect.name != "sqlite":
+        assert repo._reader is None  # asyncpg: one round trip, no reader of its own
+        return
+    assert repo._reader is not None
+    await person(db, "c")
+    assert (await repo.memberships("c", ["cart_abandoners"], now=NOW))["cart_abandoners"] is False
+    await did(db, "c", ADD, days=1)  # committed through aiosqlite, seen by the reader at once
+    assert (await repo.memberships("c", ["cart_abandoners"], now=NOW))["cart_abandoners"]
+
+    class Busy:
+        def execute(self, *_: object) -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+    repo._reader._conn = Busy()  # type: ignore[assignment]
+    assert (await repo.memberships("c", ["cart_abandoners"], now=NOW))["cart_abandoners"]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from store import Store
-from store.importing import Importer, read_rows, write_rejects
+from store.importing import Importer, ImportReport, read_rows, write_rejects
+from store.importing.rows import parse_batch
+from store.importing.writers import write_core
 from store.schema import contacts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -110,6 +112,27 @@ async def test_worker_processes_import_what_one_process_does(db: Store, tmp_path
 
     again = await Importer(db.engine, batch_size=7, workers=2).run(read_rows(path), now=T0)
     assert (again.created, await _dump(db)) == (0, expected)
+
+
+async def test_driver_rows_store_what_core_stores(db: Store, tmp_path: Path) -> None:
+    # The import writes driver rows (executemany on SQLite, COPY on PostgreSQL); the Core
+    # writer is the reference: same file, same merges, the same table.
+    path = tmp_path / "contacts.csv"
+    header, *rows = _lines(40)
+    rows.append('u1,b@x.io,B,1,,2025-03-01,"x",1990-02-03')  # a repeat, a date column
+    path.write_text("\n".join([header + ",birthday", *rows]) + "\n")
+    await db.contacts.identify("u2", {"plan": "pro", "firstName": "Old"}, T0)
+    await Importer(db.engine, batch_size=9, workers=0).run(read_rows(path), now=T0)
+    expected = await _dump(db)
+    await _clear(db)
+    await db.contacts.identify("u2", {"plan": "pro", "firstName": "Old"}, T0)
+    report = ImportReport()
+    for chunk in read_rows(path).chunks(9):
+        accepted, _ = parse_batch(chunk, T0, "core")
+        await write_core(db.engine, accepted, report)
+    assert await _dump(db) == expected
+    u1 = await db.contacts.get("u1")
+    assert u1 is not None and u1.birthday == date(1990, 2, 3)
 
 
 async def _clear(db: Store) -> None:
