@@ -18,6 +18,8 @@ class DateEntryPage(BaseModel):
     now: datetime
     after: str | None = None
     limit: int = 1000
+    # The pace of the journeys it starts (workflows/clock.py); None: the router's own.
+    time_scale: float | None = None
 
 
 class DateEntryDone(BaseModel):

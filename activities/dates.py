@@ -28,7 +28,9 @@ log = structlog.get_logger(__name__)
 class Starter(Protocol):
     """Starts a journey by name for a contact (the router)."""
 
-    async def start(self, name: str, contact_id: str) -> tuple[str, bool]: ...
+    async def start(
+        self, name: str, contact_id: str, time_scale: float | None = None
+    ) -> tuple[str, bool]: ...
 
 
 def zone(name: str | None, default: str) -> ZoneInfo:
@@ -79,7 +81,9 @@ class DateActivities:
             year = due_year(item.day, tz, request.now, request.hour)
             if year is None or item.entered_year == year:
                 continue
-            _, ok = await self.starter.start(request.journey, item.contact_id)
+            _, ok = await self.starter.start(
+                request.journey, item.contact_id, time_scale=request.time_scale
+            )
             started += ok
             refused += not ok
             due.append((item.contact_id, year))

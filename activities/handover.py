@@ -12,7 +12,9 @@ from activities.models import START_JOURNEY, JourneyStarted, StartJourney
 class Starter(Protocol):
     """Anything that starts a journey by name (the router, in production)."""
 
-    async def start(self, name: str, contact_id: str) -> tuple[str, bool]: ...
+    async def start(
+        self, name: str, contact_id: str, time_scale: float | None = None
+    ) -> tuple[str, bool]: ...
 
 
 class HandoverActivities:
@@ -24,5 +26,7 @@ class HandoverActivities:
     @activity.defn(name=START_JOURNEY)
     async def start_journey(self, request: StartJourney) -> JourneyStarted:
         """Start ``request.journey`` for the contact, honouring its re-entry policy."""
-        workflow_id, started = await self.starter.start(request.journey, request.contact_id)
+        workflow_id, started = await self.starter.start(
+            request.journey, request.contact_id, time_scale=request.time_scale
+        )
         return JourneyStarted(workflow_id=workflow_id, started=started)

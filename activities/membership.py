@@ -43,7 +43,9 @@ IDENTIFY = ("identify", "group")
 class Starter(Protocol):
     """Starts journeys and routes events (the router)."""
 
-    async def start(self, name: str, contact_id: str) -> tuple[str, bool]: ...
+    async def start(
+        self, name: str, contact_id: str, time_scale: float | None = None
+    ) -> tuple[str, bool]: ...
 
     async def route(self, contact_id: str, event: Event) -> Any: ...
 
@@ -111,8 +113,15 @@ class MembershipKeeper:
             return Crossings()
         return await self.check(contact_id, names, now)
 
-    async def check(self, contact_id: str, names: Sequence[str], now: datetime) -> Crossings:
-        """Enter or leave the journeys of segments ``names`` as the contact's answers say."""
+    async def check(
+        self,
+        contact_id: str,
+        names: Sequence[str],
+        now: datetime,
+        time_scale: float | None = None,
+    ) -> Crossings:
+        """Enter or leave the journeys of segments ``names`` as the contact's answers say
+        (journeys started at ``time_scale``, the starter's own if None)."""
         inside = await self.segments.memberships(contact_id, list(names), now=now)
         enrolled = await self.segments.enrolled(contact_id)
         done = Crossings()
@@ -121,7 +130,9 @@ class MembershipKeeper:
                 continue
             member, recorded = inside[entry.segment], entry.journey in enrolled
             if member and not recorded:
-                _, started = await self.starter.start(entry.journey, contact_id)
+                _, started = await self.starter.start(
+                    entry.journey, contact_id, time_scale=time_scale
+                )
                 await self.segments.record_enrollments(
                     entry.journey, entry.segment, [contact_id], now
                 )

@@ -84,6 +84,8 @@ class StartJourney(BaseModel):
     journey: str
     contact_id: str
     source: str
+    # The pace of the journey handing over, which the new one keeps (workflows/clock.py).
+    time_scale: float = 1.0
 
 
 class JourneyStarted(BaseModel):

@@ -23,6 +23,10 @@ class CapRule(BaseModel):
     count: int = Field(ge=1)
     hours: float = Field(gt=0)
 
+    def scaled(self, time_scale: float) -> CapRule:
+        """The same rule over a window shorter by ``time_scale`` (SOJOURN_DEV_TIME_SCALE)."""
+        return self if time_scale == 1 else CapRule(count=self.count, hours=self.hours / time_scale)
+
 
 class Topic(BaseModel):
     """A subscription group people can join or leave.
@@ -96,6 +100,14 @@ class MessagingPolicy(PolicyFields):
     def from_settings(cls, settings: Any) -> MessagingPolicy:
         """The policy of a :class:`worker.settings.Settings` (duck-typed: no import cycle)."""
         shared = {name: getattr(settings, name) for name in PolicyFields.model_fields}
+        # A dev run at N times journey speed counts caps over windows N times shorter, so a
+        # multi-week sequence replayed in minutes is not held back by its own earlier emails.
+        scale = float(getattr(settings, "dev_time_scale", 1.0))
+        shared["frequency_caps"] = [c.scaled(scale) for c in settings.frequency_caps]
+        shared["channel_caps"] = {
+            channel: [c.scaled(scale) for c in rules]
+            for channel, rules in settings.channel_caps.items()
+        }
         keys = list(settings.link_keys)
         return cls(
             secret_key=keys[0],

@@ -71,6 +71,8 @@ class EnrollContacts(BaseModel):
     contact_ids: list[str]
     now: datetime
     concurrency: int = 20
+    # The pace of the journeys it starts (workflows/clock.py); None: the router's own.
+    time_scale: float | None = None
 
 
 class Enrolled(BaseModel):
@@ -109,6 +111,8 @@ class EnrollPage(BaseModel):
     after: str | None = None
     limit: int = 1000
     concurrency: int = 50
+    # The pace of the journeys it starts (workflows/clock.py); None: the router's own.
+    time_scale: float | None = None
 
 
 class LeaversPage(BaseModel):

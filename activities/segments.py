@@ -43,7 +43,9 @@ log = structlog.get_logger(__name__)
 class JourneyStarter(Protocol):
     """Starts journeys and routes events (the router, in production)."""
 
-    async def start(self, name: str, contact_id: str) -> tuple[str, bool]: ...
+    async def start(
+        self, name: str, contact_id: str, time_scale: float | None = None
+    ) -> tuple[str, bool]: ...
 
     async def route(self, contact_id: str, event: Event) -> Any: ...
 
@@ -93,7 +95,9 @@ class SegmentActivities:
         )
         if not ids:
             return PageDone(after=None)
-        outcome = await self._start_all(request.journey, ids, request.concurrency)
+        outcome = await self._start_all(
+            request.journey, ids, request.concurrency, request.time_scale
+        )
         await self.segments.record_enrollments(request.journey, request.segment, ids, request.now)
         log.info(
             "segment enrollment page",
@@ -149,7 +153,9 @@ class SegmentActivities:
         Starting first and recording after makes a crash in between harmless: the retry finds
         the journey running (the id is deterministic) and the start is refused, not repeated.
         """
-        outcome = await self._start_all(request.journey, request.contact_ids, request.concurrency)
+        outcome = await self._start_all(
+            request.journey, request.contact_ids, request.concurrency, request.time_scale
+        )
         await self.segments.record_enrollments(
             request.journey, request.segment, request.contact_ids, request.now
         )
@@ -176,7 +182,9 @@ class SegmentActivities:
         await self.segments.forget(request.journey, left)
         return Leavers(contact_ids=left)
 
-    async def _start_all(self, journey: str, ids: list[str], concurrency: int) -> Enrolled:
+    async def _start_all(
+        self, journey: str, ids: list[str], concurrency: int, time_scale: float | None = None
+    ) -> Enrolled:
         """Start ``journey`` for each contact, ``concurrency`` at a time."""
         starter = self._starter()
         gate = asyncio.Semaphore(max(1, concurrency))
@@ -184,7 +192,7 @@ class SegmentActivities:
 
         async def one(contact_id: str) -> None:
             async with gate:
-                _, started = await starter.start(journey, contact_id)
+                _, started = await starter.start(journey, contact_id, time_scale=time_scale)
             if started:
                 outcome.started += 1
             else:

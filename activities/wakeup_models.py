@@ -14,6 +14,8 @@ class SweepWakeups(BaseModel):
 
     now: datetime
     limit: int = 1000
+    # The pace of the journeys it starts (workflows/clock.py); None: the router's own.
+    time_scale: float | None = None
 
 
 class SweepDone(BaseModel):

@@ -45,7 +45,9 @@ class WakeupActivities:
             for gone in set(segments) - set(known):  # no journey enters on it any more
                 await self.keeper.wakeups.set(gone, contact_id, None)
             if known:
-                crossed = await self.keeper.check(contact_id, known, request.now)
+                crossed = await self.keeper.check(
+                    contact_id, known, request.now, time_scale=request.time_scale
+                )
                 done.entered += len(crossed.entered)
                 done.left += len(crossed.left)
             activity.heartbeat(done.entered + done.left)

@@ -107,3 +107,17 @@ def test_write_keys_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_dev_accepts_the_documented_dev_key_when_none_is_set() -> None:
     assert Settings(env="dev").accepted_write_keys == ["sojourn-dev-write-key"]
+
+
+def test_production_refuses_a_dev_time_scale() -> None:
+    with pytest.raises(ValidationError, match="SOJOURN_DEV_TIME_SCALE=3600 speeds journeys up"):
+        Settings(env="production", public_url=URL, dev_time_scale=3600, **SAFE)
+    assert Settings(env="production", public_url=URL, dev_time_scale=1, **SAFE).dev_time_scale == 1
+
+
+def test_the_dev_time_scale_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOJOURN_DEV_TIME_SCALE", "3600")
+    assert Settings().dev_time_scale == 3600.0
+    monkeypatch.setenv("SOJOURN_DEV_TIME_SCALE", "0")
+    with pytest.raises(ValidationError, match="dev_time_scale"):
+        Settings()

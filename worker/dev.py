@@ -237,6 +237,14 @@ def banner(settings: Settings) -> str:
                     "SOJOURN_QUIET_HOURS=true turns them on.)"
                 ]
             ),
+            *(
+                [
+                    f"(Journey time runs {settings.dev_time_scale:g}x: "
+                    "SOJOURN_DEV_TIME_SCALE; sleeps and waits are that much shorter.)"
+                ]
+                if settings.dev_time_scale != 1
+                else []
+            ),
             "",
         ]
     )

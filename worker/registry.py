@@ -48,7 +48,13 @@ def make_provider(settings: Settings) -> Provider:
 
 def make_router(client: Client, settings: Settings) -> Router:
     """A router over every registered journey."""
-    return Router(client, JOURNEYS, settings.task_queue, keys=settings.contact_keys)
+    return Router(
+        client,
+        JOURNEYS,
+        settings.task_queue,
+        keys=settings.contact_keys,
+        time_scale=settings.dev_time_scale,
+    )
 
 
 @dataclass

@@ -186,9 +186,10 @@ async def ensure_search_attributes(client: Client, settings: Settings) -> None:
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """One enrollment schedule per segment-entry journey (created or updated at start)."""
     try:
-        ids = await enrollment.ensure_schedules(client, JOURNEYS, settings.task_queue)
-        ids += await ensure_date_schedules(client, JOURNEYS, settings.task_queue)
-        ids.append(await wakeups.ensure_sweep_schedule(client, settings.task_queue))
+        queue, scale = settings.task_queue, settings.dev_time_scale
+        ids = await enrollment.ensure_schedules(client, JOURNEYS, queue, time_scale=scale)
+        ids += await ensure_date_schedules(client, JOURNEYS, queue, time_scale=scale)
+        ids.append(await wakeups.ensure_sweep_schedule(client, queue, time_scale=scale))
     except RPCError as exc:
         log.warning("could not create enrollment schedules", error=str(exc))
         return

@@ -75,6 +75,9 @@ class Settings(BaseSettings, PolicyFields, ChannelFields):
     secret_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     secret_key: str = Field(default=PLACEHOLDER_SECRET, repr=False)
     relay_interval_seconds: float = 2.0
+    # Seconds of journey time per real second, to try long journeys on `make dev` (3600: an
+    # hour a second); scales sleeps, waits and frequency caps, never moments (workflows/clock.py).
+    dev_time_scale: float = Field(default=1.0, gt=0)
     # Names contacts in Temporal and in logs (workflows/search.py); never rotated.
     contact_key_secret: str = Field(default=DEV_CONTACT_KEY_SECRET, repr=False)
     # ---- operations: metrics (worker/metrics.py; the gateway serves GET /metrics) ----
@@ -181,6 +184,12 @@ class Settings(BaseSettings, PolicyFields, ChannelFields):
             raise ValueError(
                 "SOJOURN_PUBLIC_URL must be the gateway's public https:// address "
                 "(http only on localhost) when SOJOURN_ENV=production"
+            )
+        if self.env == "production" and self.dev_time_scale > 1:
+            raise ValueError(
+                f"SOJOURN_DEV_TIME_SCALE={self.dev_time_scale:g} speeds journeys up for "
+                "development (their waits would be cut short for real contacts); unset it or "
+                "set it to 1 when SOJOURN_ENV=production"
             )
         if self.env == "production" and not self.write_keys:
             raise ValueError(

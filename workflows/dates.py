@@ -56,6 +56,9 @@ class DateEnrollmentInput(BaseModel):
     batch_size: int = 1000
     after: str | None = None
     history_events: int = 200
+    # The pace of the journeys it starts (workflows/clock.py), set by the worker from
+    # SOJOURN_DEV_TIME_SCALE; None (runs that predate it): the router's own.
+    time_scale: float | None = None
 
 
 class DateEnrollmentResult(BaseModel):
@@ -85,6 +88,7 @@ class DateEnrollment:
                     now=now,
                     after=after,
                     limit=input.batch_size,
+                    time_scale=input.time_scale,
                 ),
                 result_type=DateEntryDone,
                 start_to_close_timeout=PAGE_TIMEOUT,
@@ -104,13 +108,20 @@ def date_schedule_id(journey: str) -> str:
     return f"dates-{journey}"
 
 
-def date_schedule(journey: Any, task_queue: str, every: timedelta = EVERY) -> Schedule:
+def date_schedule(
+    journey: Any, task_queue: str, every: timedelta = EVERY, time_scale: float | None = None
+) -> Schedule:
     """The hourly schedule of a journey that declares ``date_entry``."""
     entry: DateEntry = journey.date_entry
     return Schedule(
         action=ScheduleActionStartWorkflow(
             DATE_ENROLLMENT,
-            DateEnrollmentInput(journey=journey.spec.name, field=entry.field, hour=entry.hour),
+            DateEnrollmentInput(
+                journey=journey.spec.name,
+                field=entry.field,
+                hour=entry.hour,
+                time_scale=time_scale,
+            ),
             id=f"{date_schedule_id(journey.spec.name)}-run",
             task_queue=task_queue,
         ),
@@ -120,14 +131,18 @@ def date_schedule(journey: Any, task_queue: str, every: timedelta = EVERY) -> Sc
 
 
 async def ensure_date_schedules(
-    client: Client, journeys: Sequence[Any], task_queue: str, every: timedelta = EVERY
+    client: Client,
+    journeys: Sequence[Any],
+    task_queue: str,
+    every: timedelta = EVERY,
+    time_scale: float | None = None,
 ) -> list[str]:
     """Create (or update) the schedule of every journey with a ``date_entry``; the ids."""
     ids = []
     for journey in journeys:
         if getattr(journey, "date_entry", None) is None:
             continue
-        schedule = date_schedule(journey, task_queue, every)
+        schedule = date_schedule(journey, task_queue, every, time_scale)
         sid = date_schedule_id(journey.spec.name)
         try:
             await client.create_schedule(sid, schedule)

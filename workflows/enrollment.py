@@ -119,6 +119,9 @@ class EnrollmentInput(BaseModel):
     refresh_scores: bool = True
     history_events: int = 200
     cursor: EnrollmentCursor | None = None
+    # The pace of the journeys it starts (workflows/clock.py), set by the worker from
+    # SOJOURN_DEV_TIME_SCALE; None (runs that predate it): the router's own.
+    time_scale: float | None = None
 
 
 @workflow.defn(name=ENROLLMENT)
@@ -185,6 +188,7 @@ class SegmentEnrollment:
                     after=cursor.after,
                     limit=input.batch_size,
                     concurrency=input.concurrency,
+                    time_scale=input.time_scale,
                 ),
                 result_type=PageDone,
                 start_to_close_timeout=BATCH_TIMEOUT,
@@ -268,7 +272,13 @@ class SegmentEnrollment:
     async def _enroll(self, input: EnrollmentInput, ids: list[str], now: Any) -> Enrolled:
         result = await workflow.execute_activity(
             ENROLL_CONTACTS,
-            EnrollContacts(journey=input.journey, segment=input.segment, contact_ids=ids, now=now),
+            EnrollContacts(
+                journey=input.journey,
+                segment=input.segment,
+                contact_ids=ids,
+                now=now,
+                time_scale=input.time_scale,
+            ),
             result_type=Enrolled,
             start_to_close_timeout=BATCH_TIMEOUT,
             heartbeat_timeout=timedelta(minutes=1),
@@ -297,7 +307,10 @@ def schedule_id(journey: str) -> str:
 
 
 def enrollment_schedule(
-    journey: Any, task_queue: str, every: timedelta = DEFAULT_EVERY
+    journey: Any,
+    task_queue: str,
+    every: timedelta = DEFAULT_EVERY,
+    time_scale: float | None = None,
 ) -> Schedule:
     """The schedule that enrols ``journey``'s segment (a ``Journey`` class with a segment).
 
@@ -313,6 +326,7 @@ def enrollment_schedule(
                 journey=spec.name,
                 segment=spec.segment,
                 exit_on_leave=spec.exit_on_segment_leave,
+                time_scale=time_scale,
             ),
             id=f"{schedule_id(spec.name)}-run",
             task_queue=task_queue,
@@ -323,14 +337,18 @@ def enrollment_schedule(
 
 
 async def ensure_schedules(
-    client: Client, journeys: Sequence[Any], task_queue: str, every: timedelta = DEFAULT_EVERY
+    client: Client,
+    journeys: Sequence[Any],
+    task_queue: str,
+    every: timedelta = DEFAULT_EVERY,
+    time_scale: float | None = None,
 ) -> list[str]:
     """Create (or update) one enrollment schedule per segment-entry journey; returns the ids."""
     ids = []
     for journey in journeys:
         if journey.spec.segment is None:
             continue
-        schedule = enrollment_schedule(journey, task_queue, every)
+        schedule = enrollment_schedule(journey, task_queue, every, time_scale)
         sid = schedule_id(journey.spec.name)
         try:
             await client.create_schedule(sid, schedule)

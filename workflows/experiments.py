@@ -39,6 +39,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.experiment_models import ASSIGN_ARM, ArmsAssigned, AssignArm, AssignArms
+    from workflows.clock import ScaledClock
     from workflows.exits import JourneyExit
     from workflows.models import ExitReason
     from workflows.search import contact_of
@@ -110,7 +111,7 @@ def holdout_of(journey: str, share: float) -> Experiment:
     )
 
 
-class ExperimentVerbs:
+class ExperimentVerbs(ScaledClock):
     """Mixed into ``Journey``: arms of experiments, and the holdout at entry."""
 
     spec: ClassVar[JourneySpec]
@@ -189,7 +190,8 @@ class ExperimentVerbs:
     async def _arm_delay(self, arm: Arm, experiment: Experiment) -> None:
         # A plain timer: the send's journal entry covers the whole step on continue-as-new.
         if arm.delay is not None and arm.delay > timedelta(0):
-            until = workflow.now() + arm.delay
+            delay = self._real(arm.delay)  # journey time (workflows/clock.py)
+            until = workflow.now() + delay
             self._wait_details(f"{experiment.name} arm {arm.name}", until)
-            await workflow.sleep(arm.delay, summary=f"{experiment.name}: {arm.name}")
+            await workflow.sleep(delay, summary=f"{experiment.name}: {arm.name}")
             self._wait_details(None, None)

@@ -19,11 +19,7 @@ from typing import Any, ClassVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import (
-        START_JOURNEY,
-        JourneyStarted,
-        StartJourney,
-    )
+    from activities.models import START_JOURNEY, JourneyStarted
     from activities.segment_models import SEGMENT_LEFT
     from workflows.audiences import AudienceVerbs
     from workflows.continuation import AUTO_CONTINUE, HistoryBound, Journal
@@ -110,7 +106,7 @@ class Journey(
 
         Args:
             event: the event name(s) that count.
-            within: how long to wait.
+            within: how long to wait (journey time: see ``workflows/clock.py``).
             about: only events about this message (their ``email_id`` property is its id).
             where: an extra predicate on the event.
 
@@ -124,7 +120,7 @@ class Journey(
         entry = self._journal.replay("wait_for", " or ".join(names))
         if entry is not None and entry.done:
             return entry.event
-        deadline = entry.until if entry is not None and entry.until else workflow.now() + within
+        deadline = self._deadline(within, entry.until if entry is not None else None)
         found = await self._wait(names, deadline, within, about, where)
         self._journal.record(JournalEntry(verb="wait_for", label=" or ".join(names), event=found))
         return found
@@ -179,8 +175,8 @@ class Journey(
         return self._inbox[found]
 
     async def sleep(self, duration: timedelta) -> None:
-        """A durable timer: the journey sleeps ``duration`` (days are fine)."""
-        await self._sleep(workflow.now() + duration)
+        """A durable timer: the journey sleeps ``duration`` (days are fine; journey time)."""
+        await self._sleep(workflow.now() + self._real(duration))
 
     async def sleep_until(self, moment: datetime) -> None:
         """Sleep until ``moment`` (aware datetime); returns at once if it has passed."""
@@ -222,9 +218,7 @@ class Journey(
             return bool(entry.value)
         started = await workflow.execute_activity(
             START_JOURNEY,
-            StartJourney(
-                journey=name, contact_id=self.contact_id, source=workflow.info().workflow_id
-            ),
+            self._handover(name),
             result_type=JourneyStarted,
             start_to_close_timeout=timedelta(seconds=30),
         )
@@ -295,6 +289,7 @@ class Journey(
                 trigger=self.trigger,
                 continued=self._continued + 1,
                 arms=self._arms,
+                time_scale=self._time_scale,
             )
         )
 
@@ -433,6 +428,7 @@ class Journey(
         self._trigger = input.trigger
         self._continued = input.continued
         self._arms = dict(input.arms)
+        self._time_scale = input.time_scale
         if input.step:
             self._step = input.step
 

@@ -114,6 +114,8 @@ class JourneyInput(BaseModel):
     continued: int = 0
     # Experiment -> arm of this contact (workflows/experiments.py), carried by continue-as-new.
     arms: dict[str, str] = Field(default_factory=dict)
+    # Seconds of journey time per real second (SOJOURN_DEV_TIME_SCALE, workflows/clock.py).
+    time_scale: float = 1.0
 
 
 class JourneyResult(BaseModel):

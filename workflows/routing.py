@@ -40,6 +40,8 @@ class Router:
         journeys: the registry of journey classes.
         task_queue: where the worker listens.
         keys: names workflows by contact key, never by user id (``Settings.contact_keys``).
+        time_scale: the pace of the journeys it starts, unless a start says otherwise
+            (``Settings.dev_time_scale``; see ``workflows/clock.py``).
     """
 
     def __init__(
@@ -48,8 +50,10 @@ class Router:
         journeys: Sequence[type[Journey]],
         task_queue: str,
         keys: ContactKeys = DEV_KEYS,
+        time_scale: float = 1.0,
     ) -> None:
         self.client = client
+        self.time_scale = time_scale
         self.keys = keys
         self.journeys = {j.spec.name: j for j in journeys}
         self.task_queue = task_queue
@@ -109,7 +113,7 @@ class Router:
             try:
                 await self.client.start_workflow(
                     name,
-                    JourneyInput(contact_id=contact_id),
+                    JourneyInput(contact_id=contact_id, time_scale=self.time_scale),
                     start_signal="event",
                     start_signal_args=[event],
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -127,15 +131,18 @@ class Router:
             return "skipped"  # not running: nothing to tell
         return "signalled"
 
-    async def start(self, name: str, contact_id: str) -> tuple[str, bool]:
+    async def start(
+        self, name: str, contact_id: str, time_scale: float | None = None
+    ) -> tuple[str, bool]:
         """Start journey ``name`` for a contact (a hand-over); False if it is running or
-        its re-entry policy refuses the contact."""
+        its re-entry policy refuses the contact. ``time_scale``: the router's own if None."""
         journey = self.journeys[name]
+        scale = self.time_scale if time_scale is None else time_scale
         options = self._start_options(journey, contact_id)
         try:
             await self.client.start_workflow(
                 name,
-                JourneyInput(contact_id=contact_id),
+                JourneyInput(contact_id=contact_id, time_scale=scale),
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 **options,
             )

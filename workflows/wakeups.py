@@ -44,6 +44,9 @@ class SweepInput(BaseModel):
     contacts: int = 0
     entered: int = 0
     left: int = 0
+    # The pace of the journeys it starts (workflows/clock.py), set by the worker from
+    # SOJOURN_DEV_TIME_SCALE; None (runs that predate it): the router's own.
+    time_scale: float | None = None
 
 
 class SweepResult(BaseModel):
@@ -66,7 +69,7 @@ class WakeupSweep:
         while True:
             page = await workflow.execute_activity(
                 SWEEP_WAKEUPS,
-                SweepWakeups(now=now, limit=input.page),
+                SweepWakeups(now=now, limit=input.page, time_scale=input.time_scale),
                 result_type=SweepDone,
                 start_to_close_timeout=timedelta(minutes=5),
                 heartbeat_timeout=timedelta(minutes=1),
@@ -85,20 +88,27 @@ class WakeupSweep:
                 workflow.continue_as_new(input.model_copy(update=result.model_dump()))
 
 
-def sweep_schedule(task_queue: str, every: timedelta = EVERY) -> Schedule:
+def sweep_schedule(
+    task_queue: str, every: timedelta = EVERY, time_scale: float | None = None
+) -> Schedule:
     """The schedule that runs the sweep every ``every`` (overlaps skipped)."""
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            SWEEP, SweepInput(), id=f"{SCHEDULE_ID}-run", task_queue=task_queue
+            SWEEP,
+            SweepInput(time_scale=time_scale),
+            id=f"{SCHEDULE_ID}-run",
+            task_queue=task_queue,
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
 
 
-async def ensure_sweep_schedule(client: Client, task_queue: str, every: timedelta = EVERY) -> str:
+async def ensure_sweep_schedule(
+    client: Client, task_queue: str, every: timedelta = EVERY, time_scale: float | None = None
+) -> str:
     """Create (or update) the sweep's schedule; returns its id."""
-    schedule = sweep_schedule(task_queue, every)
+    schedule = sweep_schedule(task_queue, every, time_scale)
     try:
         await client.create_schedule(SCHEDULE_ID, schedule)
     except ScheduleAlreadyRunningError:

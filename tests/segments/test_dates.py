@@ -31,7 +31,9 @@ class Starter:
     def __init__(self) -> None:
         self.started: list[str] = []
 
-    async def start(self, name: str, contact_id: str) -> tuple[str, bool]:
+    async def start(
+        self, name: str, contact_id: str, time_scale: float | None = None
+    ) -> tuple[str, bool]:
         self.started.append(contact_id)
         return f"{name}-{contact_id}", True
 

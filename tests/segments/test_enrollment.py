@@ -37,8 +37,10 @@ class CountingRouter(Router):
         self.started: list[str] = []
         self.routed: list[tuple[str, str]] = []
 
-    async def start(self, name: str, contact_id: str) -> tuple[str, bool]:
-        wid, ok = await super().start(name, contact_id)
+    async def start(
+        self, name: str, contact_id: str, time_scale: float | None = None
+    ) -> tuple[str, bool]:
+        wid, ok = await super().start(name, contact_id, time_scale)
         if ok:
             self.started.append(contact_id)
         return wid, ok

@@ -113,4 +113,17 @@ class Dynamic(Journey):
         await self.wait_for(trigger.properties["wait"], within=days(1))
 
 
+@journey(name="t_paced", entry="Go t_paced", listens="Ping")
+class Paced(Journey):
+    """A sleep, a wait that times out, a moment, then a hand-over (for the time scale)."""
+
+    async def steps(self) -> None:
+        await self.sleep(days(1))
+        await self.wait_for("Ping", within=hours(2))
+        trigger = self.trigger
+        assert trigger is not None
+        await self.sleep_until(datetime.fromisoformat(trigger.properties["at"]))
+        await self.start_journey("t_sleeper")
+
+
 SAMPLES = (Sleeper, Again, Early, Looper, Broken, Until, Yearly, Patient)
