@@ -32,7 +32,8 @@ def test_every_shipped_persona_loads_for_a_real_journey(path: Path) -> None:
 
 
 def test_personas_ship_for_welcome_and_the_new_journeys() -> None:
-    for journey in ("welcome", "nurturing", "reactivation", "birthday", "loyalty"):
+    journeys = ("welcome", "nurturing", "reactivation", "birthday", "loyalty")
+    for journey in (*journeys, "cart_abandonment", "cross_sell"):
         assert len(persona_files(journey)) >= 1, journey
 
 
@@ -79,3 +80,56 @@ def test_cli_json_and_a_persona_file(tmp_path: Path) -> None:
 def test_cli_refuses_an_unknown_journey() -> None:
     result = CliRunner().invoke(app, ["simulate", "nope", "--persona", "x"])
     assert result.exit_code != 0
+
+
+def simulate_cli(*args: str) -> str:
+    result = CliRunner().invoke(app, ["simulate", *args], standalone_mode=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_sold_out_item_is_offered_as_its_alternative_in_both_touches() -> None:
+    out = simulate_cli("cart_abandonment", "--persona", "sold-out-swap", "--text")
+    assert "shop catalog holds 3 products (shoe-trail-42 out of stock)" in out
+    swap = "- Trail running shoes Pro: €139.00 (in place of Trail running shoes, out of stock)"
+    assert out.count(swap) == 2  # the reminder and the discount
+    assert "- Trail running shoes:" not in out  # the sold-out pair itself is never offered
+    assert out.count("- Merino running socks × 2: €18.00") == 2
+    assert "Exit: completed; 2 emails" in out
+
+
+def test_a_cart_with_nothing_left_in_stock_sends_nothing_and_says_why() -> None:
+    out = simulate_cli("cart_abandonment", "--persona", "nothing-left")
+    why = "not sent: nothing left to offer (lamp-brass out of stock, no alternative in stock)"
+    assert f"cart/reminder {why}" in out and f"cart/discount {why}" in out
+    assert "Exit: completed; 0 emails" in out
+
+
+async def test_an_order_after_the_reminder_ends_the_cart_journey() -> None:
+    sim = await simulate(
+        "cart_abandonment", load_persona("cart_abandonment", "buys-after-reminder")
+    )
+    assert sim.exit_reason == "goal"
+    assert [m.template for m in sim.messages if m.journey == "cart_abandonment"] == [
+        "cart/reminder"
+    ]
+    reminder = next(m for m in sim.messages if m.template == "cart/reminder")
+    assert "Bouilloire inox" in (reminder.html or "")
+
+
+async def test_a_camera_buyer_is_suggested_the_lens_and_the_bag_in_stock() -> None:
+    sim = await simulate("cross_sell", load_persona("cross_sell", "camera"))
+    assert [m.template for m in sim.messages] == ["cross_sell/thank_you", "cross_sell/suggestion"]
+    thanks, picks = (m.html or "" for m in sim.messages)
+    assert "X100 compact camera" in thanks
+    assert "35 mm f/2 lens" in picks and "Rover camera bag" in picks
+    assert "Leather strap" not in picks  # out of stock
+
+
+def test_a_persona_catalog_the_store_refuses_names_the_field(tmp_path: Path) -> None:
+    persona = tmp_path / "bad.json"
+    body = {"description": "x", "catalog": [{"id": "p1", "name": "No price", "currency": "EUR"}]}
+    persona.write_text(json.dumps(body), encoding="utf-8")
+    result = CliRunner().invoke(app, ["simulate", "cart_abandonment", "--persona", str(persona)])
+    assert result.exit_code != 0
+    assert "catalog.0.price" in result.output

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from journeys import BY_NAME
+from store.records import MessageRecord
 from worker.cli_common import fail, run
 from worker.logging import configure_logging
 from worker.personas import load_persona, persona_files
@@ -34,6 +35,9 @@ def simulate_command(
         Path | None, typer.Option("--html", help="Write the emails and a timeline page here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The path as JSON.")] = False,
+    text: Annotated[
+        bool, typer.Option("--text", help="Print each email's text under its send.")
+    ] = False,
 ) -> None:
     """Play JOURNEY for a scripted persona on the time-skipping server; print its path."""
     if journey not in BY_NAME:
@@ -47,11 +51,14 @@ def simulate_command(
         fail(str(exc))
     # The path goes to stdout; the worker's own logs would drown it: warnings only, stderr.
     configure_logging(Settings(env="test", log_level="warning"))
-    result = run(simulate(journey, who))
+    try:
+        result = run(simulate(journey, who))
+    except ValueError as exc:  # a persona's catalog the store refuses
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(as_dict(result), indent=2, ensure_ascii=False))
     else:
-        for line in render_lines(result):
+        for line in render_lines(result, text=text):
             typer.echo(line)
     if html_dir is not None:
         index = write_html(result, html_dir)
@@ -63,9 +70,17 @@ def subjects(sim: Simulation) -> dict[str, str]:
     return {m.message_id: m.subject or "" for m in sim.messages}
 
 
-def render_lines(sim: Simulation) -> list[str]:
-    """The path as text: one line per step, subjects beside sends, then the exit."""
+def body_lines(message: MessageRecord) -> list[str]:
+    """The email's text part without blank lines and without the footer (after ``--``)."""
+    body = (message.text or "").split("\n--\n", 1)[0]
+    return [line.rstrip() for line in body.splitlines() if line.strip()]
+
+
+def render_lines(sim: Simulation, *, text: bool = False) -> list[str]:
+    """The path as text: one line per step, subjects beside sends (with ``text``, each
+    email's text under it), then the exit."""
     titles = subjects(sim)
+    by_id = {m.message_id: m for m in sim.messages}
     out = [f"{sim.journey} for persona {sim.persona}"]
     for line in sim.lines:
         what = line.what
@@ -73,6 +88,8 @@ def render_lines(sim: Simulation) -> list[str]:
         if found and titles.get(found.group(1)):
             what = f"{what[: found.start()]} — “{titles[found.group(1)]}”"
         out.append(f"  {sim.offset(line.at):<10} {line.who:<32} {what}")
+        if text and found and found.group(1) in by_id:
+            out.extend(f"{'':<14}| {body}" for body in body_lines(by_id[found.group(1)]))
     others = [m for m in sim.messages if m.journey != sim.journey]
     for m in others:
         # Another journey's mail (a digest, a hand-over): its own story is not followed.

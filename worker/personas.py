@@ -18,6 +18,17 @@ A persona is a small JSON (or, with PyYAML installed, YAML) file under
 event is about the latest message of that template (its ``email_id``), and is skipped, saying
 so, when no such message went out. ``entry`` is an event, or ``{"start": true}`` for journeys
 entered by a schedule (segment or date). ``horizon`` bounds how long the journey is followed.
+
+A journey that reads the product catalog (cart abandonment, cross-sell) needs products: a
+persona lists them under ``catalog``, in the shape ``POST /v1/catalog/products`` takes, and
+the simulation's throw-away store holds exactly those::
+
+    "catalog": [
+      {"id": "cam-1", "name": "Compact camera", "price": 499, "currency": "EUR",
+       "category": "cameras", "related": ["lens-35", "bag-1"]},
+      {"id": "lens-35", "name": "35 mm lens", "price": 249, "currency": "EUR", "stock": 0,
+       "alternatives": ["lens-50"]}
+    ]
 """
 
 from __future__ import annotations
@@ -29,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
+
+from store.catalog_models import ProductIn
 
 PERSONAS = Path(__file__).resolve().parent.parent / "journeys" / "personas"
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
@@ -76,6 +89,8 @@ class Persona(BaseModel):
     entry: PersonaEntry = Field(default_factory=lambda: PersonaEntry(start=True))
     steps: list[PersonaStep] = Field(default_factory=list)
     horizon: timedelta = timedelta(days=60)
+    # Products seeded into the simulation's store before entry (POST /v1/catalog/products).
+    catalog: list[ProductIn] = Field(default_factory=list)
 
     @field_validator("horizon", mode="before")
     @classmethod

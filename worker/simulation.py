@@ -124,6 +124,8 @@ async def _run(
         contact, {"email": f"{contact}@example.com", **persona.traits}, start
     )
     sim = Simulation(journey=journey, persona=persona.name, started_at=start)
+    if persona.catalog:
+        sim.lines.append(Line(start, "persona", await _seed_catalog(store, persona, start)))
     async with Worker(
         env.client, task_queue=settings.task_queue, workflows=list(WORKFLOWS), activities=activities
     ):
@@ -170,6 +172,18 @@ async def _run(
         await _stop_all(env, router, contact)
     sim.lines.sort(key=lambda line: (line.at, line.who != "persona"))
     return sim
+
+
+async def _seed_catalog(store: Store, persona: Persona, at: datetime) -> str:
+    """Put the persona's products in the throw-away catalog; the path's line about them."""
+    done = await store.catalog.upsert(persona.catalog, now=at, prefix="catalog")
+    if done.refused:
+        first = done.refused[0]
+        raise ValueError(f"persona {persona.name}: {first.field}: {first.reason}")
+    gone = [p.id for p in persona.catalog if p.stock == 0 or p.in_stock is False]
+    note = f" ({', '.join(gone)} out of stock)" if gone else ""
+    count = len(persona.catalog)
+    return f"shop catalog holds {count} product{'' if count == 1 else 's'}{note}"
 
 
 async def _closed(handle: WorkflowHandle) -> bool:
