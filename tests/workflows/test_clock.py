@@ -86,13 +86,16 @@ async def test_continue_as_new_keeps_the_scale(make_harness) -> None:  # type: i
             await router.route(h.contact, Event(message_id=uuid.uuid4().hex, name=name))
         # Two pings: the looper continued as new; the new run waits 30 days, scaled.
         handle = h.handle("t_looper")
-        await h.until(lambda: _continued(h), "t_looper to continue as new")
-        await h.until(lambda: _has_timer(handle), "the new run's wait")
+        await h.until(lambda: _continued_and_waiting(handle), "the continued run's wait")
         assert await timers(handle) == [days(30) / SCALE]
 
 
-async def _continued(h: Harness) -> bool:
-    return (await h.state("t_looper")).continued == 1
+async def _continued_and_waiting(handle: WorkflowHandle) -> bool:
+    """The latest run is a continued one and has started its timer (no query: a run may be
+    ending while asked)."""
+    history = await handle.fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    return bool(started.continued_execution_run_id) and bool(await timers(handle))
 
 
 def test_real_time_of_a_duration() -> None:
