@@ -1,4 +1,9 @@
-"""Cart escalation: an abandoned payment step gets an email, then an SMS, then retargeting ads.
+"""Cart escalation: superseded by ``cart_abandonment`` (journeys/cart.py), which now escalates.
+
+No contact enters it any more: the cart journey already follows every cart up to the payment
+step (a ``Checkout Started`` comes before ``Payment Info Entered`` in Segment's checkout
+funnel), and one journey per cart means one reminder and one discount per cart. It stays
+registered so that stays started before it was superseded finish, and goes once none runs.
 
 The seed's cross-channel example: "a reminder email, followed by a targeted ad on social
 networks if they did not react to the email". Each step goes through the same gates as
@@ -16,10 +21,7 @@ REACTED = ("Email Link Clicked", "Product Viewed")
 
 @journey(
     name="cart_escalation",
-    # Not Checkout Started or Product Added: those enter cart_abandonment (journeys/cart.py),
-    # and one reminder a cart is enough. Payment details entered without an order is the
-    # abandonment this journey escalates across channels.
-    entry="Payment Info Entered",
+    # No entry: cart_abandonment escalates email -> SMS -> audience itself (see above).
     goal="Order Completed",
     listens=("Email Opened", "Email Link Clicked", "Product Viewed"),
     channels=("email", "sms"),
