@@ -70,6 +70,11 @@ def member(contact: ContactRecord, default_region: str | None = None) -> dict[st
     return found
 
 
+def outbox_file(directory: Path, message: MessageRecord) -> Path:
+    """Where the outbox keeps an audience call that had no webhook to go to."""
+    return directory / f"{message.message_id}.audience.json"
+
+
 def signature(secret: str, body: bytes, at: int) -> str:
     """The ``X-Sojourn-Signature`` header of ``body`` sent at unix time ``at``."""
     mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
@@ -154,8 +159,7 @@ class AudienceActivities:
     async def _to_outbox(self, message: MessageRecord, request: SyncAudience) -> AudienceSynced:
         """The call written to the outbox instead of made (an audience not configured)."""
         assert self.outbox is not None
-        path = self.outbox / f"{message.message_id}.audience.json"
-        write_once(path, (message.text or "").encode())
+        write_once(outbox_file(self.outbox, message), (message.text or "").encode())
         return await self._done(message, request, "outbox")
 
     async def _done(

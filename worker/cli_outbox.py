@@ -13,6 +13,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from activities.audiences import outbox_file
 from activities.providers import OutboxProvider
 from activities.providers.channel_outbox import ChannelOutboxProvider
 from store import Store
@@ -27,6 +28,8 @@ CHANNEL_FILES = {
     "email": lambda directory, m: OutboxProvider(directory).path_for(m),
     "sms": lambda directory, m: ChannelOutboxProvider(directory, "sms").path_for(m),
     "push": lambda directory, m: ChannelOutboxProvider(directory, "push").path_for(m),
+    # An audience without a webhook in dev (activities/audiences.py).
+    "audience": outbox_file,
 }
 
 

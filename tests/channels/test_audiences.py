@@ -18,10 +18,12 @@ from activities.audience_models import AudienceSynced, SyncAudience
 from activities.audiences import AudienceActivities
 from activities.channels.settings import Audience
 from activities.policy import MessagingPolicy
+from activities.providers import OutboxProvider
 from store import Store
 from tests.channels.audience_server import SECRET, AudienceRecorded, make_audience_app
 from tests.channels.conftest import add_contact
 from tests.messaging.fake_providers import serve_app
+from worker.cli_outbox import as_row
 
 
 @pytest.fixture
@@ -190,6 +192,8 @@ async def test_an_unconfigured_audience_goes_to_the_outbox_outside_production(
     message = await store.messages.get(req.key)
     assert message is not None
     assert (message.channel, message.status, message.provider) == ("audience", "sent", "outbox")
+    # `sojourn outbox --channel audience --json` points at the file.
+    assert as_row(message, OutboxProvider(tmp_path))["eml"] == path.absolute()
 
 
 async def test_an_unknown_audience_fails_naming_the_setting(
