@@ -193,7 +193,7 @@ async def test_an_unconfigured_audience_goes_to_the_outbox_outside_production(
     assert message is not None
     assert (message.channel, message.status, message.provider) == ("audience", "sent", "outbox")
     # `sojourn outbox --channel audience --json` points at the file.
-    assert as_row(message, OutboxProvider(tmp_path))["eml"] == path.absolute()
+    assert as_row(message, OutboxProvider(tmp_path))["eml"] == str(path.absolute())
 
 
 async def test_an_unknown_audience_fails_naming_the_setting(
