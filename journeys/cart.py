@@ -4,7 +4,7 @@ then retargeting ads."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from temporalio import workflow
 
@@ -25,6 +25,30 @@ ESCALATION = "cart-escalation"
 MAX_CHANGES = 50
 
 
+class Retargeting:
+    """Mixed into a journey that puts the contact in an ad audience: whatever ends the journey
+    (an order, a STOP, an unsubscribe) takes them out again; a journey that runs to its end
+    calls :meth:`_leave_audience` itself."""
+
+    audience_name: ClassVar[str] = "retargeting"
+    added: SentMessage | None = None
+
+    if TYPE_CHECKING:
+
+        async def audience(
+            self, name: str, *, remove: bool = False, topic: str | None = None
+        ) -> SentMessage: ...
+
+    async def on_exit(self, reason: ExitReason) -> None:
+        if reason is not ExitReason.completed:
+            await self._leave_audience()
+
+    async def _leave_audience(self) -> None:
+        if self.added is not None and self.added.sent:
+            self.added = None
+            await self.audience(self.audience_name, remove=True)
+
+
 @journey(
     name="cart_abandonment",
     entry=("Product Added", "Checkout Started"),
@@ -34,7 +58,7 @@ MAX_CHANGES = 50
     listens=(*CART_EVENTS, *REACTIONS),
     channels=("email", "sms"),
 )
-class CartAbandonment(CatalogVerbs, Journey):
+class CartAbandonment(Retargeting, CatalogVerbs, Journey):
     """A cart left without an order: a reminder, a discount by SMS or email, then retargeting.
 
     1. ``Product Added`` or ``Checkout Started`` enters; every later cart event (adds,
@@ -65,13 +89,8 @@ class CartAbandonment(CatalogVerbs, Journey):
     second_touch_after: ClassVar[timedelta] = days(1)
     react_within: ClassVar[timedelta] = days(1)
     retargeting_for: ClassVar[timedelta] = days(14)
-    audience_name: ClassVar[str] = "retargeting"
     discount_percent: ClassVar[int] = 10
     discount_code: ClassVar[str] = "CART10"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.added: SentMessage | None = None
 
     async def steps(self) -> None:
         cart = Cart()
@@ -95,15 +114,6 @@ class CartAbandonment(CatalogVerbs, Journey):
             return
         await self.sleep(self.retargeting_for)
         await self._leave_audience()
-
-    async def on_exit(self, reason: ExitReason) -> None:
-        if reason is not ExitReason.completed:
-            await self._leave_audience()
-
-    async def _leave_audience(self) -> None:
-        if self.added is not None and self.added.sent:
-            self.added = None
-            await self.audience(self.audience_name, remove=True)
 
     async def _second_touch(
         self, cart: Cart, discount: dict[str, Any], *, sms: bool

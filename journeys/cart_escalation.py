@@ -12,7 +12,8 @@ SMS is sent only to contacts who granted SMS consent (refused otherwise, and the
 on to the audience). Ordering ends the journey at once and takes them out of the audience.
 """
 
-from workflows import ExitReason, Journey, SentMessage, days, hours, journey
+from journeys.cart import Retargeting
+from workflows import Journey, days, hours, journey
 
 REMINDER = "cart_escalation/reminder"
 AUDIENCE = "retargeting"
@@ -26,10 +27,10 @@ REACTED = ("Email Link Clicked", "Product Viewed")
     listens=("Email Opened", "Email Link Clicked", "Product Viewed"),
     channels=("email", "sms"),
 )
-class CartEscalation(Journey):
+class CartEscalation(Retargeting, Journey):
     """Email reminder; unopened after a day, an SMS; still nothing, a retargeting audience."""
 
-    added: SentMessage | None = None
+    audience_name = AUDIENCE
 
     async def steps(self) -> None:
         # Abandoned means no order within the hour (an order is the goal: it ends us here).
@@ -44,12 +45,3 @@ class CartEscalation(Journey):
         # Retargeting runs for two weeks unless they order (the goal) first.
         await self.sleep(days(14))
         await self._leave_audience()
-
-    async def on_exit(self, reason: ExitReason) -> None:
-        if reason is not ExitReason.completed:
-            await self._leave_audience()
-
-    async def _leave_audience(self) -> None:
-        if self.added is not None and self.added.sent:
-            self.added = None
-            await self.audience(AUDIENCE, remove=True)

@@ -197,7 +197,7 @@ async def test_retargeting_lasts_two_weeks_then_they_leave_the_audience(
     assert [body["action"] for body in hook[1].accepted] == ["add", "remove"]
 
 
-async def test_out_of_stock_the_sms_offers_the_alternative_or_nothing_goes(
+async def test_out_of_stock_the_sms_offers_the_alternative(
     cart: Harness, hook: tuple[str, AudienceRecorded]
 ) -> None:
     await grant_sms(cart)
