@@ -19,11 +19,16 @@ The ladder is rebuilt for (contact, name) in the transaction that stores each ev
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from store.schema import event_ranks, events
+from store.schema import contacts, event_ranks, events
+
+if TYPE_CHECKING:
+    from store.segments.compiler import Compiler
+    from store.segments.rules import EventCond
 
 RANKS = 8
 COLUMNS = ["contact_id", "name", "rank", "happened_at"]
@@ -73,3 +78,49 @@ def backfill() -> list[Any]:
         event_ranks.delete(),
         event_ranks.insert().from_select(COLUMNS, _ranked()),
     ]
+
+
+# ---- reading it: count conditions as questions to the ladder ------------------------------
+
+
+def at_least(compiler: Compiler, rule: EventCond, k: int, negated: bool = False) -> Any:
+    """ "``rule.event`` at least ``k`` times (in the window)": the k-th newest is recent.
+
+    ``negated``: fewer than ``k`` times. PostgreSQL gets ``NOT EXISTS`` there, which it
+    plans as an anti-join; ``NOT IN`` (NULL-aware) is a filter on every contact. SQLite
+    keeps ``NOT IN``: one probe of a small in-memory index per contact, where a correlated
+    ``NOT EXISTS`` would be a seek into the whole ladder.
+    """
+    if k <= 0:
+        return sa.false() if negated else sa.true()
+    r = event_ranks.c
+    conds = [r.name == rule.event, r.rank == k]
+    if rule.days is not None:
+        conds.append(r.happened_at >= compiler.cutoff(rule.days))
+    if negated and compiler.dialect == "postgresql":
+        return ~sa.exists().where(r.contact_id == contacts.c.id, *conds)
+    query = sa.select(r.contact_id).where(*conds)
+    return contacts.c.id.not_in(query) if negated else contacts.c.id.in_(query)
+
+
+def condition(compiler: Compiler, rule: EventCond) -> Any:
+    """An unfiltered count condition as "at least k" questions to the ladder, or None."""
+    if rule.measure != "count" or rule.where:
+        return None
+    v, op = rule.value, rule.op
+    if op in ("=", "!="):
+        if v != int(v) or v < 0:
+            return sa.true() if op == "!=" else sa.false()
+        needed = [int(v), int(v) + 1]
+    else:
+        needed = [math.ceil(v) if op in (">=", "<") else math.floor(v) + 1]
+    if max(needed) > RANKS:
+        return None  # beyond the ladder: the raw events answer
+    if op in (">=", ">"):
+        return at_least(compiler, rule, needed[0])
+    if op in ("<", "<="):
+        return at_least(compiler, rule, needed[0], negated=True)
+    exactly = sa.and_(
+        at_least(compiler, rule, needed[0]), at_least(compiler, rule, needed[1], True)
+    )
+    return exactly if op == "=" else sa.not_(exactly)

@@ -6,7 +6,8 @@ import sqlite3
 
 from journeys.segments import CATALOG
 from store import Store
-from store.segments import SegmentRepo
+from store.segments import Catalog, SegmentRepo
+from store.segments.rules import all_of, any_of, none_of, segment
 from tests.segments.helpers import NOW, did, person
 
 OPEN, CLICK, ORDER, ADD = "Email Opened", "Email Link Clicked", "Order Completed", "Product Added"
@@ -70,6 +71,38 @@ async def test_abandoned_cart_in_last_7_days(db: Store) -> None:
     await did(db, "browsing", "Product Viewed", days=1)
     everyone = {"abandoned", "bought", "old_cart", "browsing"}
     await check(db, "cart_abandoners", {"abandoned"}, everyone)
+
+
+NESTED = any_of(
+    segment("vip"),
+    all_of(segment("engaged_buyers"), none_of(segment("cart_abandoners"))),
+    all_of(segment("no_click_15d"), segment("cart_abandoners")),
+)
+
+
+async def test_nested_rule_of_the_benchmark(db: Store) -> None:
+    # On PostgreSQL the whole base reads it as a union of joins (every branch is anchored on
+    # a recent event or a spend range), with an anti-join for none_of; one contact as a clause.
+    everyone = ("vip", "engaged", "engaged_cart_clicked", "cart", "cart_clicked", "idle")
+    for c in everyone:
+        await person(db, c, createdAt="2023-01-01T00:00:00Z")
+    await did(db, "vip", ORDER, days=300, total=600)
+    for c in ("engaged", "engaged_cart_clicked"):
+        await did(db, c, OPEN, days=3, times=3)
+        await did(db, c, ORDER, days=10, total=20)
+    for c in ("engaged_cart_clicked", "cart", "cart_clicked"):
+        await did(db, c, ADD, days=2)
+    for c in ("engaged_cart_clicked", "cart_clicked"):
+        await did(db, c, CLICK, days=1)
+    await did(db, "idle", CLICK, days=40)
+    repo = SegmentRepo(db.engine, CATALOG)
+    expected = {"vip", "engaged", "cart"}
+    assert set(await repo.members(NESTED, now=NOW)) == expected
+    assert await repo.count(NESTED, now=NOW) == len(expected)
+    assert set(await repo.members(none_of(NESTED), now=NOW)) == set(everyone) - expected
+    one = SegmentRepo(db.engine, Catalog(segments={**CATALOG.segments, "nested": NESTED}))
+    for c in everyone:
+        assert (await one.memberships(c, ["nested"], now=NOW))["nested"] == (c in expected), c
 
 
 async def test_unknown_contact_is_in_no_segment(db: Store) -> None:
