@@ -22,19 +22,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from activities.metrics import TRACKING
 from activities.sequential import Tally
 from store.experiments import Assignment
 from store.outcomes import EventFact, MessageFact
 
 OPENED, CLICKED = "Email Opened", "Email Link Clicked"
-# Tracking event names (Segment's email spec) and the column each one counts in.
-TRACKING = {
-    "Email Delivered": "delivered",
-    OPENED: "opened",
-    CLICKED: "clicked",
-    "Email Bounced": "bounced",
-    "Unsubscribed": "unsubscribed",
-}
 GOAL = "Order Completed"
 
 

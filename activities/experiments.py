@@ -65,6 +65,8 @@ async def evaluate_experiment(
     }
     decision = evaluate(tallies, alpha=alpha, min_sample=min_sample, horizon=horizon)
     body: dict[str, Any] = decision.model_dump()
+    # What decides it, as declared: the report re-evaluates with the same criteria.
+    body["criteria"] = {"min_sample": min_sample, "horizon": horizon, "alpha": alpha}
     body["arms"] = {name: dataclasses.asdict(t) | {"mean": t.mean} for name, t in tallies.items()}
     return await store.experiments.record(
         experiment, journey, metric, decision.status, decision.winner, body, at or now()

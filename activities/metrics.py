@@ -15,6 +15,10 @@ To count something, call one of these (cheap, thread-safe, never raise):
 - :func:`consent_refused` ``(journey, reason)`` — a send refused by consent or suppression.
 - :func:`send_deferred` ``(reason)`` — a send held back (``quiet_hours``, ``frequency_cap``…).
 - :func:`arm_assigned` ``(journey, experiment, arm)`` — a contact's arm (holdouts included).
+- :func:`channel_send` ``(channel, status)`` — a send's outcome by channel (email, sms, push,
+  audience); counted by the worker beside ``send_finished``.
+- ``event_received(type, name)`` also counts the tracking events (``sojourn_engagements``:
+  delivered, opened, clicked, bounced, unsubscribed), the report's columns as counters.
   Conversions and revenue are not counters: attribution needs the window after the message,
   so ``sojourn report`` computes them from the store.
 
@@ -68,13 +72,37 @@ DEFERRALS = Counter(
     "sojourn_deferrals", "Sends held back, by reason.", ["reason"], registry=REGISTRY
 )
 
+CHANNEL_SENDS = Counter(
+    "sojourn_channel_sends",
+    "Send outcomes by channel (email, sms, push, audience).",
+    ["channel", "status"],
+    registry=REGISTRY,
+)
+ENGAGEMENTS = Counter(
+    "sojourn_engagements",
+    "Tracking events stored, by what they say about a message.",
+    ["event"],
+    registry=REGISTRY,
+)
+# Tracking event names (Segment's email spec) and the column each one counts in, here and in
+# the report (``activities/attribution.py``).
+TRACKING = {
+    "Email Delivered": "delivered",
+    "Email Opened": "opened",
+    "Email Link Clicked": "clicked",
+    "Email Bounced": "bounced",
+    "Unsubscribed": "unsubscribed",
+}
+
 # Refusal reasons that are about the person's consent (the rest are cap/quiet-hours holds).
 CONSENT_REASONS = frozenset({"unsubscribed", "no_consent", "suppressed", "no_email"})
 
 
-def event_received(type: str) -> None:
-    """Count an event the gateway stored."""
+def event_received(type: str, name: str | None = None) -> None:
+    """Count an event the gateway stored (and, for a tracking event, its engagement)."""
     EVENTS_RECEIVED.labels(type=type).inc()
+    if name in TRACKING:
+        ENGAGEMENTS.labels(event=TRACKING[name]).inc()
 
 
 def event_refused(reason: str) -> None:
@@ -94,6 +122,11 @@ def event_routed(received_at: datetime | None = None) -> None:
 def send_finished(journey: str, step: str, status: str) -> None:
     """Count a send's outcome."""
     SENDS.labels(journey=journey, step=step, status=status).inc()
+
+
+def channel_send(channel: str, status: str) -> None:
+    """Count a send's outcome on its channel."""
+    CHANNEL_SENDS.labels(channel=channel, status=status).inc()
 
 
 def consent_refused(journey: str, reason: str) -> None:

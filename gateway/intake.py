@@ -234,7 +234,7 @@ class Intake:
         news = await self.store.events.append_many(records)
         for (index, kind, record), new in zip(plain, news, strict=True):
             if new:
-                metrics.event_received(kind)
+                metrics.event_received(kind, record.name)
             accepted = Accepted(message_id=record.message_id, duplicate=not new)
             results[index] = Stored(accepted, routable=new, contact_id=record.contact_id)
         plain.clear()
@@ -302,7 +302,7 @@ class Intake:
         # Only known people's behaviour goes to journeys; the rest is history for later.
         new = await self.store.events.append(record, routed=not routable)
         if new:
-            metrics.event_received(call.type)
+            metrics.event_received(call.type, record.name)
         accepted = Accepted(message_id=message_id, duplicate=not new)
         return Stored(accepted, routable and new, contact_id if routable else None)
 

@@ -13,6 +13,7 @@ class Step(BaseModel):
     key: str
     status: str
     reason: str | None = None
+    channel: str = "sms"
 
 
 class Outcome(BaseModel):

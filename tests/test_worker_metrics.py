@@ -35,6 +35,7 @@ async def test_worker_serves_temporal_and_sojourn_metrics(
         "sojourn_consent_refusals_total", journey="metrics_probe", reason="unsubscribed"
     )
     deferred = sample("sojourn_deferrals_total", reason="quiet_hours")
+    on_sms = sample("sojourn_channel_sends_total", channel="sms", status="sent")
     with worker_metrics(settings) as runtime:
         assert runtime is not None
         client = await Client.connect(
@@ -72,6 +73,8 @@ async def test_worker_serves_temporal_and_sojourn_metrics(
         == consent + 1
     )
     assert sample("sojourn_deferrals_total", reason="quiet_hours") == deferred + 1
+    # The probe sends on sms (its requests name the channel).
+    assert sample("sojourn_channel_sends_total", channel="sms", status="sent") == on_sms + 1
     # The port is released when the worker stops.
     await asyncio.sleep(0)
     async with httpx.AsyncClient() as http:
@@ -86,3 +89,25 @@ async def test_worker_serves_temporal_and_sojourn_metrics(
 def test_without_a_port_the_worker_serves_nothing(settings: Settings) -> None:
     with worker_metrics(settings) as runtime:
         assert runtime is None
+
+
+async def test_the_channel_of_a_delivery_is_remembered_or_read_from_the_ledger(
+    store: Store,
+) -> None:
+    from datetime import UTC, datetime
+
+    from activities.audience_models import SyncAudience
+    from activities.models import DeliverMessage
+    from tests.learning.seed import message
+
+    counting = SendMetrics(store)
+    counting.remember("k-push", "push")
+    assert await counting.channel_of("deliver_message", DeliverMessage(key="k-push")) == "push"
+    # Remembered once: a second delivery of that key asks the ledger, which has no such row.
+    assert await counting.channel_of("deliver_message", DeliverMessage(key="k-push")) == "unknown"
+    sent = await message(store, "c1", "01-welcome/hello", datetime.now(UTC), channel="sms")
+    key = "welcome-c1/e/01-welcome/hello"
+    assert (await store.messages.get(key)) is not None and sent
+    assert await counting.channel_of("deliver_message", DeliverMessage(key=key)) == "sms"
+    audience = SyncAudience(key="k", contact_id="c1", journey="j", step="s", audience="ads")
+    assert await counting.channel_of("sync_audience", audience) == "audience"

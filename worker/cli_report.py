@@ -17,7 +17,7 @@ from journeys import ALL
 from store import Store
 from worker.cli_common import echo_table, fail, load_settings, parse_pairs, run
 from worker.cli_outbox import _missing_sqlite_file
-from worker.report.figures import Report, build, parse_since
+from worker.report.figures import Report, Row, build, parse_since
 from worker.report.page import render
 from worker.settings import Settings
 
@@ -28,13 +28,20 @@ async def make_report(
     """The report for ``settings``' store (empty when nothing ran yet)."""
     until = datetime.now(UTC)
     goals = {j.spec.name: j.spec.goal for j in ALL if j.spec.goal}
+    declared = {e.name: e for j in ALL for e in j.spec.experiments}
     if _missing_sqlite_file(settings.database_url):
         return Report(since=since, until=until, journeys=[], experiments=[])
     store = Store.from_url(settings.database_url)
     try:
         await store.migrate()
         return await build(
-            store, since=since, until=until, journey=journey, costs=costs, goals=goals
+            store,
+            since=since,
+            until=until,
+            journey=journey,
+            costs=costs,
+            goals=goals,
+            declared=declared,
         )
     finally:
         await store.close()
@@ -44,48 +51,38 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+NUMBERS = ["sent", "deliv", "open", "click", "conv", "revenue", "unsub", "bounce"]
+RATES = ["open%", "click%", "conv%", "cost", "roi"]
+
+
+def _figures(r: Row) -> list[object]:
+    return [
+        r.sent,
+        r.delivered,
+        r.opened,
+        r.clicked,
+        r.converted,
+        f"{r.revenue:.2f}",
+        r.unsubscribed,
+        r.bounced,
+        _pct(r.open_rate),
+        _pct(r.click_rate),
+        _pct(r.conversion_rate),
+        f"{r.cost:.2f}",
+        None if r.roi is None else f"{r.roi:.1f}x",
+    ]
+
+
 def print_table(report: Report) -> None:
-    """The report as text tables: one per journey, then the experiments."""
+    """The report as text tables: one per journey (by step and arm, then by channel), then all
+    journeys by channel, then the experiments."""
     for j in report.journeys:
         typer.echo(f"\n{j.journey}: {j.entered} entered")
-        rows = [*j.steps, j.total]
         echo_table(
-            [
-                "step",
-                "arm",
-                "sent",
-                "deliv",
-                "open",
-                "click",
-                "conv",
-                "revenue",
-                "unsub",
-                "bounce",
-                "open%",
-                "click%",
-                "conv%",
-                "roi",
-            ],
-            [
-                [
-                    r.step or "total",
-                    r.arm,
-                    r.sent,
-                    r.delivered,
-                    r.opened,
-                    r.clicked,
-                    r.converted,
-                    f"{r.revenue:.2f}",
-                    r.unsubscribed,
-                    r.bounced,
-                    _pct(r.open_rate),
-                    _pct(r.click_rate),
-                    _pct(r.conversion_rate),
-                    None if r.roi is None else f"{r.roi:.1f}x",
-                ]
-                for r in rows
-            ],
+            ["step", "arm", *NUMBERS, *RATES],
+            [[r.step or "total", r.arm, *_figures(r)] for r in [*j.steps, j.total]],
         )
+        echo_table(["channel", *NUMBERS, *RATES], [[r.channel, *_figures(r)] for r in j.channels])
         if j.holdout:
             h = j.holdout
             typer.echo(
@@ -94,9 +91,17 @@ def print_table(report: Report) -> None:
                 f"difference {_pct(h.treated_rate - h.holdout_rate)} "
                 + (f"[{_pct(h.low)}, {_pct(h.high)}]" if h.low is not None else "(no interval yet)")
             )
+    if len(report.journeys) > 1:
+        typer.echo("\nall journeys by channel")
+        echo_table(
+            ["channel", *NUMBERS, *RATES], [[r.channel, *_figures(r)] for r in report.channels]
+        )
     for e in report.experiments:
         verdict = f"{e.status}" + (f": {e.winner} wins by {_pct(e.effect)}" if e.winner else "")
-        typer.echo(f"\nexperiment {e.name} ({e.journey}, {e.metric}): {verdict}")
+        typer.echo(
+            f"\nexperiment {e.name} ({e.journey}, {e.metric}; at least {e.min_sample} an arm, "
+            f"horizon {e.horizon}, alpha {e.alpha:g}): {verdict}"
+        )
         echo_table(
             ["arm", "contacts", e.metric, "interval"],
             [[a.name, a.n, _pct(a.mean), f"[{_pct(a.low)}, {_pct(a.high)}]"] for a in e.arms],

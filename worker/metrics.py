@@ -14,6 +14,7 @@ With ``SOJOURN_WORKER_METRICS_PORT`` set, ``sojourn worker`` serves ``/metrics``
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,6 +43,8 @@ from temporalio.worker import (
 )
 
 from activities import metrics
+from activities.audience_models import SYNC_AUDIENCE
+from store import Store
 from worker.settings import Settings
 
 # Bucket bounds for the SDK's histograms (latencies, in seconds).
@@ -49,6 +52,8 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 # The SDK keeps updates until drained; drained on every scrape and every few seconds.
 BUFFER_SIZE = 100_000
 DRAIN_SECONDS = 5.0
+# Prepared sends whose channel is remembered until their delivery.
+PREPARED_MEMORY = 10_000
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -119,24 +124,67 @@ class SendMetrics(Interceptor):
 
     A result counts when it has a ``status`` other than ``prepared`` (the hand-off between a
     send's two activities): the journey is the calling workflow's type, the step the request's
-    ``step`` or the last part of its idempotency key.
+    ``step`` or the last part of its idempotency key. The channel is the request's (an
+    audience call's is ``audience``); a delivery's request names only its key, so the channel
+    its preparation named on this worker is remembered, else read from the ledger (``store``).
     """
 
+    def __init__(self, store: Store | None = None) -> None:
+        self.store = store
+        self.prepared: OrderedDict[str, str] = OrderedDict()
+
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _CountSends(next)
+        return _CountSends(next, self)
+
+    def remember(self, key: str, channel: str) -> None:
+        """The channel of a prepared message, until its delivery (a bounded memory)."""
+        self.prepared[key] = channel
+        while len(self.prepared) > PREPARED_MEMORY:
+            self.prepared.popitem(last=False)
+
+    async def channel_of(self, activity_type: str, request: Any) -> str:
+        """The channel a send activity's request is on (``unknown`` if nothing says)."""
+        if activity_type == SYNC_AUDIENCE:
+            return "audience"
+        channel = getattr(request, "channel", None)
+        if isinstance(channel, str):
+            return channel
+        key = getattr(request, "key", None)
+        if not isinstance(key, str):
+            return "unknown"
+        if key in self.prepared:
+            return self.prepared.pop(key)
+        message = await self.store.messages.get(key) if self.store is not None else None
+        return message.channel if message is not None else "unknown"
 
 
 class _CountSends(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, owner: SendMetrics) -> None:
+        super().__init__(next)
+        self.owner = owner
+
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         result = await super().execute_activity(input)
         status = getattr(result, "status", None)
-        if isinstance(status, str) and status != "prepared":
-            count_send(
-                activity.info().workflow_type or "?",
-                step_of(input.args),
-                status,
-                getattr(result, "reason", None),
-            )
+        if not isinstance(status, str):
+            return result
+        request = input.args[0] if input.args else None
+        kind = activity.info().activity_type
+        if status == "prepared":
+            key, channel = getattr(request, "key", None), getattr(request, "channel", None)
+            if isinstance(key, str) and isinstance(channel, str):
+                self.owner.remember(key, channel)
+            return result
+        count_send(
+            activity.info().workflow_type or "?",
+            step_of(input.args),
+            status,
+            getattr(result, "reason", None),
+        )
+        try:
+            metrics.channel_send(await self.owner.channel_of(kind, request), status)
+        except Exception:  # a metric never fails a send: the ledger read is best effort
+            metrics.channel_send("unknown", status)
         return result
 
 

@@ -25,7 +25,7 @@ def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
         activities=activities.all(),
-        interceptors=[SendMetrics()],
+        interceptors=[SendMetrics(store)],
         # On SIGTERM the worker stops polling and lets running sends finish this long.
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
         # A slow provider call heartbeats at most once a second, so an exit (unsubscribe,

@@ -47,6 +47,19 @@ async def test_metrics_count_received_refused_and_routed_events(
     assert scraped["sojourn_route_lag_seconds_count[]"] == lags + 1
 
 
+async def test_tracking_events_count_as_engagements(client: httpx.AsyncClient) -> None:
+    opened = sample("sojourn_engagements_total", event="opened")
+    clicked = sample("sojourn_engagements_total", event="clicked")
+    for event in ("Email Opened", "Email Link Clicked", "Product Viewed"):
+        body = {"userId": "ada", "event": event, "properties": {"email_id": "m1"}}
+        assert (await client.post("/v1/track", json=body)).is_success
+    batch = {"batch": [{"type": "track", "userId": "bo", "event": "Email Opened"}]}
+    assert (await client.post("/v1/batch", json=batch)).is_success
+    scraped = await scrape(client)
+    assert scraped["sojourn_engagements_total[('event', 'opened')]"] == opened + 2
+    assert scraped["sojourn_engagements_total[('event', 'clicked')]"] == clicked + 1
+
+
 async def _counted(before: float) -> bool:
     return sample("sojourn_events_routed_total") > before
 

@@ -25,7 +25,9 @@ EXPERIMENT = "welcome-subject"
 HELLO, OFFER = "01-welcome/hello", "03-welcome/offer"
 
 
-async def message(store: Store, contact: str, step: str, at: datetime) -> str:
+async def message(
+    store: Store, contact: str, step: str, at: datetime, channel: str = "email"
+) -> str:
     message_id = uuid.uuid4().hex
     key = f"welcome-{contact}/e/{step}"
     await store.messages.prepare(
@@ -39,6 +41,7 @@ async def message(store: Store, contact: str, step: str, at: datetime) -> str:
             topic="marketing",
             status="prepared",
             created_at=at,
+            channel=channel,
         )
     )
     await store.messages.mark(key, "sent", at=at, provider="outbox")

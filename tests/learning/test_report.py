@@ -49,8 +49,13 @@ async def test_report_json_figures_on_a_seeded_store(settings: Settings, seeded:
     assert total["cost"] == pytest.approx(1.75)
     assert total["roi"] == pytest.approx((200 - 1.75) / 1.75)
     assert welcome["holdout"]["treated"] == 6 and welcome["holdout"]["holdout"] == 2
+    [email] = welcome["channels"]
+    assert (email["channel"], email["sent"], email["cost"]) == ("email", 7, pytest.approx(1.75))
+    assert report["channels"][0]["revenue"] == 200.0
     [experiment] = report["experiments"]
     assert experiment["name"] == EXPERIMENT
+    # Welcome declares it: its criteria, not a guess.
+    assert (experiment["min_sample"], experiment["horizon"]) == (500, 20_000)
     assert {a["name"] for a in experiment["arms"]} == {"plain", "question"}
     # A later period leaves the seeded story out; --cost overrides the settings.
     later = await invoke(["report", "--json", "--since", "2d"], env)
@@ -68,6 +73,7 @@ async def test_report_table_names_steps_arms_and_the_experiment(
     assert "welcome: 8 entered" in out
     assert HELLO in out and "question" in out and "total" in out
     assert f"experiment {EXPERIMENT}" in out and "running" in out
+    assert "at least 500 an arm" in out and "channel" in out
     assert "holdout:" in out
     bad = await invoke(["report", "--since", "yesterday"], cli_env(settings))
     assert bad.exit_code == 1 and "--since" in bad.output

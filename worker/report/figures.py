@@ -7,6 +7,11 @@ Definitions (also in the README):
 - ``sent`` counts messages with status ``sent``; ``delivered``, ``opened``, ``clicked``,
   ``bounced`` and ``unsubscribed`` count distinct messages with such a tracking event (a click
   counts as an open); rates are over ``sent``.
+- ``channels``: the same counts per channel (email, sms, push, audience) of the journey's
+  messages; an audience call is "sent" once the ad platform took it.
+- Experiments are re-evaluated with their declared minimum sample, horizon and alpha (from the
+  journey's ``experiments=``, else the criteria recorded with the last evaluation, else the
+  defaults), so the report never decides one earlier than the runtime would.
 - ``converted`` and ``revenue``: conversions attributed to the row's messages
   (``activities/attribution.py``); ``cost`` is the cost per message of the message's channel
   times ``sent``; ``roi`` is ``(revenue - cost) / cost``.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -34,16 +40,17 @@ from activities.sequential import Tally, compare, half_width
 from store import Store
 from store.experiments import Assignment
 from store.outcomes import EventFact, MessageFact
-from workflows.experiments import HOLDOUT, TREATED
+from workflows.experiments import HOLDOUT, TREATED, Experiment
 
 COLUMNS = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
 
 
 class Row(BaseModel):
-    """One journey step (and arm): counts, rates, revenue, cost and ROI."""
+    """One journey step (and arm), or one channel: counts, rates, revenue, cost and ROI."""
 
     step: str = ""
     arm: str = ""
+    channel: str = ""
     sent: int = 0
     delivered: int = 0
     opened: int = 0
@@ -103,6 +110,10 @@ class ExperimentFigures(BaseModel):
     low: float | None = None
     high: float | None = None
     arms: list[ArmFigures] = Field(default_factory=list)
+    # The criteria it was evaluated with (declared on the experiment).
+    min_sample: int = 500
+    horizon: int = 20_000
+    alpha: float = 0.05
 
 
 class Lift(BaseModel):
@@ -127,6 +138,7 @@ class JourneyFigures(BaseModel):
     entered: int
     total: Row
     steps: list[Row]
+    channels: list[Row] = Field(default_factory=list)
     funnel: list[tuple[str, int]]
     days: list[Day]
     holdout: Lift | None = None
@@ -139,6 +151,8 @@ class Report(BaseModel):
     until: datetime
     journeys: list[JourneyFigures]
     experiments: list[ExperimentFigures]
+    # Every journey's messages per channel.
+    channels: list[Row] = Field(default_factory=list)
 
 
 async def build(
@@ -150,10 +164,12 @@ async def build(
     costs: Mapping[str, float] | None = None,
     goals: Mapping[str, tuple[str, ...]] | None = None,
     windows: Windows = DEFAULT_WINDOWS,
+    declared: Mapping[str, Experiment] | None = None,
 ) -> Report:
     """The report over ``[since, until]``; experiments are re-evaluated on the way.
 
-    ``goals`` names each journey's conversion events (default: ``Order Completed``).
+    ``goals`` names each journey's conversion events (default: ``Order Completed``);
+    ``declared`` the journeys' experiments by name (their metric and decision criteria).
     """
     goals = goals or {}
 
@@ -186,8 +202,20 @@ async def build(
                 windows,
             )
         )
-    experiments = await _experiments(store, recent, goal_of, windows)
-    return Report(since=since, until=until, journeys=figures, experiments=experiments)
+    experiments = await _experiments(store, recent, goal_of, windows, declared or {})
+    channels: dict[str, Row] = {}
+    for j in figures:
+        for row in j.channels:
+            into = channels.setdefault(row.channel, Row(channel=row.channel))
+            for column in (*COLUMNS, "converted", "revenue", "cost"):
+                setattr(into, column, getattr(into, column) + getattr(row, column))
+    return Report(
+        since=since,
+        until=until,
+        journeys=figures,
+        experiments=experiments,
+        channels=[channels[c].finish() for c in sorted(channels)],
+    )
 
 
 def _journey(
@@ -202,6 +230,7 @@ def _journey(
     windows: Windows,
 ) -> JourneyFigures:
     rows: dict[tuple[str, str], Row] = {}
+    by_channel: dict[str, Row] = {}
     total = Row()
     days: dict[date, Day] = {}
     for m in messages:
@@ -211,7 +240,8 @@ def _journey(
         if m.status != "sent":
             continue
         found = flags.get(m.message_id, set())
-        for target in (row, total):
+        channel = by_channel.setdefault(m.channel, Row(channel=m.channel))
+        for target in (row, channel, total):
             target.sent += 1
             target.cost += costs.get(m.channel, 0.0)
             for column in COLUMNS[1:]:
@@ -220,9 +250,15 @@ def _journey(
         day.opened += "opened" in found
         day.clicked += "clicked" in found
     step_of = {m.message_id: (m.step, arm_of.get(m.message_id, "")) for m in messages}
+    channel_of = {m.message_id: m.channel for m in messages}
     converters = set()
     for c in credited:
-        for found_row in (rows.get(step_of[c.message_id]), total):
+        credited_rows = (
+            rows.get(step_of[c.message_id]),
+            by_channel.get(channel_of[c.message_id]),
+            total,
+        )
+        for found_row in credited_rows:
             if found_row is not None:
                 found_row.converted += 1
                 found_row.revenue += c.revenue
@@ -240,6 +276,7 @@ def _journey(
         entered=len(contacts),
         total=total.finish(),
         steps=[r.finish() for r in steps],
+        channels=[by_channel[c].finish() for c in sorted(by_channel)],
         funnel=funnel,
         days=[days[d] for d in sorted(days)],
         holdout=_lift(tags, goals, windows),
@@ -274,15 +311,26 @@ async def _experiments(
     tags: list[Assignment],
     goal_of: Callable[[str], tuple[str, ...]],
     windows: Windows,
+    declared: Mapping[str, Experiment],
 ) -> list[ExperimentFigures]:
     found = []
     for name in sorted({a.experiment for a in tags if ":" not in a.experiment}):
         stored = await store.experiments.decision(name)
         journey = next(a.journey for a in tags if a.experiment == name)
-        metric = stored.metric if stored else "open"
+        spec = declared.get(name)
+        metric = spec.metric if spec else stored.metric if stored else "open"
+        criteria = _criteria(spec, stored.decision if stored else {})
         if stored is None or stored.status == "running":
             stored = await evaluate_experiment(
-                store, name, journey, metric, goal=list(goal_of(journey)), windows=windows
+                store,
+                name,
+                journey,
+                metric,
+                goal=list(goal_of(journey)),
+                windows=windows,
+                min_sample=criteria["min_sample"],
+                horizon=criteria["horizon"],
+                alpha=criteria["alpha"],
             )
         body = stored.decision
         arms = []
@@ -302,9 +350,24 @@ async def _experiments(
                 low=body.get("low"),
                 high=body.get("high"),
                 arms=arms,
+                min_sample=criteria["min_sample"],
+                horizon=criteria["horizon"],
+                alpha=criteria["alpha"],
             )
         )
     return found
+
+
+def _criteria(spec: Experiment | None, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Minimum sample, horizon and alpha: declared, else as last recorded, else defaults."""
+    if spec is not None:
+        return {"min_sample": spec.min_sample, "horizon": spec.horizon, "alpha": spec.alpha}
+    recorded = body.get("criteria") or {}
+    return {
+        "min_sample": int(recorded.get("min_sample", 500)),
+        "horizon": int(recorded.get("horizon", 20_000)),
+        "alpha": float(recorded.get("alpha", 0.05)),
+    }
 
 
 def _arm(name: str, t: Tally, *, rate: bool) -> ArmFigures:

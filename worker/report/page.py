@@ -147,19 +147,26 @@ def intervals(
     return "".join(parts)
 
 
-def _table(rows: Sequence[Row]) -> str:
+def _table(rows: Sequence[Row], *, by_channel: bool = False) -> str:
+    first = "<th>channel</th>" if by_channel else "<th>step</th><th>arm</th>"
     head = (
-        "<tr><th>step</th><th>arm</th><th>sent</th><th>delivered</th><th>opened</th>"
+        f"<tr>{first}<th>sent</th><th>delivered</th><th>opened</th>"
         "<th>clicked</th><th>converted</th><th>revenue</th><th>unsub.</th><th>bounced</th>"
-        "<th>open rate</th><th>click rate</th><th>conv. rate</th><th>ROI</th></tr>"
+        "<th>open rate</th><th>click rate</th><th>conv. rate</th><th>cost</th><th>ROI</th></tr>"
     )
+
+    def name(r: Row) -> str:
+        if by_channel:
+            return f"<td>{escape(r.channel)}</td>"
+        return f"<td>{escape(r.step or 'total')}</td><td>{escape(r.arm)}</td>"
+
     body = "".join(
-        f"<tr><td>{escape(r.step or 'total')}</td><td>{escape(r.arm)}</td><td>{r.sent}</td>"
+        f"<tr>{name(r)}<td>{r.sent}</td>"
         f"<td>{r.delivered}</td><td>{r.opened}</td><td>{r.clicked}</td><td>{r.converted}</td>"
         f"<td>{_money(r.revenue)}</td><td>{r.unsubscribed}</td><td>{r.bounced}</td>"
         f"<td>{_pct(r.open_rate)}</td><td>{_pct(r.click_rate)}</td>"
-        f"<td>{_pct(r.conversion_rate)}</td><td>{'-' if r.roi is None else f'{r.roi:.1f}×'}</td>"
-        "</tr>"
+        f"<td>{_pct(r.conversion_rate)}</td><td>{_money(r.cost)}</td>"
+        f"<td>{'-' if r.roi is None else f'{r.roi:.1f}×'}</td></tr>"
         for r in rows
     )
     return f"<table>{head}{body}</table>"
@@ -217,6 +224,8 @@ def _journey(j: JourneyFigures) -> str:
         + rates
         + "<h3>By step and arm</h3>"
         + _table([*j.steps, j.total])
+        + "<h3>By channel</h3>"
+        + _table(j.channels, by_channel=True)
         + (_lift(j.holdout) if j.holdout else "")
         + "</section>"
     )
@@ -245,6 +254,8 @@ def _experiment(e: ExperimentFigures) -> str:
         f'<span class="note">({escape(e.journey)}, metric {escape(e.metric)})</span></h3>'
         f"<p>{verdict}</p>{chart}"
         f'<p class="note">{", ".join(f"{escape(a.name)}: {a.n} contacts" for a in e.arms)}; '
+        f"decided at alpha {e.alpha:g} once each arm has {e.min_sample} contacts, "
+        f"no difference by {e.horizon}; "
         "bars are 95 % always-valid intervals (valid however often the page is looked at).</p>"
         "</section>"
     )
@@ -255,6 +266,8 @@ def render(report: Report) -> str:
     period = f"{report.since:%Y-%m-%d} to {report.until:%Y-%m-%d}"
     experiments = "".join(_experiment(e) for e in report.experiments) or "<p>None.</p>"
     journeys = "".join(_journey(j) for j in report.journeys) or "<p>No messages yet.</p>"
+    if len(report.journeys) > 1:
+        journeys += "<h2>All journeys by channel</h2>" + _table(report.channels, by_channel=True)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Sojourn report {period}</title><style>{CSS}</style></head><body>"
