@@ -39,7 +39,7 @@ from activities.models import (
     SendMessage,
     StartJourney,
 )
-from journeys import Welcome
+from journeys.welcome import Welcome
 from workflows import search
 from workflows.models import Event
 from workflows.routing import Router

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from journeys import BY_NAME
+from journeys.registry import BY_NAME
 from worker.cli import app
 from worker.personas import PERSONAS, load_persona, persona_files, span
 from worker.simulation import simulate

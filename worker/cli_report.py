@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from journeys import ALL
+from journeys.registry import ALL
 from store import Store
 from worker.cli_common import echo_table, fail, load_settings, parse_pairs, run
 from worker.cli_outbox import _missing_sqlite_file

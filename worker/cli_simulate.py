@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from journeys import BY_NAME
+from journeys.registry import BY_NAME
 from store.records import MessageRecord
 from worker.cli_common import fail, run
 from worker.logging import configure_logging

@@ -8,7 +8,6 @@ from typing import Any
 
 from temporalio.client import Client
 
-import journeys
 import journeys.segments
 from activities.audiences import AudienceActivities
 from activities.catalog import CatalogActivities
@@ -27,6 +26,7 @@ from activities.segments import SegmentActivities
 from activities.send_time import SendTimeActivities
 from activities.sending import SendActivities
 from activities.wakeups import WakeupActivities
+from journeys.registry import ALL as JOURNEY_CLASSES
 from store import Store
 from worker.settings import Settings
 from workflows.dates import DateEnrollment
@@ -35,7 +35,7 @@ from workflows.journey import Journey
 from workflows.routing import Router
 from workflows.wakeups import WakeupSweep
 
-JOURNEYS: Sequence[type[Journey]] = journeys.ALL
+JOURNEYS: Sequence[type[Journey]] = JOURNEY_CLASSES
 # Every workflow the worker runs: the journeys, the segment and date enrollments feeding them,
 # and the segment wake-up sweep.
 WORKFLOWS: Sequence[type] = (*JOURNEYS, SegmentEnrollment, DateEnrollment, WakeupSweep)

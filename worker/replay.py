@@ -17,6 +17,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
+from worker.sandbox import WORKFLOW_RUNNER
+
 # Histories replayed by one replayer run; bounds memory when a namespace has many journeys.
 CHUNK = 100
 
@@ -96,7 +98,9 @@ async def replay(
     Histories are replayed ``chunk`` at a time, so a namespace with many running journeys is
     checked without holding every history in memory.
     """
-    replayer = Replayer(workflows=list(workflows), data_converter=data_converter)
+    replayer = Replayer(
+        workflows=list(workflows), data_converter=data_converter, workflow_runner=WORKFLOW_RUNNER
+    )
     known = {getattr(w, "__temporal_workflow_definition").name for w in workflows}
     outcomes: list[Replayed] = []
     batch: list[tuple[Replayed, WorkflowHistory]] = []

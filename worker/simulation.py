@@ -33,6 +33,7 @@ from store import Store
 from store.records import MessageRecord
 from worker.personas import Persona
 from worker.registry import JOURNEYS, WORKFLOWS, Activities
+from worker.sandbox import WORKFLOW_RUNNER
 from worker.settings import Settings
 from workflows import search
 from workflows.models import Event, JourneyResult, JourneyState, StepRecord
@@ -127,7 +128,11 @@ async def _run(
     if persona.catalog:
         sim.lines.append(Line(start, "persona", await _seed_catalog(store, persona, start)))
     async with Worker(
-        env.client, task_queue=settings.task_queue, workflows=list(WORKFLOWS), activities=activities
+        env.client,
+        task_queue=settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities,
+        workflow_runner=WORKFLOW_RUNNER,
     ):
         handle = env.client.get_workflow_handle(
             DEV_KEYS.workflow_id(journey, contact), result_type=JourneyResult

@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 from store import Store
 from worker.metrics import SendMetrics
 from worker.registry import WORKFLOWS, Activities, make_router
+from worker.sandbox import WORKFLOW_RUNNER
 from worker.settings import Settings
 
 HEARTBEAT_THROTTLE = timedelta(seconds=1)
@@ -24,6 +25,7 @@ def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
+        workflow_runner=WORKFLOW_RUNNER,
         activities=activities.all(),
         interceptors=[SendMetrics(store)],
         # On SIGTERM the worker stops polling and lets running sends finish this long.

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from activities.metrics import REGISTRY
-from journeys import ALL
+from journeys.registry import ALL
 from journeys.welcome import SUBJECT_LINE, Welcome
 from store import Store
 from tests.learning.experiment_journeys import JOURNEYS, SKIPPY, SUBJECT

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-import journeys
+import journeys.registry as journeys
 from store import Store
 from tests.conftest import binary
 from tests.messaging.smtp_server import SlowMailbox, smtp_server

@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import journeys
+import journeys.registry as journeys
 from activities.experiments import ExperimentActivities
 from activities.handover import HandoverActivities
 from activities.policy import MessagingPolicy

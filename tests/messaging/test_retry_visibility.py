@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from activities.experiment_models import ASSIGN_ARM, ArmAssigned, ArmsAssigned, AssignArms
 from activities.models import SEND_MESSAGE, Delivery, SendMessage
-from journeys import Welcome
+from journeys.welcome import Welcome
 from worker.cli_journeys import print_row, retrying
 from workflows.models import Event
 from workflows.routing import Router

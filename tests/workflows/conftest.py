@@ -15,10 +15,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from journeys import ALL
+from journeys.registry import ALL
 from store import Store
 from store.records import MessageRecord
 from worker.registry import Activities
+from worker.sandbox import WORKFLOW_RUNNER
 from worker.settings import Settings
 from workflows.journey import Journey
 from workflows.models import Event, JourneyResult, JourneyState
@@ -114,6 +115,7 @@ def make_harness(
             task_queue=task_queue,
             workflows=list(journeys),
             activities=activities,
+            workflow_runner=WORKFLOW_RUNNER,
         ):
             h = Harness(
                 env=time_env,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from temporalio.workflow import NondeterminismError
 
-from journeys import ALL
+from journeys.registry import ALL
 from journeys.welcome import Welcome
 from tests.histories.recorder import COMMAND_EVENTS, ROOT, save
 from tests.histories.variants import PatchedWelcome, PausedWelcome

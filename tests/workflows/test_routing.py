@@ -12,7 +12,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from journeys import ALL
+from journeys.registry import ALL
 from journeys.welcome import Welcome
 from tests.workflows.conftest import Harness
 from tests.workflows.sample_journeys import Dynamic

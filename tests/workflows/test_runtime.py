@@ -16,7 +16,7 @@ from temporalio.client import WorkflowFailureError
 from activities.models import SEND_MESSAGE, Delivery, SendMessage
 from activities.providers import ProviderError
 from activities.rendering import Renderer, make_environment
-from journeys import ALL
+from journeys.registry import ALL
 from store import Store
 from store.records import MessageRecord
 from tests.workflows.conftest import Harness
