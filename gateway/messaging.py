@@ -8,6 +8,7 @@ from activities.engagement import Engagement
 from activities.optin_models import OPTIN_REQUESTED
 from activities.policy import MessagingPolicy
 from gateway.preferences import make_preferences_router
+from gateway.relay import kick_relay
 from gateway.survey import make_survey_router
 from gateway.tracking import make_tracking_router
 from gateway.unsubscribe import make_unsubscribe_router
@@ -29,7 +30,7 @@ def include_messaging_routes(app: FastAPI, settings: Settings) -> None:
             {"topic": topic, "ledger_id": ledger_id},
             event_id=f"optin-{ledger_id}",
         )
-        app.state.relay.kick()
+        kick_relay(app, contact_id)
 
     app.include_router(make_unsubscribe_router(policy))
     app.include_router(make_preferences_router(policy, confirm=confirm))

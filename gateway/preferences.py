@@ -21,6 +21,7 @@ from activities.links import Links
 from activities.policy import ALL_TOPICS, MessagingPolicy
 from activities.tokens import BadToken
 from gateway.channel_preferences import channel_states, save_channels
+from gateway.relay import kick_relay
 from gateway.unsubscribe import client_proof
 from store.consent import GRANTED, PENDING
 from store.records import MessageRecord
@@ -176,6 +177,7 @@ def make_preferences_router(
                 contact_id, ALL_TOPICS, source="preference_centre", message=message, **proof
             )
             await save_channels(request.app.state.store, policy, message, None, dict(proof))
+            kick_relay(request.app, contact_id)  # the Unsubscribed ends journeys now
             return await page(request, token, "left")
         wanted = {str(v) for v in form.getlist("topic")}
         states = await engagement.topics(contact_id)
@@ -192,6 +194,7 @@ def make_preferences_router(
                     contact_id, name, source="preference_centre", message=message, **proof
                 )
         await save_channels(request.app.state.store, policy, message, form, dict(proof))
+        kick_relay(request.app, contact_id)  # withdrawals and opt-in requests route now
         return await page(request, token, "saved")
 
     @router.get("/optin/{token}", response_class=HTMLResponse, summary="Confirm a subscription")

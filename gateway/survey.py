@@ -24,6 +24,7 @@ from activities.engagement import Engagement, attribution
 from activities.links import Links
 from activities.policy import MessagingPolicy
 from activities.tokens import BadToken
+from gateway.relay import kick_relay
 from store.records import MessageRecord
 
 log = structlog.get_logger(__name__)
@@ -79,9 +80,8 @@ def make_survey_router(policy: MessagingPolicy) -> APIRouter:
         stored = await Engagement(request.app.state.store, policy).event(
             message.contact_id, SURVEY_ANSWERED, props, event_id=f"survey-{message.message_id}"
         )
-        relay = getattr(request.app.state, "relay", None)
-        if stored and relay is not None:
-            relay.kick()
+        if stored:
+            kick_relay(request.app, message.contact_id)
         log.info("survey answered", contact_id=message.contact_id, message_id=message.message_id)
         thanks = (
             f"<h1>Merci ! / Thank you!</h1><p>{html.escape(answer.replace('_', ' '))}</p>"

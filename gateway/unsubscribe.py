@@ -20,6 +20,7 @@ from activities.engagement import Engagement
 from activities.links import Links
 from activities.policy import MessagingPolicy
 from activities.tokens import BadToken
+from gateway.relay import kick_relay
 from store import Store
 from store.records import MessageRecord
 
@@ -69,6 +70,8 @@ def make_unsubscribe_router(policy: MessagingPolicy) -> APIRouter:
             message=message,
             **client_proof(request),
         )
+        if changed:
+            kick_relay(request.app, message.contact_id)  # journeys end now, not at the scan
         log.info(
             "one-click unsubscribe",
             contact_id=message.contact_id,

@@ -133,3 +133,32 @@ async def test_a_provider_webhook_event_is_routed_without_waiting_for_the_scan(
     assert again.json() == {"status": "recorded"}
     assert await store.events.unrouted() == []
     assert [e.name for c, e in fake_router.calls if c == message.contact_id] == ["Email Opened"]
+
+
+async def test_a_one_click_unsubscribe_is_routed_without_waiting_for_the_scan(
+    slow_scan: Settings, store: Store, fake_router: FakeRouter, web: httpx.AsyncClient
+) -> None:
+    message = await a_message(store)
+    answer = await web.post(urlsplit(links(slow_scan).unsubscribe_url(message.message_id)).path)
+    assert answer.json()["status"] == "unsubscribed"
+    await routed(fake_router, message.contact_id, "Unsubscribed")
+
+
+async def test_leaving_in_the_preference_centre_is_routed_without_waiting_for_the_scan(
+    slow_scan: Settings, store: Store, fake_router: FakeRouter, web: httpx.AsyncClient
+) -> None:
+    message = await a_message(store)
+    token = links(slow_scan).unsubscribe_token(message.message_id)
+    answer = await web.post(f"/u/{token}/preferences", data={"action": "leave"})
+    assert answer.status_code == 200
+    await routed(fake_router, message.contact_id, "Unsubscribed")
+
+
+async def test_a_survey_answer_is_routed_without_waiting_for_the_scan(
+    slow_scan: Settings, store: Store, fake_router: FakeRouter, web: httpx.AsyncClient
+) -> None:
+    message = await a_message(store)
+    survey = urlsplit(links(slow_scan).survey_url(message.message_id)).path
+    answer = await web.post(f"{survey.rstrip('/')}/too_many_emails")
+    assert answer.status_code == 200
+    await routed(fake_router, message.contact_id, "Survey Answered")
