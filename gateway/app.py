@@ -19,9 +19,10 @@ from gateway.messaging import include_messaging_routes
 from gateway.openapi import install_docs
 from gateway.ratelimit import RateLimiter
 from gateway.relay import EventRouter, Relay, RouterFactory
+from gateway.relevance import Relevance
 from journeys.segments import CATALOG
 from store import Store
-from worker.registry import make_router
+from worker.registry import JOURNEYS, make_router
 from worker.settings import Settings
 from worker.temporal import connect
 
@@ -43,6 +44,7 @@ def create_app(
     *,
     store: Store | None = None,
     router_factory: RouterFactory | None = None,
+    relevance: Relevance | None = None,
 ) -> FastAPI:
     """The gateway as an ASGI app.
 
@@ -53,6 +55,8 @@ def create_app(
         router_factory: builds the router the relay uses; by default it connects to
             Temporal with :func:`worker.temporal.connect`. Called lazily and retried, so the
             app starts and accepts events while Temporal is down.
+        relevance: which events the relay routes (``gateway/relevance.py``); by default what
+            the registered journeys listen to and the segment catalog reads.
     """
 
     @asynccontextmanager
@@ -88,6 +92,7 @@ def create_app(
         docs_url=None,  # served offline by install_docs
         redoc_url=None,
     )
+    app.state.relevance = relevance or Relevance.of(JOURNEYS, CATALOG)
     app.state.write_keys = KeyRing(settings.accepted_write_keys)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     errors.install(app)

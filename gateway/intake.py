@@ -32,6 +32,7 @@ from activities import metrics
 from gateway.errors import InvalidField
 from gateway.live_segments import segments_read
 from gateway.models import Accepted, Alias, AnyCall, Group, Identify, Page, Screen, Track
+from gateway.relevance import ALL_EVENTS, Relevance
 from store import Store
 from store.consent import ALL_TOPICS, CHANNELS, EMAIL
 from store.contacts import InvalidTrait, normalise_traits
@@ -146,8 +147,10 @@ def event_time(
 class Intake:
     """Stores calls in ``store``; one instance per app."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, relevance: Relevance = ALL_EVENTS) -> None:
         self.store = store
+        # An event the relay has nothing to do with is stored as routed (gateway/relevance.py).
+        self.relevance = relevance
 
     async def _contact(self, call: AnyCall, at: datetime) -> tuple[str, bool]:
         """``(contact_id, known)``; links the call's anonymous id to its user on first sight."""
@@ -231,12 +234,13 @@ class Intake:
         records = [record for _, _, record in plain]
         # No look-up first: the insert itself refuses a known messageId, and a plain call
         # has no other effect that a duplicate could repeat.
-        news = await self.store.events.append_many(records)
-        for (index, kind, record), new in zip(plain, news, strict=True):
+        relayed = [self.relevance(record.name) for record in records]
+        news = await self.store.events.append_many(records, routed=[not r for r in relayed])
+        for (index, kind, record), new, relay in zip(plain, news, relayed, strict=True):
             if new:
                 metrics.event_received(kind, record.name)
             accepted = Accepted(message_id=record.message_id, duplicate=not new)
-            results[index] = Stored(accepted, routable=new, contact_id=record.contact_id)
+            results[index] = Stored(accepted, routable=new and relay, contact_id=record.contact_id)
         plain.clear()
 
     async def _store_one(
@@ -276,7 +280,7 @@ class Intake:
             else:
                 record.type = "track"
                 record.name, record.properties = _as_track(call)
-                routable = known
+                routable = known and self.relevance(record.name)
                 if known and record.name == UNSUBSCRIBED:
                     assert isinstance(call, Track)
                     # Recorded before the event row: a crash in between makes the client

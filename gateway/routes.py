@@ -90,7 +90,7 @@ async def _single(request: Request, model: type[AnyCall]) -> Accepted:
     body = await _authorised_body(request, CALL_MAX, "a call")
     call = _call(model, body)
     intake.check(call)
-    stored = await Intake(request.app.state.store).store_call(call)
+    stored = await Intake(request.app.state.store, request.app.state.relevance).store_call(call)
     if stored.routable and stored.contact_id is not None:
         request.app.state.relay.kick([stored.contact_id])
     log.debug(
@@ -172,7 +172,9 @@ async def _batch(request: Request, store: Store, relay: Relay) -> BatchAccepted:
         else:
             calls.append((index, item))
     received_at = datetime.now(UTC)  # Segment's receivedAt: one per request
-    outcomes = await Intake(store).store_calls([c for _, c in calls], envelope.sent_at, received_at)
+    outcomes = await Intake(store, request.app.state.relevance).store_calls(
+        [c for _, c in calls], envelope.sent_at, received_at
+    )
     results: list[Accepted] = []
     routable: set[str] = set()
     for (index, call), outcome in zip(calls, outcomes, strict=True):
