@@ -9,7 +9,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Schedule, WorkflowHandle
 
 from activities.policy import CapRule, MessagingPolicy
-from journeys import ALL
+from journeys.registry import ALL
 from tests.workflows.conftest import Harness
 from tests.workflows.sample_journeys import SAMPLES, Paced
 from worker.settings import Settings
