@@ -10,6 +10,7 @@ loads, repairs).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,15 +43,18 @@ def _earliest(col: Any, at: Any) -> Any:
     return sa.case((sa.or_(col.is_(None), col > at), at), else_=col)
 
 
-def apply_event(contact_id: str, name: str, properties: dict[str, Any], at: datetime) -> Any:
-    """The ``UPDATE`` that folds one new track event into its contact's computed fields."""
-    ts = sa.literal(at, When)
+@cache
+def _update_for(name: str) -> Any:
+    """The ``UPDATE`` for one kind of event (an order, an open, a click, any other), built
+    once with parameters: the gateway runs one per stored event."""
+    ts = sa.bindparam("computed_at", type_=When)
     c = contacts.c
     values: dict[str, Any] = {"last_seen_at": _latest(c.last_seen_at, ts)}
     if name == ORDER:
+        amount = sa.bindparam("computed_amount", type_=c.total_spent.type)
         values.update(
             order_count=c.order_count + 1,
-            total_spent=c.total_spent + order_amount(properties),
+            total_spent=c.total_spent + amount,
             first_order_at=_earliest(c.first_order_at, ts),
             last_order_at=_latest(c.last_order_at, ts),
         )
@@ -58,7 +62,25 @@ def apply_event(contact_id: str, name: str, properties: dict[str, Any], at: date
         values["last_email_open_at"] = _latest(c.last_email_open_at, ts)
     elif name == CLICKED:
         values["last_email_click_at"] = _latest(c.last_email_click_at, ts)
-    return contacts.update().where(c.id == contact_id).values(**values)
+    return contacts.update().where(c.id == sa.bindparam("computed_id")).values(**values)
+
+
+def event_update(
+    contact_id: str, name: str, properties: dict[str, Any], at: datetime
+) -> tuple[Any, dict[str, Any]]:
+    """``(statement, parameters)`` folding one new track event into its contact's computed
+    fields; run it as ``conn.execute(statement, parameters)``."""
+    kind = name if name in (ORDER, OPENED, CLICKED) else ""
+    params: dict[str, Any] = {"computed_id": contact_id, "computed_at": at}
+    if kind == ORDER:
+        params["computed_amount"] = order_amount(properties)
+    return _update_for(kind), params
+
+
+def apply_event(contact_id: str, name: str, properties: dict[str, Any], at: datetime) -> Any:
+    """The ``UPDATE`` that folds one new track event into its contact's computed fields."""
+    statement, params = event_update(contact_id, name, properties, at)
+    return statement.params(**params)
 
 
 def recompute(dialect: str) -> Any:

@@ -282,9 +282,11 @@ class ContactRepo:
         return _record(row) if row else None
 
 
-def ensure_stmt(engine: AsyncEngine, contact_id: str, at: datetime) -> Any:
-    """``INSERT`` of an empty profile that does nothing when the contact exists."""
-    at = utc(at)  # type: ignore[assignment]
+def ensure_stmt(engine: AsyncEngine, contact_id: Any, at: Any) -> Any:
+    """``INSERT`` of an empty profile that does nothing when the contact exists (values, or
+    ``sa.bindparam``s for a statement built once and executed with parameters)."""
+    if isinstance(at, datetime):
+        at = utc(at)
     return (
         upsert(engine, contacts)
         .values(

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store._sql import now, upsert, utc
-from store.computed import apply_event
+from store.computed import event_update
 from store.contacts import ensure_stmt
 from store.grouped import GroupCommit
 from store.records import EventRecord
@@ -42,6 +42,11 @@ class EventRepo:
         self._engine = engine
         grouped = engine.dialect.name == "sqlite"
         self._appends = GroupCommit(engine, self._insert) if grouped else None
+        # Built once, executed with parameters: storing an event does not rebuild (and re-key
+        # for SQLAlchemy's compiled cache) the same expressions every time.
+        self._insert_stmt = upsert(engine, events).on_conflict_do_nothing()
+        self._ladder = ladder.refresh(sa.bindparam("ladder_contact"), sa.bindparam("ladder_name"))
+        self._ensure = ensure_stmt(engine, sa.bindparam("ensure_id"), sa.bindparam("ensure_at"))
         self._marks = GroupCommit(engine, self._mark) if grouped else None
 
     def _values(self, event: EventRecord, routed: bool) -> dict[str, Any]:
@@ -53,17 +58,17 @@ class EventRepo:
         return values
 
     async def _insert(self, conn: AsyncConnection, values: dict[str, Any]) -> bool:
-        stmt = upsert(self._engine, events).values(values).on_conflict_do_nothing()
-        new = bool((await conn.execute(stmt)).rowcount)
+        new = bool((await conn.execute(self._insert_stmt, values)).rowcount)
         if new:
             # Same transaction: the recent-event ladder whole-base rules read stays exact.
-            for refresh in ladder.refresh(values["contact_id"], values["name"]):
-                await conn.execute(refresh)
+            which = {"ladder_contact": values["contact_id"], "ladder_name": values["name"]}
+            for refresh in self._ladder:
+                await conn.execute(refresh, which)
         if new and values["type"] == "track":
             # Same transaction: a computed field never misses or double-counts an event.
             contact_id, at = values["contact_id"], values["timestamp"]
-            await conn.execute(ensure_stmt(self._engine, contact_id, at))
-            await conn.execute(apply_event(contact_id, values["name"], values["properties"], at))
+            await conn.execute(self._ensure, {"ensure_id": contact_id, "ensure_at": at})
+            await conn.execute(*event_update(contact_id, values["name"], values["properties"], at))
         return new
 
     async def append(self, event: EventRecord, *, routed: bool = False) -> bool:

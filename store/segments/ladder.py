@@ -49,8 +49,9 @@ def _ranked(*where: Any) -> Any:
     )
 
 
-def refresh(contact_id: str, name: str) -> list[Any]:
-    """Statements that rebuild one contact's ladder for one event name."""
+def refresh(contact_id: Any, name: Any) -> list[Any]:
+    """Statements that rebuild one contact's ladder for one event name (values, or
+    ``sa.bindparam``s for statements built once and executed with parameters)."""
     r = event_ranks.c
     return [
         event_ranks.delete().where(r.contact_id == contact_id, r.name == name),
