@@ -40,6 +40,7 @@ from store.segments.rules import (
     Trait,
     _kind,
 )
+from store.segments.shapes import ZERO, anchored, compare
 
 TEXT, NUMBER, TIME, DATE = "string", "number", "time", "date"
 COLUMNS: dict[str, str] = {
@@ -74,18 +75,6 @@ COMPUTED = (
     "last_email_click_at",
 )
 
-ZERO = {"count": 0.0, "sum": 0.0, "avg": None}
-# Contact columns a range condition reads from an index (``ix_contacts_spent_signup``).
-INDEXED = ("total_spent",)
-_COMPARE = {
-    "=": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
 
 class RuleError(ValueError):
     """A rule that cannot be compiled (unknown segment, time operator on a text field…)."""
@@ -104,11 +93,6 @@ class Catalog:
     segments: Mapping[str, Rule] = field(default_factory=dict)
     auto_tags: Mapping[str, Rule] = field(default_factory=dict)
     lead: Sequence[LeadRule] = ()
-
-
-def compare(op: str, left: Any, right: Any) -> Any:
-    """``left op right`` for SQL expressions and Python values alike."""
-    return _COMPARE[op](left, right)
 
 
 def _never_after_zero(op: str, value: float) -> bool:
@@ -191,23 +175,8 @@ class Compiler:
         """
         return self.contact_id is None and self.dialect == "postgresql"
 
-    def _anchored(self, rule: Rule, seen: frozenset[str] = frozenset()) -> bool:
-        """Whether the rule's members can be found without reading every contact."""
-        if isinstance(rule, EventCond):  # contacts without matching events are not members
-            zero = ZERO[rule.measure]
-            return zero is None or not compare(rule.op, zero, rule.value)
-        if isinstance(rule, AllOf):
-            return any(self._anchored(r, seen) for r in rule.rules)
-        if isinstance(rule, AnyOf):
-            return bool(rule.rules) and all(self._anchored(r, seen) for r in rule.rules)
-        if isinstance(rule, SegmentRef):
-            named = self.catalog.segments.get(rule.name)
-            if named is None or rule.name in seen:
-                return False  # compiling it raises the error
-            return self._anchored(named, seen | {rule.name})
-        if isinstance(rule, Trait):
-            return rule.field in INDEXED and rule.op in (">", ">=", "<", "<=", "=", "between")
-        return False
+    def _anchored(self, rule: Rule) -> bool:
+        return anchored(rule, self.catalog.segments)
 
     def _none_of(self, rule: NoneOf) -> Any:
         return sa.and_(sa.true(), *(self._not(r) for r in rule.rules))

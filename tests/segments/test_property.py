@@ -69,6 +69,7 @@ async def test_sql_matches_reference(db: Store, data: dict[str, Any], rule_list:
             c["id"] for c in data["contacts"] if reference.holds(rule, c, by_contact[c["id"]])
         }
         assert set(await repo.members(rule, now=NOW)) == expected, rule
+        assert await repo.count(rule, now=NOW) == len(expected), rule  # complements too
         for c in data["contacts"]:
             one = SegmentRepo(
                 db.engine,
