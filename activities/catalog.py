@@ -14,9 +14,7 @@ from typing import Any
 from temporalio import activity
 
 from activities.catalog_models import (
-    BASIC,
     CHECK_CART,
-    PREMIUM,
     RECOMMEND_PRODUCTS,
     CartItem,
     CartOffer,
@@ -28,7 +26,7 @@ from activities.catalog_models import (
 from store import Store
 from store._sql import now as utcnow
 from store.catalog_models import Product
-from store.recommend import available, complementary, upgrade_for
+from store.recommend import available, complementary, next_tier
 
 
 def offer(product: Product, currency: str | None, **extra: Any) -> Offer:
@@ -75,7 +73,8 @@ class CatalogActivities:
 
     @activity.defn(name=RECOMMEND_PRODUCTS)
     async def recommend_products(self, request: RecommendProducts) -> Recommendations:
-        """Complementary products for an order, and the upgrade for a basic subscription."""
+        """Complementary products for an order, and for a subscription plan the next tier up
+        in the catalog (by price), if any."""
         catalog = self.store.catalog
         currency = await self._currency(request.contact_id)
         picks = await complementary(
@@ -88,10 +87,8 @@ class CatalogActivities:
         ordered = await catalog.get_many(request.product_ids)
         plans = [p for p in ordered.values() if p.plan_tier]
         tier = plans[0].plan_tier if plans else None
-        upgrade = None
-        if tier == BASIC:
-            found = await upgrade_for(catalog, plans, PREMIUM)
-            upgrade = offer(found, currency) if found is not None else None
+        found = await next_tier(catalog, plans[0]) if plans else None
+        upgrade = offer(found, currency) if found is not None else None
         return Recommendations(
             products=[offer(p, currency) for p in picks],
             plan_tier=tier,

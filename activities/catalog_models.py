@@ -13,9 +13,6 @@ from pydantic import BaseModel, Field
 
 RECOMMEND_PRODUCTS = "recommend_products"
 CHECK_CART = "check_cart"
-# The tier a subscription up-sell starts from, and the one it offers.
-BASIC = "basic"
-PREMIUM = "premium"
 ID_KEYS = ("product_id", "sku", "id")
 
 

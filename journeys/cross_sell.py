@@ -11,7 +11,7 @@ from workflows import Event, Journey, Reentry, days, journey, minutes
 from workflows.catalog import CatalogVerbs, order_product_ids
 
 with workflow.unsafe.imports_passed_through():
-    from activities.catalog_models import BASIC, Offer, Recommendations
+    from activities.catalog_models import Offer, Recommendations
 
 # Journeys that started before the catalog existed keep their old shape (saved histories).
 CATALOG = "cross-sell-catalog"
@@ -28,12 +28,15 @@ USAGE = "Feature Used"
 )
 class CrossSell(CatalogVerbs, Journey):
     """After a purchase: a thank-you with the order, then complementary products, or, for a
-    subscription on the basic plan, the premium upgrade once usage shows they need it.
+    subscription plan below the catalog's top tier, the next tier up once usage shows they
+    need it.
 
     1. ``Order Completed`` enters (or a hand-over from welcome, then the order event).
     2. At once: ``cross_sell/thank_you`` with the order's items (names, links and pictures
        from the catalog, the prices paid).
-    3. A basic-plan subscription: ``cross_sell/upgrade`` (the premium plan from the catalog)
+    3. A subscription plan (a product with a ``plan_tier``) with a higher tier in the catalog
+       (the cheapest plan of another tier priced above it: basic → premium, or pro →
+       enterprise, as the shop's catalog says): ``cross_sell/upgrade`` with that plan
        as soon as ``Feature Used`` events add up to :attr:`usage_threshold` within
        :attr:`usage_window`; otherwise nothing more, with the reason in the story.
     4. Otherwise, :attr:`suggest_after` later: ``cross_sell/suggestion`` with complementary
@@ -56,7 +59,9 @@ class CrossSell(CatalogVerbs, Journey):
         ids = order_product_ids(order)
         picks = await self.recommend(ids)
         await self.send("cross_sell/thank_you", data=thank_you_data(order, picks))
-        if picks.plan_tier == BASIC and picks.upgrade is not None:
+        # A plan with a higher tier in the catalog (recorded results replay the same: the
+        # lookup only ever offered an upgrade from the basic tier before tiers came from it).
+        if picks.upgrade is not None:
             await self._upsell(ids)
             return
         await self.sleep(self.suggest_after)
@@ -85,7 +90,7 @@ class CrossSell(CatalogVerbs, Journey):
             used += usage_of(event)
         picks = await self.recommend(ids)
         if picks.upgrade is None:
-            self._record("cross_sell/upgrade", "upgrade not offered: no premium plan in stock")
+            self._record("cross_sell/upgrade", "upgrade not offered: no higher plan in stock")
             return
         data = {"upgrade": picks.upgrade.model_dump(mode="json"), "usage": used}
         await self.send("cross_sell/upgrade", data=data)

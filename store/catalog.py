@@ -208,10 +208,10 @@ class CatalogRepo:
         products = await self.get_many(ranked)
         return [products[pid] for pid in ranked if pid in products]
 
-    async def with_tier(self, plan_tier: str, category: str | None = None) -> list[Product]:
-        """In-stock products of ``plan_tier`` (in ``category`` when given), by id."""
+    async def plans(self, category: str | None = None) -> list[Product]:
+        """In-stock products that have a plan tier (in ``category`` when given), by id."""
         c = catalog_products.c
-        stmt = sa.select(catalog_products).where(c.plan_tier == plan_tier, c.in_stock)
+        stmt = sa.select(catalog_products).where(c.plan_tier.is_not(None), c.in_stock)
         if category is not None:
             stmt = stmt.where(c.category == category)
         async with self._engine.connect() as conn:

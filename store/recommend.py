@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import zip_longest
@@ -112,19 +112,29 @@ async def available(catalog: CatalogRepo, wanted: Sequence[str]) -> Availability
     return result
 
 
-async def upgrade_for(
-    catalog: CatalogRepo, plans: Sequence[Product], tier: str = "premium"
-) -> Product | None:
-    """The ``tier`` plan to offer someone on ``plans``: one they name as an alternative or
-    related product first, else one of their category, else any; in stock."""
-    named = [pid for plan in plans for pid in (*plan.alternatives, *plan.related)]
-    found = await catalog.get_many(named)
-    for pid in named:
-        product = found.get(pid)
-        if product is not None and product.plan_tier == tier and product.in_stock:
-            return product
-    for category in dict.fromkeys(p.category for p in plans if p.category):
-        if same := await catalog.with_tier(tier, category):
-            return same[0]
-    anywhere = await catalog.with_tier(tier)
-    return anywhere[0] if anywhere else None
+async def next_tier(catalog: CatalogRepo, plan: Product) -> Product | None:
+    """The plan one tier up from ``plan``, from the catalog's own plan tiers.
+
+    Tiers are ordered by price: the upgrade is the cheapest in-stock plan of another tier
+    priced above ``plan``, looked for among the plans it names as alternatives or related
+    first, then in its category, then anywhere (a shop with one plan family needs no links).
+    None on the top tier.
+    """
+
+    def above(other: Product) -> bool:
+        return (
+            other.plan_tier is not None
+            and other.plan_tier != plan.plan_tier
+            and other.in_stock
+            and other.price > plan.price
+        )
+
+    def cheapest(found: Iterable[Product]) -> Product | None:
+        return min((p for p in found if above(p)), key=lambda p: (p.price, p.id), default=None)
+
+    named = await catalog.get_many([*plan.alternatives, *plan.related])
+    if (up := cheapest(named.values())) is not None:
+        return up
+    if plan.category and (up := cheapest(await catalog.plans(plan.category))) is not None:
+        return up
+    return cheapest(await catalog.plans())

@@ -49,6 +49,42 @@ async def test_a_basic_plan_gets_the_premium_upgrade(store: Store) -> None:
     assert found.upgrade is not None and found.upgrade.id == "premium"
 
 
+async def upgrade_of(store: Store, plan: str) -> str | None:
+    found = await ActivityEnvironment().run(
+        CatalogActivities(store).recommend_products,
+        RecommendProducts(contact_id="sub", product_ids=[plan]),
+    )
+    return found.upgrade.id if found.upgrade is not None else None
+
+
+async def test_the_upgrade_is_the_next_tier_the_catalog_prices_above(store: Store) -> None:
+    # The shop's own tiers, whatever their names: ordered by price within the plan family.
+    await store.catalog.upsert(
+        [
+            product("starter", category="plans", plan_tier="starter", price=5.0),
+            product("team", category="plans", plan_tier="team", price=15.0),
+            product("business", category="plans", plan_tier="business", price=40.0),
+            product("scale", category="plans", plan_tier="scale", price=90.0, in_stock=False),
+            product("other-pro", category="other", plan_tier="pro", price=20.0),
+            product("lens", category="plans", price=30.0),  # not a plan
+        ]
+    )
+    assert await upgrade_of(store, "starter") == "team"
+    assert await upgrade_of(store, "team") == "business"
+    assert await upgrade_of(store, "business") is None  # the next one up is out of stock
+
+
+async def test_a_plan_that_names_its_upgrade_gets_that_one(store: Store) -> None:
+    await store.catalog.upsert(
+        [
+            product("solo", category="a", plan_tier="solo", price=5.0, related=["max"]),
+            product("plus", category="a", plan_tier="plus", price=9.0),
+            product("max", category="b", plan_tier="max", price=30.0),
+        ]
+    )
+    assert await upgrade_of(store, "solo") == "max"
+
+
 async def test_the_cart_check_swaps_drops_and_keeps_unknown_priced_items(store: Store) -> None:
     await store.catalog.upsert(
         [

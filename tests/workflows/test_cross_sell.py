@@ -180,3 +180,22 @@ async def test_a_basic_plan_used_little_gets_no_upgrade_and_no_suggestion(
     assert res.exit_reason is ExitReason.completed
     assert await harness.sent_templates() == ["cross_sell/thank_you"]
     assert "upgrade not offered: usage 1 of 20 within 30 days" in await story(harness)
+
+
+async def test_the_tiers_come_from_the_catalog(harness: Harness) -> None:
+    # A shop whose plans are team < business (no "basic" or "premium"): team used a lot is
+    # offered business, the next tier up by price.
+    await harness.store.catalog.upsert(
+        [
+            product("plan-team", "Team", category="saas", plan_tier="team", price=15.0),
+            product("plan-business", "Business", category="saas", plan_tier="business", price=40.0),
+        ]
+    )
+    await ordered(harness, ("plan-team", 15.0))
+    await sent(harness, "cross_sell/thank_you")
+    await harness.event("Feature Used", count=25)
+    res = await result(harness)
+    assert res.exit_reason is ExitReason.completed
+    assert await harness.sent_templates() == ["cross_sell/thank_you", "cross_sell/upgrade"]
+    html = await html_of(harness, "cross_sell/upgrade")
+    assert "Business" in html and "€40.00" in html
