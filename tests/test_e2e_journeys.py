@@ -292,7 +292,11 @@ def test_birthday_and_loyalty_due_together_send_one_email(tmp_path: Path) -> Non
                 found if all(found.get(j, {}).get("status") == "COMPLETED" for j in ends) else None
             )
 
-        poll("birthday, loyalty and the digest to end", settled, SEQUENCE_WAIT, 3.0)
+        found = poll("birthday, loyalty and the digest to end", settled, SEQUENCE_WAIT, 3.0)
+        # The order's cross-sell waits its week (168 s here) and says at what pace; on a
+        # machine slow enough to see it end first, there is nothing left to ask.
+        if found["cross_sell"]["status"] == "RUNNING":
+            assert found["cross_sell"]["time_scale"] == AN_HOUR_A_SECOND
         rows = outbox(stack)
         own = [t for t in templates(rows, address) if not t.startswith("cross_sell/")]
         assert own == ["celebration/digest"]

@@ -49,6 +49,7 @@ async def describe(client: Client, execution: WorkflowExecution) -> dict[str, An
         "history": [],
         "note": None,
         "retrying": [],
+        "time_scale": None,
     }
     handle = client.get_workflow_handle(
         execution.id, run_id=execution.run_id, result_type=JourneyResult
@@ -63,6 +64,7 @@ async def describe(client: Client, execution: WorkflowExecution) -> dict[str, An
                 step=state.step,
                 waiting_for=state.waiting_for,
                 until=state.until,
+                time_scale=state.time_scale,
                 history=[{"at": h.at, "step": h.step, "detail": h.detail} for h in state.history],
             )
             row["retrying"] = await retrying(handle)
@@ -133,6 +135,8 @@ def print_row(row: dict[str, Any]) -> None:
     if row["waiting_for"]:
         until = short_time(row["until"])
         typer.echo(f"  waiting   for {row['waiting_for']} until {until}")
+    if row["time_scale"] not in (None, 1):
+        typer.echo(f"  pace      {row['time_scale']:g}x journey time (SOJOURN_DEV_TIME_SCALE)")
     if row["exit_reason"]:
         handed = row["handed_over_to"]
         typer.echo(f"  exit      {row['exit_reason']}" + (f" → {handed}" if handed else ""))

@@ -371,6 +371,7 @@ class Journey(
             inbox_size=len(self._unread()),
             continued=self._continued,
             arms=self._arms,
+            time_scale=self._time_scale,
         )
 
     # ---- the engine -------------------------------------------------------------------------

@@ -143,3 +143,5 @@ class JourneyState(BaseModel):
     continued: int = 0
     # The contact's arm in each experiment (and holdout) of this journey.
     arms: dict[str, str] = Field(default_factory=dict)
+    # Seconds of journey time per real second (workflows/clock.py); 1 outside development.
+    time_scale: float = 1.0
