@@ -168,7 +168,7 @@ class SendVerbs:
     async def _hold(self, step: str, not_before: datetime | None, reason: str | None) -> None:
         # One timer per deferral: two history events, no activity.
         moment = not_before or workflow.now() + timedelta(minutes=5)
-        self._record(step, f"deferred until {moment.isoformat(timespec='minutes')}: {reason}")
+        self._record(step, f"deferred until {moment.isoformat(timespec='seconds')}: {reason}")
         self._wait_details(f"send window ({reason})", moment)
         delay = max(moment - workflow.now(), timedelta(seconds=1))
         await workflow.sleep(delay, summary=f"deferred: {reason}")
