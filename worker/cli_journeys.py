@@ -135,7 +135,7 @@ def print_row(row: dict[str, Any]) -> None:
     if row["waiting_for"]:
         until = short_time(row["until"])
         typer.echo(f"  waiting   for {row['waiting_for']} until {until}")
-    if row["time_scale"] not in (None, 1):
+    if row.get("time_scale") not in (None, 1):
         typer.echo(f"  pace      {row['time_scale']:g}x journey time (SOJOURN_DEV_TIME_SCALE)")
     if row["exit_reason"]:
         handed = row["handed_over_to"]
