@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -95,8 +96,16 @@ def render_lines(sim: Simulation, *, text: bool = False) -> list[str]:
         # Another journey's mail (a digest, a hand-over): its own story is not followed.
         carrier = f"{m.journey} ({m.status})"
         out.append(f"  {'':<10} {carrier:<32} {m.template} — “{m.subject}”")
-    out.append(f"Exit: {sim.exit_reason}; {sum(m.status == 'sent' for m in sim.messages)} emails")
+    out.append(f"Exit: {sim.exit_reason}; {sent_summary(sim)}")
     return out
+
+
+def sent_summary(sim: Simulation) -> str:
+    """``2 emails, 1 sms``: what went out, by channel (emails always named)."""
+    counts = Counter(m.channel for m in sim.messages if m.status == "sent")
+    parts = [f"{counts.pop('email', 0)} emails"]
+    parts += [f"{n} {channel}" for channel, n in sorted(counts.items())]
+    return ", ".join(parts)
 
 
 def as_dict(sim: Simulation) -> dict[str, object]:
