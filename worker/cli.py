@@ -18,6 +18,7 @@ from worker import cli_events, cli_journeys, cli_outbox, cli_report, cli_templat
 from worker.cli_catalog import catalog_app
 from worker.cli_common import load_settings, run
 from worker.cli_contacts import contacts_app
+from worker.cli_sandbox import sandbox_servers
 from worker.cli_segments import segments_app
 from worker.cli_simulate import simulate_command
 from worker.dev import run_dev
@@ -105,6 +106,7 @@ app.command("event")(cli_events.event)
 app.command("outbox")(cli_outbox.outbox)
 app.command("simulate")(simulate_command)
 app.command("report")(cli_report.report)
+app.command("sandbox-servers")(sandbox_servers)
 app.add_typer(cli_journeys.app, name="journeys")
 app.add_typer(cli_templates.templates_app, name="templates")
 app.add_typer(contacts_app, name="contacts")

@@ -21,9 +21,9 @@ from activities.providers.twilio import TwilioProvider
 from activities.rendering import Renderer
 from activities.sending import SendActivities
 from store import Store
-from tests.channels.twilio_server import SID, TOKEN, TwilioRecorded, make_twilio
 from tests.messaging.fake_providers import serve_app
 from tests.workflows.conftest import make_harness  # noqa: F401  (the journey tests' fixture)
+from worker.sandbox_servers import SID, TOKEN, TwilioRecorded, make_twilio
 
 TEMPLATE = "cart_escalation/reminder"
 

@@ -20,10 +20,10 @@ from activities.channels.settings import Audience
 from activities.policy import MessagingPolicy
 from activities.providers import OutboxProvider
 from store import Store
-from tests.channels.audience_server import SECRET, AudienceRecorded, make_audience_app
 from tests.channels.conftest import add_contact
 from tests.messaging.fake_providers import serve_app
 from worker.cli_outbox import as_row
+from worker.sandbox_servers import SECRET, AudienceRecorded, make_audience_app
 
 
 @pytest.fixture

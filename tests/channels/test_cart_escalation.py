@@ -23,11 +23,11 @@ from journeys.cart import CartAbandonment
 from journeys.cart_escalation import CartEscalation
 from journeys.welcome import Welcome
 from store import Store
-from tests.channels.audience_server import SECRET, AudienceRecorded, make_audience_app
 from tests.messaging.fake_providers import serve_app
 from tests.workflows.conftest import Harness
 from tests.workflows.test_cart import added, product, stock, story
 from worker.registry import Activities
+from worker.sandbox_servers import SECRET, AudienceRecorded, make_audience_app
 from worker.settings import Settings
 from workflows import days, hours, minutes
 from workflows.models import Event, ExitReason, JourneyResult

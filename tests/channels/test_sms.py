@@ -24,7 +24,7 @@ from tests.channels.conftest import (
     send_request,
     twilio_provider,
 )
-from tests.channels.twilio_server import TwilioRecorded
+from worker.sandbox_servers import TwilioRecorded
 
 
 async def test_sms_is_sent_once_to_the_e164_number(

@@ -13,7 +13,7 @@ from activities.policy import MessagingPolicy
 from gateway.twilio_inbound import make_twilio_router, twilio_signature
 from store import Store
 from tests.channels.conftest import add_contact, grant_sms, make_sender, send, send_request
-from tests.channels.twilio_server import TOKEN
+from worker.sandbox_servers import TOKEN
 
 PUBLIC = "https://hooks.sojourn.test"
 
