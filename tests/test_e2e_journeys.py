@@ -72,11 +72,18 @@ CATALOG = [
 
 
 @contextlib.contextmanager
-def dev_stack(tmp_path: Path, scale: float) -> Iterator[dict[str, Any]]:
-    """``sojourn dev`` at ``scale`` in its own process group; stopped with Ctrl-C at the end."""
+def dev_stack(
+    tmp_path: Path, scale: float, gateway_port: int | None = None, **extra_env: str
+) -> Iterator[dict[str, Any]]:
+    """``sojourn dev`` at ``scale`` in its own process group; stopped with Ctrl-C at the end.
+
+    ``extra_env`` adds settings (tests/test_e2e_channels.py points SMS and audiences at the
+    sandbox servers, whose replies need the gateway's port before it starts).
+    """
     if not sys.platform.startswith("linux"):
         pytest.skip("uses /proc to find the Temporal child process")
-    gateway_port, temporal_port, ui_port = free_ports(3)
+    temporal_port, ui_port, spare = free_ports(3)
+    gateway_port = gateway_port or spare
     var = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOJOURN_")}
     env.update(
@@ -89,6 +96,7 @@ def dev_stack(tmp_path: Path, scale: float) -> Iterator[dict[str, Any]]:
         SOJOURN_RELAY_INTERVAL_SECONDS="0.5",
         SOJOURN_EXPERIMENTS="false",  # no holdout: every contact gets the journeys as written
         SOJOURN_DEV_TIME_SCALE=f"{scale:g}",
+        **extra_env,
     )
     log = (tmp_path / "dev.log").open("wb")
     process = subprocess.Popen(

@@ -68,6 +68,8 @@ def sandbox_servers(
             f"Sandbox on {url}: Twilio's Messages API and audience webhooks.\n"
             "Point `sojourn dev` at it (in its shell, or in .env without `export`):\n"
             + "\n".join(lines)
+            + "\nexport SOJOURN_DEV_TIME_SCALE=14400 SOJOURN_QUIET_HOURS=false"
+            "  # a day of journey time in 6 s"
             + f"\nReply to an SMS (forwarded, signed, to {target}):\n"
             f"  curl -d From=+33612345678 -d Body=STOP {url}/sandbox/reply\n"
             f"SMS come from {SENDER}. Ctrl-C stops the sandbox."
