@@ -1,9 +1,10 @@
-"""Fixtures for the channel tests: contacts with phones, SMS consent, senders per channel."""
+"""Fixtures for the channel tests: contacts with phones, SMS consent, senders per channel, and
+the local servers (Twilio, the audience receiver) with the client that calls them."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,14 @@ from activities.sending import SendActivities
 from store import Store
 from tests.messaging.fake_providers import serve_app
 from tests.workflows.conftest import make_harness  # noqa: F401  (the journey tests' fixture)
-from worker.sandbox_servers import SID, TOKEN, TwilioRecorded, make_twilio
+from worker.sandbox_servers import (
+    SID,
+    TOKEN,
+    AudienceRecorded,
+    TwilioRecorded,
+    make_audience_app,
+    make_twilio,
+)
 
 TEMPLATE = "cart_escalation/reminder"
 
@@ -104,3 +112,42 @@ async def twilio() -> AsyncIterator[tuple[str, TwilioRecorded]]:
 def twilio_provider(url: str, client: httpx.AsyncClient, **kwargs: Any) -> TwilioProvider:
     options: dict[str, Any] = {"sender": "+33700000001", **kwargs}
     return TwilioProvider(client, SID, TOKEN, base_url=url, **options)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP client providers and webhooks call the local servers with."""
+    async with httpx.AsyncClient(timeout=5) as c:
+        yield c
+
+
+@pytest.fixture
+def sms_sender(
+    twilio: tuple[str, TwilioRecorded],
+    store: Store,
+    policy: MessagingPolicy,
+    tmp_path: Path,
+    client: httpx.AsyncClient,
+) -> Callable[..., SendActivities]:
+    """``sms_sender(**provider_options)``: the send activities with Twilio at the local server."""
+    url, _ = twilio
+
+    def make(**options: Any) -> SendActivities:
+        return make_sender(store, policy, tmp_path, sms=twilio_provider(url, client, **options))
+
+    return make
+
+
+async def sms_contact(store: Store, phone: str | None = "06 12 34 56 78") -> str:
+    """A contact with ``phone`` who granted marketing SMS."""
+    contact = await add_contact(store, phone=phone)
+    await grant_sms(store, contact)
+    return contact
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[tuple[str, AudienceRecorded]]:
+    """The audience webhook receiver: its URL and what it received."""
+    recorded = AudienceRecorded()
+    async with serve_app(make_audience_app(recorded)) as url:
+        yield url, recorded

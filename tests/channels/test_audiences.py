@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,29 +21,36 @@ from activities.policy import MessagingPolicy
 from activities.providers import OutboxProvider
 from store import Store
 from tests.channels.conftest import add_contact
-from tests.messaging.fake_providers import serve_app
 from worker.cli_outbox import as_row
-from worker.sandbox_servers import SECRET, AudienceRecorded, make_audience_app
+from worker.sandbox_servers import SECRET, AudienceRecorded
+
+
+@dataclass
+class Case:
+    """A contact, the audience receiver, and what calls it."""
+
+    store: Store
+    policy: MessagingPolicy
+    client: httpx.AsyncClient
+    url: str
+    recorded: AudienceRecorded
+    contact: str
+
+    def acts(self, secret: str = SECRET) -> AudienceActivities:
+        """The activities with ``retargeting`` at the receiver, signing with ``secret``."""
+        audiences = {"retargeting": Audience(url=f"{self.url}/hooks/retargeting", secret=secret)}
+        return AudienceActivities(self.store, audiences, self.policy, self.client)
 
 
 @pytest.fixture
-async def hook() -> AsyncIterator[tuple[str, AudienceRecorded]]:
-    recorded = AudienceRecorded()
-    async with serve_app(make_audience_app(recorded)) as url:
-        yield url, recorded
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as c:
-        yield c
-
-
-def activities(
-    store: Store, policy: MessagingPolicy, url: str, client: httpx.AsyncClient, secret: str = SECRET
-) -> AudienceActivities:
-    audiences = {"retargeting": Audience(url=f"{url}/hooks/retargeting", secret=secret)}
-    return AudienceActivities(store, audiences, policy, client)
+async def case(
+    hook: tuple[str, AudienceRecorded],
+    store: Store,
+    policy: MessagingPolicy,
+    client: httpx.AsyncClient,
+) -> Case:
+    url, recorded = hook
+    return Case(store, policy, client, url, recorded, await add_contact(store))
 
 
 def sync(contact: str, action: str = "add", **fields: object) -> SyncAudience:
@@ -67,18 +74,12 @@ def sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-async def test_body_carries_hashes_only_and_is_signed(
-    hook: tuple[str, AudienceRecorded],
-    store: Store,
-    policy: MessagingPolicy,
-    client: httpx.AsyncClient,
-) -> None:
-    url, recorded = hook
-    contact = await add_contact(store)
+async def test_body_carries_hashes_only_and_is_signed(case: Case) -> None:
+    store, recorded, contact = case.store, case.recorded, case.contact
     await store.contacts.identify(
         contact, {"email": "  Ada.Lovelace@Example.COM "}, datetime.now(UTC)
     )
-    acts = activities(store, policy, url, client)
+    acts = case.acts()
     req = sync(contact)
     first = await run(acts, req)
     again = await run(acts, req)
@@ -97,31 +98,19 @@ async def test_body_carries_hashes_only_and_is_signed(
         assert plain not in raw
 
 
-async def test_a_forged_signature_would_not_verify(
-    hook: tuple[str, AudienceRecorded],
-    store: Store,
-    policy: MessagingPolicy,
-    client: httpx.AsyncClient,
-) -> None:
-    url, recorded = hook
-    contact = await add_contact(store)
-    acts = activities(store, policy, url, client, secret="wrong")
+async def test_a_forged_signature_would_not_verify(case: Case) -> None:
+    recorded, contact = case.recorded, case.contact
+    acts = case.acts(secret="wrong")
     with pytest.raises(ApplicationError) as info:
         await run(acts, sync(contact))
     # The receiver refused (401): a 4xx fails the step for good.
     assert info.value.non_retryable and recorded.verified == [False]
 
 
-async def test_5xx_is_retried_with_the_same_body_and_key(
-    hook: tuple[str, AudienceRecorded],
-    store: Store,
-    policy: MessagingPolicy,
-    client: httpx.AsyncClient,
-) -> None:
-    url, recorded = hook
+async def test_5xx_is_retried_with_the_same_body_and_key(case: Case) -> None:
+    recorded, contact = case.recorded, case.contact
     recorded.fail_first = 1
-    contact = await add_contact(store)
-    acts = activities(store, policy, url, client)
+    acts = case.acts()
     req = sync(contact)
     with pytest.raises(ApplicationError) as info:
         await run(acts, req)
@@ -132,31 +121,19 @@ async def test_5xx_is_retried_with_the_same_body_and_key(
     assert len(recorded.accepted) == 1
 
 
-async def test_4xx_fails_the_step(
-    hook: tuple[str, AudienceRecorded],
-    store: Store,
-    policy: MessagingPolicy,
-    client: httpx.AsyncClient,
-) -> None:
-    url, recorded = hook
+async def test_4xx_fails_the_step(case: Case) -> None:
+    store, recorded, contact = case.store, case.recorded, case.contact
     recorded.refuse = True
-    contact = await add_contact(store)
     req = sync(contact)
     with pytest.raises(ApplicationError) as info:
-        await run(activities(store, policy, url, client), req)
+        await run(case.acts(), req)
     assert info.value.non_retryable
     stored = await store.messages.get(req.key)
     assert stored is not None and stored.status == "failed" and stored.channel == "audience"
 
 
-async def test_adding_needs_consent_removing_never_does(
-    hook: tuple[str, AudienceRecorded],
-    store: Store,
-    policy: MessagingPolicy,
-    client: httpx.AsyncClient,
-) -> None:
-    url, recorded = hook
-    contact = await add_contact(store)
+async def test_adding_needs_consent_removing_never_does(case: Case) -> None:
+    store, recorded, contact = case.store, case.recorded, case.contact
     await store.consent.set(
         contact,
         "marketing",
@@ -165,7 +142,7 @@ async def test_adding_needs_consent_removing_never_does(
         at=datetime.now(UTC),
         channel="audience",
     )
-    acts = activities(store, policy, url, client)
+    acts = case.acts()
     added = await run(acts, sync(contact))
     assert added.status == "refused" and added.reason == "unsubscribed"
     assert (await run(acts, sync(contact, "remove"))).status == "sent"

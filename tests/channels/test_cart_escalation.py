@@ -23,11 +23,10 @@ from journeys.cart import CartAbandonment
 from journeys.cart_escalation import CartEscalation
 from journeys.welcome import Welcome
 from store import Store
-from tests.messaging.fake_providers import serve_app
 from tests.workflows.conftest import Harness
 from tests.workflows.test_cart import added, product, stock, story
 from worker.registry import Activities
-from worker.sandbox_servers import SECRET, AudienceRecorded, make_audience_app
+from worker.sandbox_servers import SECRET, AudienceRecorded
 from worker.settings import Settings
 from workflows import days, hours, minutes
 from workflows.models import Event, ExitReason, JourneyResult
@@ -41,13 +40,6 @@ PHONE = "+33612345678"
 
 
 @pytest.fixture
-async def hook() -> AsyncIterator[tuple[str, AudienceRecorded]]:
-    recorded = AudienceRecorded()
-    async with serve_app(make_audience_app(recorded)) as url:
-        yield url, recorded
-
-
-@pytest.fixture
 async def cart(
     make_harness: Callable[..., AbstractAsyncContextManager[Harness]],
     time_env: WorkflowEnvironment,
@@ -55,22 +47,22 @@ async def cart(
     settings: Settings,
     task_queue: str,
     hook: tuple[str, AudienceRecorded],
+    client: httpx.AsyncClient,
 ) -> AsyncIterator[Harness]:
     """The journeys, the audience at the local hook, a contact with a phone and a tent in stock."""
     url, _ = hook
-    async with httpx.AsyncClient(timeout=5) as client:
-        acts = Activities.build(
-            store=store, router=Router(time_env.client, JOURNEYS, task_queue), settings=settings
-        )
-        audiences = {"retargeting": Audience(url=f"{url}/hooks/retargeting", secret=SECRET)}
-        acts.audiences = AudienceActivities(
-            store, audiences, MessagingPolicy.from_settings(settings), client
-        )
-        async with make_harness(journeys=JOURNEYS, activities=acts.all()) as h:
-            await h.identify()
-            await store.contacts.identify(h.contact, {"phone": PHONE}, datetime.now(UTC))
-            await stock(h, product("tent", "Tente 2 places", stock=4))
-            yield h
+    acts = Activities.build(
+        store=store, router=Router(time_env.client, JOURNEYS, task_queue), settings=settings
+    )
+    audiences = {"retargeting": Audience(url=f"{url}/hooks/retargeting", secret=SECRET)}
+    acts.audiences = AudienceActivities(
+        store, audiences, MessagingPolicy.from_settings(settings), client
+    )
+    async with make_harness(journeys=JOURNEYS, activities=acts.all()) as h:
+        await h.identify()
+        await store.contacts.identify(h.contact, {"phone": PHONE}, datetime.now(UTC))
+        await stock(h, product("tent", "Tente 2 places", stock=4))
+        yield h
 
 
 async def grant_sms(h: Harness) -> None:

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.policy import MessagingPolicy
 from activities.providers.webpush import WebPushProvider
+from activities.sending import SendActivities
 from gateway import errors
 from gateway.auth import KeyRing
 from gateway.push import make_push_router
@@ -41,6 +42,19 @@ def vapid_key() -> str:
     return vapid.private_pem().decode()
 
 
+@pytest.fixture
+def push_sender(
+    store: Store,
+    policy: MessagingPolicy,
+    tmp_path: Path,
+    client: httpx.AsyncClient,
+    vapid_key: str,
+) -> SendActivities:
+    """The send activities with web push through VAPID (to the local push service)."""
+    push = WebPushProvider(client, store, vapid_key, subject="mailto:ops@sojourn.test")
+    return make_sender(store, policy, tmp_path, push=push)
+
+
 async def subscribe(
     store: Store, contact: str, url: str, recorded: PushRecorded, name: str
 ) -> None:
@@ -57,21 +71,14 @@ async def subscribe(
 
 
 async def test_a_push_reaches_each_subscription_and_gone_ones_are_removed(
-    service: tuple[str, PushRecorded],
-    store: Store,
-    policy: MessagingPolicy,
-    tmp_path: Path,
-    vapid_key: str,
+    service: tuple[str, PushRecorded], store: Store, push_sender: SendActivities
 ) -> None:
     url, recorded = service
     contact = await add_contact(store)
     for name in ("laptop", "phone", "gone-old", "missing-old"):
         await subscribe(store, contact, url, recorded, name)
-    async with httpx.AsyncClient(timeout=5) as client:
-        push = WebPushProvider(client, store, vapid_key, subject="mailto:ops@sojourn.test")
-        sender = make_sender(store, policy, tmp_path, push=push)
-        req = send_request(contact, channel="push")
-        delivery = await send(sender, req)
+    req = send_request(contact, channel="push")
+    delivery = await send(push_sender, req)
     assert delivery.status == "sent" and delivery.provider_id == "2/4"
     assert recorded.vapid_problems == []
     for name in ("laptop", "phone"):
@@ -86,21 +93,14 @@ async def test_a_push_reaches_each_subscription_and_gone_ones_are_removed(
 
 
 async def test_a_busy_push_service_is_retried(
-    service: tuple[str, PushRecorded],
-    store: Store,
-    policy: MessagingPolicy,
-    tmp_path: Path,
-    vapid_key: str,
+    service: tuple[str, PushRecorded], store: Store, push_sender: SendActivities
 ) -> None:
     url, recorded = service
     contact = await add_contact(store)
     await subscribe(store, contact, url, recorded, "busy")
-    async with httpx.AsyncClient(timeout=5) as client:
-        push = WebPushProvider(client, store, vapid_key, subject="mailto:ops@sojourn.test")
-        sender = make_sender(store, policy, tmp_path, push=push)
-        req = send_request(contact, channel="push")
-        with pytest.raises(ApplicationError) as info:
-            await send(sender, req)
+    req = send_request(contact, channel="push")
+    with pytest.raises(ApplicationError) as info:
+        await send(push_sender, req)
     assert not info.value.non_retryable and info.value.next_retry_delay is not None
     assert info.value.next_retry_delay.total_seconds() == 3
     stored = await store.messages.get(req.key)
@@ -108,24 +108,17 @@ async def test_a_busy_push_service_is_retried(
 
 
 async def test_only_gone_subscriptions_fail_the_push_and_leave_none(
-    service: tuple[str, PushRecorded],
-    store: Store,
-    policy: MessagingPolicy,
-    tmp_path: Path,
-    vapid_key: str,
+    service: tuple[str, PushRecorded], store: Store, push_sender: SendActivities
 ) -> None:
     url, recorded = service
     contact = await add_contact(store)
     await subscribe(store, contact, url, recorded, "gone")
-    async with httpx.AsyncClient(timeout=5) as client:
-        push = WebPushProvider(client, store, vapid_key, subject="mailto:ops@sojourn.test")
-        sender = make_sender(store, policy, tmp_path, push=push)
-        with pytest.raises(ApplicationError) as info:
-            await send(sender, send_request(contact, channel="push"))
-        assert info.value.non_retryable
-        assert await store.push.of(contact) == []
-        # The next push finds nobody to reach: refused, nothing sent.
-        later = await send(sender, send_request(contact, channel="push"))
+    with pytest.raises(ApplicationError) as info:
+        await send(push_sender, send_request(contact, channel="push"))
+    assert info.value.non_retryable
+    assert await store.push.of(contact) == []
+    # The next push finds nobody to reach: refused, nothing sent.
+    later = await send(push_sender, send_request(contact, channel="push"))
     assert later.status == "refused" and later.reason == "no_push"
 
 

@@ -7,6 +7,7 @@ E.164 normalisation and refusal of invalid numbers, and SMS consent per topic.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.policy import MessagingPolicy
+from activities.sending import SendActivities
 from store import Store
 from tests.channels.conftest import (
     add_contact,
@@ -22,22 +24,22 @@ from tests.channels.conftest import (
     make_sender,
     send,
     send_request,
+    sms_contact,
     twilio_provider,
 )
 from worker.sandbox_servers import TwilioRecorded
 
+Sender = Callable[..., SendActivities]
+
 
 async def test_sms_is_sent_once_to_the_e164_number(
-    twilio: tuple[str, TwilioRecorded], store: Store, policy: MessagingPolicy, tmp_path: Path
+    twilio: tuple[str, TwilioRecorded], sms_sender: Sender, store: Store
 ) -> None:
-    url, recorded = twilio
-    async with httpx.AsyncClient(timeout=5) as client:
-        sender = make_sender(store, policy, tmp_path, sms=twilio_provider(url, client))
-        contact = await add_contact(store)
-        await grant_sms(store, contact)
-        req = send_request(contact)
-        first = await send(sender, req)
-        again = await send(sender, req)
+    _, recorded = twilio
+    sender = sms_sender()
+    req = send_request(await sms_contact(store))
+    first = await send(sender, req)
+    again = await send(sender, req)
     assert first.status == "sent" and first.provider_id and first.provider_id.startswith("SM")
     # A retried step answers from the ledger: one request reached Twilio.
     assert again.status == "sent" and again.message_id == first.message_id
@@ -51,30 +53,19 @@ async def test_sms_is_sent_once_to_the_e164_number(
 
 
 async def test_messaging_service_replaces_the_sender(
-    twilio: tuple[str, TwilioRecorded], store: Store, policy: MessagingPolicy, tmp_path: Path
+    twilio: tuple[str, TwilioRecorded], sms_sender: Sender, store: Store
 ) -> None:
-    url, recorded = twilio
-    async with httpx.AsyncClient(timeout=5) as client:
-        provider = twilio_provider(url, client, sender=None, messaging_service_sid="MG123")
-        sender = make_sender(store, policy, tmp_path, sms=provider)
-        contact = await add_contact(store)
-        await grant_sms(store, contact)
-        assert (await send(sender, send_request(contact))).status == "sent"
+    _, recorded = twilio
+    sender = sms_sender(sender=None, messaging_service_sid="MG123")
+    assert (await send(sender, send_request(await sms_contact(store)))).status == "sent"
     [form] = recorded.posts
     assert form["MessagingServiceSid"] == "MG123" and "From" not in form
 
 
-async def test_a_4xx_fails_the_send_for_good(
-    twilio: tuple[str, TwilioRecorded], store: Store, policy: MessagingPolicy, tmp_path: Path
-) -> None:
-    url, _ = twilio
-    async with httpx.AsyncClient(timeout=5) as client:
-        sender = make_sender(store, policy, tmp_path, sms=twilio_provider(url, client))
-        contact = await add_contact(store, phone="+33 6 12 34 21 61")
-        await grant_sms(store, contact)
-        req = send_request(contact)
-        with pytest.raises(ApplicationError) as info:
-            await send(sender, req)
+async def test_a_4xx_fails_the_send_for_good(sms_sender: Sender, store: Store) -> None:
+    req = send_request(await sms_contact(store, phone="+33 6 12 34 21 61"))
+    with pytest.raises(ApplicationError) as info:
+        await send(sms_sender(), req)
     assert info.value.type == "ProviderError" and info.value.non_retryable
     assert "21610" in str(info.value)
     stored = await store.messages.get(req.key)
@@ -86,26 +77,22 @@ async def test_429_and_5xx_are_retried_then_sent(
     number: str,
     delay: float | None,
     twilio: tuple[str, TwilioRecorded],
+    sms_sender: Sender,
     store: Store,
-    policy: MessagingPolicy,
-    tmp_path: Path,
 ) -> None:
-    url, recorded = twilio
-    async with httpx.AsyncClient(timeout=5) as client:
-        sender = make_sender(store, policy, tmp_path, sms=twilio_provider(url, client))
-        contact = await add_contact(store, phone=number)
-        await grant_sms(store, contact)
-        req = send_request(contact)
-        with pytest.raises(ApplicationError) as info:
-            await send(sender, req)
-        assert info.value.type == "ProviderError" and not info.value.non_retryable
-        if delay is not None:
-            assert info.value.next_retry_delay is not None
-            assert info.value.next_retry_delay.total_seconds() == delay
-        waiting = await store.messages.get(req.key)
-        # Twilio certainly did not take it: back to prepared, so the retry sends.
-        assert waiting is not None and waiting.status == "prepared"
-        retried = await send(sender, req)
+    _, recorded = twilio
+    sender = sms_sender()
+    req = send_request(await sms_contact(store, phone=number))
+    with pytest.raises(ApplicationError) as info:
+        await send(sender, req)
+    assert info.value.type == "ProviderError" and not info.value.non_retryable
+    if delay is not None:
+        assert info.value.next_retry_delay is not None
+        assert info.value.next_retry_delay.total_seconds() == delay
+    waiting = await store.messages.get(req.key)
+    # Twilio certainly did not take it: back to prepared, so the retry sends.
+    assert waiting is not None and waiting.status == "prepared"
+    retried = await send(sender, req)
     assert retried.status == "sent"
     assert len(recorded.posts) == 2 and len(recorded.accepted) == 1
 
@@ -114,11 +101,10 @@ async def test_timeout_is_resolved_by_asking_twilio(
     twilio: tuple[str, TwilioRecorded], store: Store, policy: MessagingPolicy, tmp_path: Path
 ) -> None:
     url, recorded = twilio
+    # A client that gives up before the server answers (it takes a second for this number).
     async with httpx.AsyncClient(timeout=0.3) as client:
         sender = make_sender(store, policy, tmp_path, sms=twilio_provider(url, client))
-        contact = await add_contact(store, phone="+33612349999")
-        await grant_sms(store, contact)
-        req = send_request(contact)
+        req = send_request(await sms_contact(store, phone="+33612349999"))
         with pytest.raises(ApplicationError) as timed_out:
             await send(sender, req)
         assert not timed_out.value.non_retryable
@@ -139,8 +125,7 @@ async def test_an_invalid_number_is_refused_naming_the_trait(
     phone: str, store: Store, policy: MessagingPolicy, tmp_path: Path
 ) -> None:
     sender = make_sender(store, policy, tmp_path)
-    contact = await add_contact(store, phone=phone)
-    await grant_sms(store, contact)
+    contact = await sms_contact(store, phone=phone)
     delivery = await send(sender, send_request(contact))
     assert delivery.status == "refused"
     assert delivery.reason is not None and delivery.reason.startswith("invalid_phone")
