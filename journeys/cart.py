@@ -21,6 +21,7 @@ REACTIONS = (OPENED, "Email Link Clicked", "Product Viewed")
 # Running journeys that sent their reminder before this patch finish the old way (discount
 # email a day later, nothing after it); new ones escalate across channels.
 ESCALATION = "cart-escalation"
+OPEN_WAITS = "cart-open-waits"
 # A cart that keeps changing this many times is followed no further before the reminder.
 MAX_CHANGES = 50
 
@@ -136,7 +137,7 @@ class CartAbandonment(Retargeting, CatalogVerbs, Journey):
         self, cart: Cart, quiet: timedelta, *, restart: bool, about: SentMessage | None = None
     ) -> bool:
         """Fold cart events into ``cart`` until ``quiet`` passes (since the last one when
-        ``restart``, else since now); True as soon as email ``about`` is opened."""
+        ``restart``, else since now); True when email ``about`` was opened meanwhile."""
         deadline = workflow.now() + quiet
         names = CART_EVENTS if about is None else (*CART_EVENTS, OPENED)
 
@@ -145,19 +146,26 @@ class CartAbandonment(Retargeting, CatalogVerbs, Journey):
                 return about is not None and event.properties.get("email_id") == about.message_id
             return event.message_id not in cart.applied
 
+        opened = False
         for _ in range(MAX_CHANGES):
             left = deadline - workflow.now()
             if left <= timedelta(0):
-                return False
+                break
             event = await self.wait_for(names, within=left, where=counts)
             if event is None:
-                return False
+                break
             if event.name == OPENED:
-                return True
+                opened = True
+                # The second touch still comes when the day is over. Stays that reached an
+                # open before patch cart-open-waits sent it at the open: they replay so.
+                if not workflow.patched(OPEN_WAITS):
+                    break
+                names = CART_EVENTS
+                continue
             cart.apply(event)
             if restart:
                 deadline = workflow.now() + quiet
-        return False
+        return opened
 
     async def _touch(
         self, template: str, cart: Cart, extra: dict[str, Any], channel: str = "email"

@@ -4,7 +4,8 @@
 ``sojourn sandbox-servers`` run as a user runs them, in subprocesses on free ports, ``sojourn
 dev`` pointed at the sandbox by the settings the sandbox prints. A contact with a phone and SMS
 consent leaves a tent in the cart and ignores everything: the reminder email, then the discount
-SMS (which reaches the sandbox's Twilio and ``sojourn outbox --channel sms``), then the
+SMS (which reaches the sandbox's Twilio and ``sojourn outbox --channel sms``, and whose status
+callback becomes ``SMS Delivered``), then the
 retargeting call (which reaches the sandbox's audience receiver signed, with hashes only). A
 STOP replied through the sandbox reaches the gateway signed with ``X-Twilio-Signature``, ends
 the journey, and takes the contact out of the audience. Every wait is bounded; nothing is timed.
@@ -113,6 +114,14 @@ def test_an_ignored_cart_escalates_email_sms_audience_and_stop_ends_it(
             "cart_abandonment",
             "cart/discount",
         )
+
+        # The sandbox's Twilio calls the status callback back, signed: an SMS Delivered event.
+        def delivered() -> bool:
+            result = sojourn(stack, "contacts", "show", contact, "--json")
+            assert result.returncode == 0, result.stderr
+            return "SMS Delivered" in result.stdout
+
+        poll("SMS Delivered from the status callback", delivered, STEP_WAIT)
 
         # No reaction within another day: the retargeting call, signed, hashes only.
         [call] = poll("the audience call", lambda: seen(sandbox, "audience"), STEP_WAIT)
