@@ -41,6 +41,13 @@ JOURNEYS: Sequence[type[Journey]] = JOURNEY_CLASSES
 WORKFLOWS: Sequence[type] = (*JOURNEYS, SegmentEnrollment, DateEnrollment, WakeupSweep)
 
 
+def unconfigured_audiences(settings: Settings) -> list[str]:
+    """Ad audiences the journeys put contacts in (``audience_name``) that ``SOJOURN_AUDIENCES``
+    does not configure: their steps go to the outbox in dev, and fail in production."""
+    named = {getattr(journey, "audience_name", None) for journey in JOURNEYS}
+    return sorted(n for n in named if isinstance(n, str) and n not in settings.audiences)
+
+
 def make_provider(settings: Settings) -> Provider:
     """The email provider the settings choose."""
     return build_provider(settings)

@@ -26,7 +26,7 @@ from temporalio.worker import Worker
 from store import Store
 from worker.errors import SojournError, temporal_unreachable
 from worker.metrics import worker_metrics
-from worker.registry import JOURNEYS
+from worker.registry import JOURNEYS, unconfigured_audiences
 from worker.settings import Settings
 from worker.temporal import connect
 from worker.worker import build_worker
@@ -236,6 +236,12 @@ async def run_worker(settings: Settings, *, connect_timeout: float = 60.0) -> No
             task = asyncio.ensure_future(worker.run())
             await ensure_schedules(client, settings)
             log.info("worker running", temporal=settings.target, task_queue=settings.task_queue)
+            if settings.env == "production" and (missing := unconfigured_audiences(settings)):
+                log.warning(
+                    "journeys add contacts to audiences SOJOURN_AUDIENCES does not configure: "
+                    "those steps will fail until it does",
+                    audiences=missing,
+                )
             ended = await wait_first(stop, {"worker": task})
             await stop_worker(worker, task)
             if ended:

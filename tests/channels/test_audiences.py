@@ -22,7 +22,9 @@ from activities.providers import OutboxProvider
 from store import Store
 from tests.channels.conftest import add_contact
 from worker.cli_outbox import as_row
+from worker.registry import unconfigured_audiences
 from worker.sandbox_servers import SECRET, AudienceRecorded
+from worker.settings import Settings
 
 
 @dataclass
@@ -182,3 +184,9 @@ async def test_an_unknown_audience_fails_naming_the_setting(
         await run(acts, sync(contact))
     assert info.value.type == "UnknownAudience" and info.value.non_retryable
     assert "'retargeting'" in str(info.value) and "SOJOURN_AUDIENCES" in str(info.value)
+
+
+def test_the_worker_names_the_audiences_journeys_use_that_are_not_configured() -> None:
+    hook = Audience(url="https://ads.example/hook", secret="s")
+    assert unconfigured_audiences(Settings(env="test")) == ["retargeting"]
+    assert unconfigured_audiences(Settings(env="test", audiences={"retargeting": hook})) == []
