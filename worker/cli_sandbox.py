@@ -71,7 +71,7 @@ def sandbox_servers(
             + "\nexport SOJOURN_DEV_TIME_SCALE=14400 SOJOURN_QUIET_HOURS=false"
             "  # a day of journey time in 6 s"
             + f"\nReply to an SMS (forwarded, signed, to {target}):\n"
-            f"  curl -d From=+33612345678 -d Body=STOP {url}/sandbox/reply\n"
+            f"  curl --data-urlencode From=+33612345678 -d Body=STOP {url}/sandbox/reply\n"
             f"SMS come from {SENDER}. Ctrl-C stops the sandbox."
         )
     else:
