@@ -5,6 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 ASSIGN_ARM = "assign_arm"
+# A journey's holdout is the experiment ``holdout:<journey>``; its held-out arm (as in
+# workflows/experiments.py, which workflows and this light module both may import).
+HOLDOUT_PREFIX, HELD_OUT = "holdout:", "holdout"
 
 
 class AssignArm(BaseModel):
@@ -29,7 +32,8 @@ class AssignArm(BaseModel):
 
 
 class ArmAssigned(BaseModel):
-    """The contact's arm; ``via`` says why: ``hash``, ``sticky`` or ``winner``."""
+    """The contact's arm; ``via`` says why: ``hash``, ``sticky``, ``winner``, ``off`` (the
+    kill switch) or ``held_out`` (not recorded: the journey holds the contact out)."""
 
     arm: str
     via: str = "hash"

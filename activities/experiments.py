@@ -20,6 +20,8 @@ from activities import metrics
 from activities.attribution import DEFAULT_WINDOWS, GOAL, TRACKING, Windows, engagements, score
 from activities.experiment_models import (
     ASSIGN_ARM,
+    HELD_OUT,
+    HOLDOUT_PREFIX,
     ArmAssigned,
     ArmsAssigned,
     AssignArm,
@@ -100,8 +102,21 @@ class ExperimentActivities:
 
     @activity.defn(name=ASSIGN_ARM)
     async def assign_arm(self, request: AssignArms) -> ArmsAssigned:
-        """Each contact's arm: kept if assigned, the winner if decided, else the hash's."""
-        return ArmsAssigned(arms=[await self.assign(r) for r in request.requests])
+        """Each contact's arm: kept if assigned, the winner if decided, else the hash's.
+
+        The journey's holdout comes first: a contact it holds out is in none of the journey's
+        experiments (they get nothing, so counting them in an arm would only dilute it).
+        """
+        answers: list[ArmAssigned] = []
+        held_out = False
+        for r in request.requests:
+            if held_out:
+                answers.append(ArmAssigned(arm=r.arms[0], via="held_out"))
+                continue
+            answer = await self.assign(r)
+            held_out = r.experiment.startswith(HOLDOUT_PREFIX) and answer.arm == HELD_OUT
+            answers.append(answer)
+        return ArmsAssigned(arms=answers)
 
     async def assign(self, request: AssignArm) -> ArmAssigned:
         """One assignment (see :meth:`assign_arm`)."""

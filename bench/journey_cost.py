@@ -1,7 +1,9 @@
 """Server work of one welcome journey against a minimal hand-written Temporal workflow.
 
 Both do the same thing on the time-skipping server: three sends, a wait for an open, a 3-day
-sleep and a 5-day wait for a purchase that never comes. Same-name fake activities isolate
+sleep and a 5-day wait for a purchase that never comes. Welcome assigns its holdout and
+subject-line arms at entry (one local activity; the fake treats the contact and gives the
+control). Same-name fake activities isolate
 Temporal's share of the work. Prints history events and billable actions, and their ratios
 (DESIGN.md's bar: at most 1.15x).
 
@@ -26,6 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.experiment_models import ASSIGN_ARM, ArmAssigned, ArmsAssigned, AssignArms
 from activities.models import (
     DELIVER_MESSAGE,
     PREPARE_MESSAGE,
@@ -74,6 +77,12 @@ async def deliver(request: DeliverMessage) -> Delivery:
 @activity.defn(name=SEND_MESSAGE)
 async def send(request: SendMessage) -> Delivery:
     return Delivery(message_id=request.template, status="sent")
+
+
+@activity.defn(name=ASSIGN_ARM)
+async def assign_arm(request: AssignArms) -> ArmsAssigned:
+    # Treated, and the control of each experiment: the bench measures the journey that sends.
+    return ArmsAssigned(arms=[ArmAssigned(arm=r.arms[0], via="hash") for r in request.requests])
 
 
 @activity.defn(name=START_JOURNEY)
@@ -149,9 +158,11 @@ async def main() -> None:
         env.client,
         task_queue=queue,
         workflows=[Welcome, MinimalWelcome],
-        activities=[prepare, deliver, send, start_journey, send_email],
+        activities=[prepare, deliver, send, start_journey, send_email, assign_arm],
     ):
         router = Router(env.client, [Welcome], queue)
+        # Workflows are named by the contact's pseudonymous key, not by "bench".
+        welcome_id = router.keys.workflow_id("welcome", "bench")
         await router.route("bench", Event(message_id="m1", name="Signed Up"))
         base = await env.client.start_workflow(
             MinimalWelcome.run, id="minimal-bench", task_queue=queue
@@ -163,13 +174,13 @@ async def main() -> None:
         )
         await base.signal(MinimalWelcome.event, "Email Opened")
         await env.sleep(timedelta(days=9))
-        await env.client.get_workflow_handle("welcome-bench").result()
+        await env.client.get_workflow_handle(welcome_id).result()
         await base.result()
         if "--events" in sys.argv:
-            history = await env.client.get_workflow_handle("welcome-bench").fetch_history()
+            history = await env.client.get_workflow_handle(welcome_id).fetch_history()
             for e in history.events:
                 print(EventType.Name(e.event_type))
-        ours = await _count(env.client, "welcome-bench")
+        ours = await _count(env.client, welcome_id)
         theirs = await _count(env.client, "minimal-bench")
     await env.shutdown()
     print(f"{'':24}{'history events':>16}{'actions':>10}")

@@ -94,10 +94,10 @@ def dev_stack(
         SOJOURN_TEMPORAL_PORT=str(temporal_port),
         SOJOURN_UI_PORT=str(ui_port),
         SOJOURN_RELAY_INTERVAL_SECONDS="0.5",
-        SOJOURN_EXPERIMENTS="false",  # no holdout: every contact gets the journeys as written
         SOJOURN_DEV_TIME_SCALE=f"{scale:g}",
-        **extra_env,
     )
+    # No holdout unless asked: every contact gets the journeys as written.
+    env.update({"SOJOURN_EXPERIMENTS": "false", **extra_env})
     log = (tmp_path / "dev.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "dev"],

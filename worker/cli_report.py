@@ -82,7 +82,9 @@ def print_table(report: Report) -> None:
             ["step", "arm", *NUMBERS, *RATES],
             [[r.step or "total", r.arm, *_figures(r)] for r in [*j.steps, j.total]],
         )
-        echo_table(["channel", *NUMBERS, *RATES], [[r.channel, *_figures(r)] for r in j.channels])
+        if j.channels:
+            rows = [[r.channel, *_figures(r)] for r in j.channels]
+            echo_table(["channel", *NUMBERS, *RATES], rows)
         if j.holdout:
             h = j.holdout
             typer.echo(

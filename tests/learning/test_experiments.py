@@ -218,3 +218,39 @@ async def test_welcome_ships_a_subject_experiment_and_a_holdout(
 
 async def _sent(h: Harness, count: int) -> bool:
     return len(await h.messages()) >= count
+
+
+async def test_a_held_out_contact_is_in_none_of_the_journeys_experiments(store: Store) -> None:
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.experiment_models import AssignArm, AssignArms
+    from activities.experiments import ExperimentActivities
+
+    def ask(contact: str, held: bool) -> AssignArms:
+        holdout = AssignArm(
+            experiment="holdout:t_both",
+            journey="t_both",
+            contact_id=contact,
+            arms=["treated", HOLDOUT],
+            proposed=HOLDOUT if held else "treated",
+            metric="none",
+        )
+        subject = AssignArm(
+            experiment="t_both-subject",
+            journey="t_both",
+            contact_id=contact,
+            arms=["a", "b"],
+            proposed="b",
+        )
+        return AssignArms(requests=[holdout, subject])
+
+    activities = ExperimentActivities(store)
+    held = await ActivityEnvironment().run(activities.assign_arm, ask("out", held=True))
+    assert [(a.arm, a.via) for a in held.arms] == [(HOLDOUT, "hash"), ("a", "held_out")]
+    treated = await ActivityEnvironment().run(activities.assign_arm, ask("in", held=False))
+    assert [a.arm for a in treated.arms] == ["treated", "b"]
+    counted = await store.experiments.assignments(experiment="t_both-subject")
+    assert [a.contact_id for a in counted] == ["in"]
+    # Held out for good: a re-entry is held out again and still in no experiment.
+    again = await ActivityEnvironment().run(activities.assign_arm, ask("out", held=False))
+    assert [(a.arm, a.via) for a in again.arms] == [(HOLDOUT, "sticky"), ("a", "held_out")]

@@ -67,7 +67,7 @@ async def test_the_report_uses_the_experiments_declared_criteria(
     )
     decision = await store.experiments.decision(EXPERIMENT)
     assert decision is not None and decision.decision["criteria"]["horizon"] == 6
-    assert "no difference by 6" in render(report)
+    assert "no difference by 6;" in render(report)
 
 
 async def test_recorded_criteria_serve_an_experiment_no_journey_declares(

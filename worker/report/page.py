@@ -255,7 +255,7 @@ def _experiment(e: ExperimentFigures) -> str:
         f"<p>{verdict}</p>{chart}"
         f'<p class="note">{", ".join(f"{escape(a.name)}: {a.n} contacts" for a in e.arms)}; '
         f"decided at alpha {e.alpha:g} once each arm has {e.min_sample} contacts, "
-        f"no difference by {e.horizon}; "
+        f"no difference by {e.horizon:,}; "
         "bars are 95 % always-valid intervals (valid however often the page is looked at).</p>"
         "</section>"
     )
