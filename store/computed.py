@@ -2,7 +2,7 @@
 
 They are stored on ``contacts`` rather than derived at query time so that rules such as
 "spent more than 500" or "no click for 15 days" read one row per contact. Two ways keep them
-right: :func:`apply_event` updates them in the transaction that appends a track event (the
+right: :func:`event_update` updates them in the transaction that appends a track event (the
 gateway's path), and :func:`recompute` rebuilds them from the whole log in one statement (bulk
 loads, repairs).
 """
@@ -75,12 +75,6 @@ def event_update(
     if kind == ORDER:
         params["computed_amount"] = order_amount(properties)
     return _update_for(kind), params
-
-
-def apply_event(contact_id: str, name: str, properties: dict[str, Any], at: datetime) -> Any:
-    """The ``UPDATE`` that folds one new track event into its contact's computed fields."""
-    statement, params = event_update(contact_id, name, properties, at)
-    return statement.params(**params)
 
 
 def recompute(dialect: str) -> Any:

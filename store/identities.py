@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store._sql import upsert, utc
-from store.computed import apply_event
+from store.computed import event_update
 from store.contacts import columns_from_traits, ensure_stmt
 from store.schema import contacts, events, identities
 from store.segments import ladder
@@ -147,7 +147,7 @@ class IdentityRepo:
             # The same fold the append path does, so computed fields count the history once.
             stamp = utc(event.timestamp)
             assert stamp is not None  # events.timestamp is NOT NULL
-            await conn.execute(apply_event(target, event.name, event.properties, stamp))
+            await conn.execute(*event_update(target, event.name, event.properties, stamp))
         for stmt in (*ladder.refresh_contact(source), *ladder.refresh_contact(target)):
             await conn.execute(stmt)
         await conn.execute(contacts.delete().where(contacts.c.id == source))
