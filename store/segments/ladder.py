@@ -121,7 +121,12 @@ def condition(compiler: Compiler, rule: EventCond) -> Any:
         return at_least(compiler, rule, needed[0])
     if op in ("<", "<="):
         return at_least(compiler, rule, needed[0], negated=True)
-    exactly = sa.and_(
-        at_least(compiler, rule, needed[0]), at_least(compiler, rule, needed[1], True)
-    )
-    return exactly if op == "=" else sa.not_(exactly)
+    low, high = needed
+    # "exactly v" is "at least v and not at least v + 1"; "!= v" its negation, spelled out so
+    # PostgreSQL sees a plain EXISTS / NOT EXISTS it can turn into a join (a NOT around NOT
+    # EXISTS is left as a filter run once per contact).
+    if op == "=":
+        below = at_least(compiler, rule, high, negated=True)
+        return sa.and_(at_least(compiler, rule, low), below) if low > 0 else below
+    above = at_least(compiler, rule, high)
+    return sa.or_(at_least(compiler, rule, low, negated=True), above) if low > 0 else above
