@@ -1,9 +1,13 @@
 """What templates see: the contact, computed fields, the journey's data, links.
 
 Built in the activity, never in the workflow: the profile is personal data and stays out of
-Temporal's history. Templates read ``first_name`` (with a fallback in the contact's language),
-``contact`` (profile without the address), ``traits``, ``data`` (what the journey passed, e.g.
-the products of the triggering order), ``recommendations`` and the links of the footer.
+Temporal's history. Templates read ``first_name`` (with a fallback in the contact's language,
+which reads well after a greeting only: "Hi there", "Bonjour à vous"), ``name_prefix`` and
+``name_suffix`` (``"Ada, "`` and ``", Ada"``, empty without a first name: ``Welcome{{
+name_suffix }}!``; a sentence that starts with the name is written ``{{ "your cart is waiting"
+| addressed }}``, see :mod:`activities.template_filters`), ``contact`` (profile without the
+address), ``traits``, ``data`` (what the journey passed, e.g. the products of the triggering
+order), ``recommendations`` and the links of the footer.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def template_context(
     locale = contact.locale or default_locale
     language = locale.replace("_", "-").split("-")[0].lower()
     profile = contact.model_dump(mode="json", exclude={"email", "phone", "created_at"})
+    name = (contact.first_name or "").strip()
     full_name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
     computed: dict[str, Any] = {"full_name": full_name}
     if now is not None:
@@ -57,7 +62,9 @@ def template_context(
     return {
         "contact": {**profile, **computed},
         "traits": contact.traits,
-        "first_name": contact.first_name or FIRST_NAME_FALLBACK.get(language, ""),
+        "first_name": name or FIRST_NAME_FALLBACK.get(language, ""),
+        "name_prefix": f"{name}, " if name else "",
+        "name_suffix": f", {name}" if name else "",
         "data": data,
         "recommendations": data.get("recommendations", []),
         "journey": journey,

@@ -7,11 +7,12 @@ Shared by the email check (``activities/template_check.py``) and the SMS/push on
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from activities.personalise import template_context
+from activities.personalise import FIRST_NAME_FALLBACK, template_context
 from store.records import ContactRecord
 
 SAMPLE_URL = "https://sojourn.test"
@@ -30,6 +31,30 @@ def sample_contact(samples: dict[str, Any], locale: str | None = None) -> Contac
     if locale:
         fields["locale"] = locale
     return ContactRecord(created_at=at, updated_at=at, **fields)
+
+
+def sample_contacts(samples: dict[str, Any], locale: str) -> list[ContactRecord]:
+    """The sample contact speaking ``locale``, then the same contact without a first name."""
+    named = sample_contact(samples, locale)
+    return [named, named.model_copy(update={"first_name": None})]
+
+
+def misaddressed(text: str, locale: str) -> str | None:
+    """The line of ``text`` (rendered for a contact without a first name) that addresses
+    the contact by the greeting fallback: "there, you left…", "Welcome, there!"; or None.
+
+    The fallback reads well after "Hi"/"Bonjour" only; a sentence that starts or ends with
+    the name is written with ``| addressed`` or ``name_suffix`` instead.
+    """
+    fallback = FIRST_NAME_FALLBACK.get(locale.split("-")[0], "")
+    if not fallback:
+        return None
+    word = re.escape(fallback)
+    found = re.search(rf"(?:^|[.!?:]\s+|\n\s*){word},|,\s+{word}\s*(?:[.!?:]|$)", text, re.M)
+    if found is None:
+        return None
+    line = text[: found.end()].rsplit("\n", 1)[-1] + text[found.end() :].split("\n", 1)[0]
+    return line.strip()
 
 
 def sample_context(template: str, contact: ContactRecord, data: dict[str, Any]) -> dict[str, Any]:

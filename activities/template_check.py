@@ -4,7 +4,9 @@ Each message is rendered twice per locale: with the sample data of ``samples.jso
 journey may pass) and with no data at all (what a journey that passes nothing gets), so a
 template can neither crash on real data nor on its absence. Templates listed under
 ``_data_required`` (system messages such as the opt-in confirmation, always sent with their
-data) are rendered with their sample data only.
+data) are rendered with their sample data only. Each of those renders is done for the sample
+contact and for the same contact without a first name, whose subject, preheader and text
+must not address them as "there," / "à vous," (see :func:`activities.samples.misaddressed`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from typing import Any
 
 from activities.channels.template_check import check_channel_templates
 from activities.rendering import REQUIRED_LOCALES, Rendered, Renderer, TemplateError
-from activities.samples import load_samples, sample_contact, sample_context
+from activities.samples import (
+    load_samples,
+    misaddressed,
+    sample_contact,
+    sample_contacts,
+    sample_context,
+)
 from store.records import ContactRecord
 
 __all__ = ["check_templates", "load_samples", "sample_contact", "sample_render"]
@@ -39,20 +47,34 @@ def check_templates(renderer: Renderer) -> list[str]:
             if not renderer.has(template, locale):
                 problems.append(f"{template}: no '{locale}' variant")
                 continue
-            contact = sample_contact(samples, locale)
             variants = [samples.get(template, {})]
             if template not in samples.get("_data_required", []):
                 variants.append({})
-            for data in variants:
-                try:
-                    rendered = sample_render(renderer, template, contact, data, locale)
-                except TemplateError as exc:
-                    problems.append(str(exc))
-                    break
-                if not rendered.subject:
-                    problems.append(f"{locale}/{template}: empty subject")
+            problems += _check_message(renderer, template, locale, samples, variants)
     # SMS and push variants (activities/channels): the same rules, their own renderer.
-    problems += check_channel_templates(
-        renderer, samples, lambda locale: sample_contact(samples, locale)
-    )
+    problems += check_channel_templates(renderer, samples)
     return problems
+
+
+def _check_message(
+    renderer: Renderer,
+    template: str,
+    locale: str,
+    samples: dict[str, Any],
+    variants: list[dict[str, Any]],
+) -> list[str]:
+    problems: list[str] = []
+    for contact in sample_contacts(samples, locale):
+        for data in variants:
+            try:
+                rendered = sample_render(renderer, template, contact, data, locale)
+            except TemplateError as exc:
+                return [*problems, str(exc)]
+            if not rendered.subject:
+                problems.append(f"{locale}/{template}: empty subject")
+            if contact.first_name:
+                continue
+            for part in (rendered.subject, rendered.preheader, rendered.text):
+                if wrong := misaddressed(part, locale):
+                    problems.append(f"{locale}/{template}: without a first name reads {wrong!r}")
+    return list(dict.fromkeys(problems))

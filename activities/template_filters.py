@@ -1,13 +1,16 @@
-"""Jinja filters for money and dates, in the contact's locale and timezone.
+"""Jinja filters for money and dates, in the contact's locale and timezone, and for names.
 
 The filters read ``locale`` and ``timezone`` from the render context, so a template writes
 ``{{ order.total | money("EUR") }}`` or ``{{ order.placed_at | date }}`` and gets
 ``49,90 €`` / ``12 mars 2026`` for a French contact and ``€49.90`` / ``March 12, 2026`` for
-an English one.
+an English one. ``{{ "your cart is waiting" | addressed }}`` starts a sentence with the
+contact's first name when there is one (``name_prefix``): ``Ada, your cart is waiting``, or
+``Your cart is waiting``. The Liquid environment gets the same filters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -86,4 +89,17 @@ def format_datetime(context: Context, value: Any, format: str = "medium") -> str
     )
 
 
-FILTERS = {"money": money, "date": format_date, "datetime": format_datetime}
+@pass_context
+def addressed(context: Context, text: Any) -> str:
+    """``"you left…" | addressed``: ``Ada, you left…``, or ``You left…`` without a name."""
+    text = str(text)
+    prefix = context.get("name_prefix") or ""
+    return f"{prefix}{text}" if prefix else text[:1].upper() + text[1:]
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "money": money,
+    "date": format_date,
+    "datetime": format_datetime,
+    "addressed": addressed,
+}

@@ -1,4 +1,6 @@
-"""``sojourn templates check`` for SMS and push variants: every locale, sample data and none."""
+"""``sojourn templates check`` for SMS and push variants: every locale, sample data and none,
+for the sample contact and for the same contact without a first name (whose text must not
+address them as "there," / "à vous,")."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from typing import Any
 
 from activities.channels.render import RenderedText, channel_templates, has_variant, render_text
 from activities.rendering import REQUIRED_LOCALES, Renderer, TemplateError
-from activities.samples import sample_context
+from activities.samples import misaddressed, sample_contacts, sample_context
 from store.records import ContactRecord
 
 CHANNELS = ("sms", "push")
@@ -25,10 +27,8 @@ def sample_text(
     return render_text(renderer, template, channel, context, locale or contact.locale)
 
 
-def check_channel_templates(
-    renderer: Renderer, samples: dict[str, Any], contact_for: Any
-) -> list[str]:
-    """Problems of the ``.sms.j2`` / ``.push.j2`` variants (``contact_for(locale)`` → contact)."""
+def check_channel_templates(renderer: Renderer, samples: dict[str, Any]) -> list[str]:
+    """Problems of the ``.sms.j2`` / ``.push.j2`` variants."""
     problems: list[str] = []
     for channel in CHANNELS:
         for template in channel_templates(renderer, channel):
@@ -36,11 +36,25 @@ def check_channel_templates(
                 if not has_variant(renderer, template, channel, locale):
                     problems.append(f"{template}: no '{locale}' {channel} variant")
                     continue
-                variants: list[dict[str, Any]] = [samples.get(template, {}), {}]
-                for data in variants:
-                    try:
-                        sample_text(renderer, template, channel, contact_for(locale), data, locale)
-                    except TemplateError as exc:
-                        problems.append(f"{channel}: {exc}")
-                        break
+                problems += _check_variant(renderer, template, channel, locale, samples)
     return problems
+
+
+def _check_variant(
+    renderer: Renderer, template: str, channel: str, locale: str, samples: dict[str, Any]
+) -> list[str]:
+    problems: list[str] = []
+    variants: list[dict[str, Any]] = [samples.get(template, {}), {}]
+    for contact in sample_contacts(samples, locale):
+        for data in variants:
+            try:
+                text = sample_text(renderer, template, channel, contact, data, locale)
+            except TemplateError as exc:
+                return [*problems, f"{channel}: {exc}"]
+            if contact.first_name:
+                continue
+            for part in (text.title, text.body):
+                if wrong := misaddressed(part, locale):
+                    where = f"{locale}/{template} {channel}"
+                    problems.append(f"{where}: without a first name reads {wrong!r}")
+    return list(dict.fromkeys(problems))
