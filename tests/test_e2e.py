@@ -19,9 +19,8 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,137 +28,32 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.ports import free_ports
-from worker.settings import DEV_WRITE_KEY, Settings
-from worker.temporal import data_converter
+from tests.devstack import (
+    ROOT,
+    STOP_WAIT,
+    children,
+    cmdline,
+    converter,
+    dev_log,
+    healthy,
+    launched,
+    poll,
+    running,
+    sojourn,
+)
+from worker.settings import DEV_WRITE_KEY
 from workflows.search import CONTACT_ID, DEV_KEYS
 
-ROOT = Path(__file__).resolve().parent.parent
 START_WAIT = 120.0  # the dev server, worker and gateway on a shared 2-core machine
 MAIL_WAIT = 90.0
 VISIBILITY_WAIT = 60.0
-STOP_WAIT = 45.0
-
-
-def poll(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (Linux /proc)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            found += [int(p) for p in (task / "children").read_text().split()]
-    return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def running(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    state = next((line for line in status.splitlines() if line.startswith("State:")), "")
-    return "Z" not in state.split()[1:2]
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """``sojourn dev`` in its own process group, on free ports, with state under tmp_path."""
-    if not sys.platform.startswith("linux"):
-        pytest.skip("uses /proc to find the Temporal child process")
-    gateway_port, temporal_port, ui_port = free_ports(3)
-    var = tmp_path / "var"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOJOURN_")}
-    env.update(
-        SOJOURN_ENV="dev",
-        SOJOURN_VAR_DIR=str(var),
-        SOJOURN_DATABASE_URL=f"sqlite+aiosqlite:///{var / 'sojourn.db'}",
-        SOJOURN_GATEWAY_PORT=str(gateway_port),
-        SOJOURN_TEMPORAL_PORT=str(temporal_port),
-        SOJOURN_UI_PORT=str(ui_port),
-        SOJOURN_RELAY_INTERVAL_SECONDS="0.5",
-        SOJOURN_EXPERIMENTS="false",  # the contact it draws must get the welcome email as is
-    )
-    log = (tmp_path / "dev.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "dev"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    info: dict[str, Any] = {
-        "process": process,
-        "env": env,
-        "var": var,
-        "gateway": f"http://127.0.0.1:{gateway_port}",
-        "temporal": f"127.0.0.1:{temporal_port}",
-        "log": tmp_path / "dev.log",
-        "temporal_pids": [],
-    }
-    try:
-        yield info
-    finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_WAIT)
-        # The Temporal child has a process group of its own; never leave it behind.
-        for pid in info["temporal_pids"]:
-            if running(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        log.close()
-
-
-def dev_log(stack: dict[str, Any]) -> str:
-    return stack["log"].read_text(errors="replace")[-4000:]
-
-
-def sojourn(stack: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run a ``sojourn`` command with the stack's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args],
-        cwd=ROOT,
-        env=stack["env"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def healthy(stack: dict[str, Any]) -> bool:
-    if stack["process"].poll() is not None:
-        pytest.fail(f"sojourn dev exited early:\n{dev_log(stack)}")
-    try:
-        return httpx.get(f"{stack['gateway']}/healthz", timeout=5).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def converter(stack: dict[str, Any]) -> Any:
-    """The stack's own data converter (payloads are encrypted with keys in its store)."""
-    url = stack["env"]["SOJOURN_DATABASE_URL"]
-    return data_converter(Settings(env="dev", database_url=url))
+    with launched(tmp_path) as started:
+        yield started
 
 
 async def journey_attributes(stack: dict[str, Any], contact_id: str, workflow_id: str) -> Any:

@@ -27,9 +27,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.devstack import ROOT, STOP_WAIT, poll, sojourn
 from tests.ports import free_ports
-from tests.test_e2e import STOP_WAIT, poll, sojourn
-from tests.test_e2e_journeys import ROOT, api, dev_stack
+from tests.test_e2e_journeys import api, dev_stack
 from worker.sandbox_servers import sandbox_env
 
 # Journey seconds per real second: the hour of quiet passes in a quarter second, a day in six

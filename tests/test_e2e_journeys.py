@@ -24,10 +24,7 @@ import contextlib
 import email
 import email.policy
 import json
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -36,15 +33,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 from temporalio.client import Client
 
-from tests.ports import free_ports
-from tests.test_e2e import STOP_WAIT, children, cmdline, converter, dev_log, healthy, poll, sojourn
-from tests.test_e2e import running as alive
+from tests.devstack import (
+    STOP_WAIT,
+    converter,
+    dev_log,
+    healthy,
+    launched,
+    poll,
+    sojourn,
+    temporal_children,
+)
 from worker.settings import DEV_WRITE_KEY
 
-ROOT = Path(__file__).resolve().parent.parent
 START_WAIT = 180.0
 SEQUENCE_WAIT = 420.0  # weeks of journey time, on a shared 2-core machine
 A_DAY_A_SECOND = 86400.0
@@ -80,59 +82,13 @@ def dev_stack(
     ``extra_env`` adds settings (tests/test_e2e_channels.py points SMS and audiences at the
     sandbox servers, whose replies need the gateway's port before it starts).
     """
-    if not sys.platform.startswith("linux"):
-        pytest.skip("uses /proc to find the Temporal child process")
-    temporal_port, ui_port, spare = free_ports(3)
-    gateway_port = gateway_port or spare
-    var = tmp_path / "var"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOJOURN_")}
-    env.update(
-        SOJOURN_ENV="dev",
-        SOJOURN_VAR_DIR=str(var),
-        SOJOURN_DATABASE_URL=f"sqlite+aiosqlite:///{var / 'sojourn.db'}",
-        SOJOURN_GATEWAY_PORT=str(gateway_port),
-        SOJOURN_TEMPORAL_PORT=str(temporal_port),
-        SOJOURN_UI_PORT=str(ui_port),
-        SOJOURN_RELAY_INTERVAL_SECONDS="0.5",
-        SOJOURN_DEV_TIME_SCALE=f"{scale:g}",
-    )
-    # No holdout unless asked: every contact gets the journeys as written.
-    env.update({"SOJOURN_EXPERIMENTS": "false", **extra_env})
-    log = (tmp_path / "dev.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "dev"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    stack: dict[str, Any] = {
-        "process": process,
-        "env": env,
-        "var": var,
-        "gateway": f"http://127.0.0.1:{gateway_port}",
-        "temporal": f"127.0.0.1:{temporal_port}",
-        "log": tmp_path / "dev.log",
-    }
-    temporal: list[int] = []
-    try:
+    settings = {"SOJOURN_DEV_TIME_SCALE": f"{scale:g}", **extra_env}
+    with launched(tmp_path, gateway_port, **settings) as stack:
         poll("the gateway's /healthz", lambda: healthy(stack), START_WAIT)
-        temporal += [p for p in children(process.pid) if "start-dev" in cmdline(p)]
+        stack["temporal_pids"] += temporal_children(stack)
         yield stack
-        process.send_signal(signal.SIGINT)
-        assert process.wait(STOP_WAIT) == 0, dev_log(stack)
-    finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_WAIT)
-        for pid in temporal:  # its own process group: never left behind
-            if alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        log.close()
+        stack["process"].send_signal(signal.SIGINT)
+        assert stack["process"].wait(STOP_WAIT) == 0, dev_log(stack)
 
 
 def api(stack: dict[str, Any], path: str, body: dict[str, Any]) -> None:

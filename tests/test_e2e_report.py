@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_e2e import MAIL_WAIT, poll, sojourn
+from tests.devstack import poll, sojourn
+from tests.test_e2e import MAIL_WAIT
 from tests.test_e2e_journeys import dev_stack
 from worker.settings import DEV_WRITE_KEY
 
