@@ -11,24 +11,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from store import Store
 from store.catalog_import import CatalogImport, import_products, write_rejects
-from worker.cli_common import fail
-from worker.settings import Settings
+from worker.cli_common import count_records, fail, open_store
 
 catalog_app = typer.Typer(help="The product catalog: import, show.", no_args_is_help=True)
-
-
-async def _store() -> Store:
-    store = Store.from_url(Settings().database_url)
-    await store.migrate()
-    return store
-
-
-def _count_rows(path: Path) -> int:
-    with path.open("rb") as fh:
-        lines = sum(1 for line in fh if line.strip())
-    return lines - 1 if path.suffix.lower() == ".csv" else lines
 
 
 @catalog_app.command("import")
@@ -51,7 +37,7 @@ def import_(
     rejects = rejects or file.with_name(file.name + ".rejected.jsonl")
 
     async def run() -> CatalogImport:
-        store = await _store()
+        store = await open_store()
         try:
             columns = (
                 TextColumn("importing"),
@@ -60,7 +46,7 @@ def import_(
                 TimeElapsedColumn(),
             )
             with Progress(*columns, disable=as_json, console=Console(stderr=True)) as bar:
-                task = bar.add_task("import", total=_count_rows(file))
+                task = bar.add_task("import", total=count_records(file))
                 return await import_products(
                     store.catalog, file, batch_size=batch, progress=lambda n: bar.advance(task, n)
                 )
@@ -98,7 +84,7 @@ def show(
     """Print one product as JSON."""
 
     async def run() -> dict[str, Any] | None:
-        store = await _store()
+        store = await open_store()
         try:
             found = await store.catalog.get(product_id)
             return None if found is None else found.model_dump(mode="json")

@@ -6,11 +6,13 @@ import asyncio
 import json
 from collections.abc import Coroutine, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
+from store import Store
 from store.keys import StoreNotMigrated
 from worker.errors import SojournError
 from worker.settings import Settings
@@ -34,6 +36,20 @@ def load_settings() -> Settings:
             for err in exc.errors()
         )
         fail(f"invalid settings: {problems}")
+
+
+async def open_store() -> Store:
+    """The store the settings name, migrated (the import and catalog commands write to it)."""
+    store = Store.from_url(load_settings().database_url)
+    await store.migrate()
+    return store
+
+
+def count_records(path: Path) -> int:
+    """Records in a ``.csv`` (less its header line) or ``.jsonl`` file, for a progress bar."""
+    with path.open("rb") as fh:
+        lines = sum(1 for line in fh if line.strip())
+    return lines - 1 if path.suffix.lower() == ".csv" else lines
 
 
 def write_key(settings: Settings) -> str:

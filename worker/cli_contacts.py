@@ -21,24 +21,12 @@ from store.importing import Importer, read_rows, write_rejects
 from store.segments import SegmentRepo
 from store.segments.compiler import COMPUTED
 from worker import privacy
-from worker.cli_common import fail, load_settings, run
+from worker.cli_common import count_records, fail, load_settings, open_store, run
 from worker.errors import temporal_unreachable
 from worker.settings import Settings
 from worker.temporal import connect, key_ring
 
 contacts_app = typer.Typer(help="Import, inspect, export and erase contacts.", no_args_is_help=True)
-
-
-async def _store() -> Store:
-    store = Store.from_url(Settings().database_url)
-    await store.migrate()
-    return store
-
-
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as fh:
-        lines = sum(1 for line in fh if line.strip())
-    return lines - 1 if path.suffix.lower() == ".csv" else lines
 
 
 @contacts_app.command("import")
@@ -56,7 +44,7 @@ def import_(
     rejects = rejects or file.with_name(file.name + ".rejected.jsonl")
 
     async def run() -> Any:
-        store = await _store()
+        store = await open_store()
         try:
             columns = (
                 TextColumn("importing"),
@@ -65,7 +53,7 @@ def import_(
                 TimeElapsedColumn(),
             )
             with Progress(*columns, disable=as_json, console=Console(stderr=True)) as bar:
-                task = bar.add_task("import", total=_count_lines(file))
+                task = bar.add_task("import", total=count_records(file))
                 return await Importer(store.engine, batch).run(
                     read_rows(file), progress=lambda n: bar.advance(task, n)
                 )
@@ -152,7 +140,7 @@ def show(
     """Profile, computed fields, scores, segments and recent events of one contact."""
 
     async def run() -> dict[str, Any] | None:
-        store = await _store()
+        store = await open_store()
         try:
             return await profile(store, contact_id, events)
         finally:

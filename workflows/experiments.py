@@ -4,7 +4,7 @@ A journey declares an experiment on a step::
 
     SUBJECT = Experiment(
         "welcome-subject",
-        arms=(Arm("control"), Arm("question", subject="Ready, {{ first_name }}?")),
+        arms=(Arm("control"), Arm("question", subject="Ready{{ name_suffix }}?")),
         metric="open",
     )
     hello = await self.send("welcome/hello", experiment=SUBJECT)

@@ -8,7 +8,7 @@ from workflows.spec import Reentry
 
 SUBJECT = Experiment(
     "t-subject",
-    arms=(Arm("plain"), Arm("question", subject="Ready for more, {{ first_name }}?")),
+    arms=(Arm("plain"), Arm("question", subject="Ready for more{{ name_suffix }}?")),
 )
 SKIPPY = Experiment("t-skippy", arms=(Arm("send"), Arm("skip", skip=True)))
 
