@@ -18,18 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
+from temporalio.client import Client, Schedule
+
+from workflows.schedules import interval_schedule, upsert_schedule
 
 with workflow.unsafe.imports_passed_through():
     from activities.date_models import DATE_ENTRY_PAGE, DateEntryDone, DateEntryPage
@@ -113,21 +104,11 @@ def date_schedule(
 ) -> Schedule:
     """The hourly schedule of a journey that declares ``date_entry``."""
     entry: DateEntry = journey.date_entry
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            DATE_ENROLLMENT,
-            DateEnrollmentInput(
-                journey=journey.spec.name,
-                field=entry.field,
-                hour=entry.hour,
-                time_scale=time_scale,
-            ),
-            id=f"{date_schedule_id(journey.spec.name)}-run",
-            task_queue=task_queue,
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    name = journey.spec.name
+    input = DateEnrollmentInput(
+        journey=name, field=entry.field, hour=entry.hour, time_scale=time_scale
     )
+    return interval_schedule(DATE_ENROLLMENT, input, date_schedule_id(name), task_queue, every)
 
 
 async def ensure_date_schedules(
@@ -138,19 +119,12 @@ async def ensure_date_schedules(
     time_scale: float | None = None,
 ) -> list[str]:
     """Create (or update) the schedule of every journey with a ``date_entry``; the ids."""
-    ids = []
-    for journey in journeys:
-        if getattr(journey, "date_entry", None) is None:
-            continue
-        schedule = date_schedule(journey, task_queue, every, time_scale)
-        sid = date_schedule_id(journey.spec.name)
-        try:
-            await client.create_schedule(sid, schedule)
-        except ScheduleAlreadyRunningError:
-
-            def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
-                return ScheduleUpdate(schedule=new)
-
-            await client.get_schedule_handle(sid).update(replace)
-        ids.append(sid)
-    return ids
+    return [
+        await upsert_schedule(
+            client,
+            date_schedule_id(journey.spec.name),
+            date_schedule(journey, task_queue, every, time_scale),
+        )
+        for journey in journeys
+        if getattr(journey, "date_entry", None) is not None
+    ]

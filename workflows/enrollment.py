@@ -23,18 +23,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
+from temporalio.client import Client, Schedule
+
+from workflows.schedules import interval_schedule, upsert_schedule
 
 with workflow.unsafe.imports_passed_through():
     from activities.segment_models import (
@@ -319,21 +310,13 @@ def enrollment_schedule(
     spec = journey.spec
     if spec.segment is None:
         raise ValueError(f"journey {spec.name!r} declares no segment")
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            ENROLLMENT,
-            EnrollmentInput(
-                journey=spec.name,
-                segment=spec.segment,
-                exit_on_leave=spec.exit_on_segment_leave,
-                time_scale=time_scale,
-            ),
-            id=f"{schedule_id(spec.name)}-run",
-            task_queue=task_queue,
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    input = EnrollmentInput(
+        journey=spec.name,
+        segment=spec.segment,
+        exit_on_leave=spec.exit_on_segment_leave,
+        time_scale=time_scale,
     )
+    return interval_schedule(ENROLLMENT, input, schedule_id(spec.name), task_queue, every)
 
 
 async def ensure_schedules(
@@ -344,19 +327,12 @@ async def ensure_schedules(
     time_scale: float | None = None,
 ) -> list[str]:
     """Create (or update) one enrollment schedule per segment-entry journey; returns the ids."""
-    ids = []
-    for journey in journeys:
-        if journey.spec.segment is None:
-            continue
-        schedule = enrollment_schedule(journey, task_queue, every, time_scale)
-        sid = schedule_id(journey.spec.name)
-        try:
-            await client.create_schedule(sid, schedule)
-        except ScheduleAlreadyRunningError:
-
-            def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
-                return ScheduleUpdate(schedule=new)
-
-            await client.get_schedule_handle(sid).update(replace)
-        ids.append(sid)
-    return ids
+    return [
+        await upsert_schedule(
+            client,
+            schedule_id(journey.spec.name),
+            enrollment_schedule(journey, task_queue, every, time_scale),
+        )
+        for journey in journeys
+        if journey.spec.segment is not None
+    ]

@@ -15,18 +15,9 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
+from temporalio.client import Client, Schedule
+
+from workflows.schedules import interval_schedule, upsert_schedule
 
 with workflow.unsafe.imports_passed_through():
     from activities.wakeup_models import SWEEP_WAKEUPS, SweepDone, SweepWakeups
@@ -92,15 +83,8 @@ def sweep_schedule(
     task_queue: str, every: timedelta = EVERY, time_scale: float | None = None
 ) -> Schedule:
     """The schedule that runs the sweep every ``every`` (overlaps skipped)."""
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            SWEEP,
-            SweepInput(time_scale=time_scale),
-            id=f"{SCHEDULE_ID}-run",
-            task_queue=task_queue,
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    return interval_schedule(
+        SWEEP, SweepInput(time_scale=time_scale), SCHEDULE_ID, task_queue, every
     )
 
 
@@ -108,13 +92,4 @@ async def ensure_sweep_schedule(
     client: Client, task_queue: str, every: timedelta = EVERY, time_scale: float | None = None
 ) -> str:
     """Create (or update) the sweep's schedule; returns its id."""
-    schedule = sweep_schedule(task_queue, every, time_scale)
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(SCHEDULE_ID).update(replace)
-    return SCHEDULE_ID
+    return await upsert_schedule(client, SCHEDULE_ID, sweep_schedule(task_queue, every, time_scale))
