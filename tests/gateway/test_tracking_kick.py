@@ -107,30 +107,23 @@ async def test_a_provider_webhook_event_is_routed_without_waiting_for_the_scan(
 ) -> None:
     message = await a_message(store)
     credentials = base64.b64encode(f"{POSTMARK_USER}:{POSTMARK_PASSWORD}".encode()).decode()
-    answer = await web.post(
-        "/webhooks/postmark",
-        headers={"Authorization": f"Basic {credentials}"},
-        json={
-            "RecordType": "Open",
-            "MessageID": "pm-1",
-            "ReceivedAt": "2026-12-01T10:00:00Z",
-            "Metadata": {"sojourn_message_id": message.message_id},
-        },
-    )
-    assert answer.json() == {"status": "recorded"}
+
+    async def post_open() -> httpx.Response:
+        return await web.post(
+            "/webhooks/postmark",
+            headers={"Authorization": f"Basic {credentials}"},
+            json={
+                "RecordType": "Open",
+                "MessageID": "pm-1",
+                "ReceivedAt": "2026-12-01T10:00:00Z",
+                "Metadata": {"sojourn_message_id": message.message_id},
+            },
+        )
+
+    assert (await post_open()).json() == {"status": "recorded"}
     await routed(fake_router, message.contact_id, "Email Opened")
     # The same webhook again is stored once and routed once.
-    again = await web.post(
-        "/webhooks/postmark",
-        headers={"Authorization": f"Basic {credentials}"},
-        json={
-            "RecordType": "Open",
-            "MessageID": "pm-1",
-            "ReceivedAt": "2026-12-01T10:00:00Z",
-            "Metadata": {"sojourn_message_id": message.message_id},
-        },
-    )
-    assert again.json() == {"status": "recorded"}
+    assert (await post_open()).json() == {"status": "recorded"}
     assert await store.events.unrouted() == []
     assert [e.name for c, e in fake_router.calls if c == message.contact_id] == ["Email Opened"]
 
