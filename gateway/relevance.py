@@ -1,11 +1,11 @@
 """Which stored events the relay has anything to do with.
 
 An event no journey listens to (entry, goal, consent exits, waits: ``JourneySpec.listens_to``)
-and no segment rule reads is stored as routed already: the relay never looks at it, so the
-85 % of a shop's traffic that is plain browsing (``Page Viewed`` …) costs one insert and no
-routing turn, and nothing waits behind it. A journey or rule added later sees such events in
-the log (segments read the log, not the relay); only live signals are skipped, and nobody was
-listening for them when they arrived.
+and no segment rule reads is stored as routed already: the relay never looks at it, so plain
+browsing (``Page Viewed`` in the shipped journeys) costs one insert and no routing turn, and
+nothing waits behind it. A journey or rule added later sees such events in the log (segments
+read the log, not the relay); only live signals are skipped, and nobody was listening for them
+when they arrived.
 """
 
 from __future__ import annotations
