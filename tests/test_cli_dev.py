@@ -48,6 +48,17 @@ def test_invalid_settings_are_reported_by_name(settings: Settings) -> None:
 
     assert result.exit_code == 1
     assert "SOJOURN_SECRET_KEY" in result.stderr
+    # A check across settings names them in its message: no made-up "SOJOURN_?" field.
+    assert "SOJOURN_?" not in result.stderr and "Value error" not in result.stderr
+
+
+def test_a_field_setting_is_named_with_its_variable(settings: Settings) -> None:
+    env = cli_env(settings, SOJOURN_DEV_TIME_SCALE="0")
+
+    result = runner.invoke(app, ["outbox"], env=env)
+
+    assert result.exit_code == 1
+    assert "SOJOURN_DEV_TIME_SCALE: Input should be greater than 0" in result.stderr
 
 
 def test_dev_server_command_persists_under_var_and_registers_attributes(

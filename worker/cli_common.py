@@ -26,15 +26,20 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def _problem(err: Any) -> str:
+    # A check across settings has no field (its message names them): no "SOJOURN_?" prefix.
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if not err["loc"]:
+        return message
+    return f"SOJOURN_{'_'.join(str(p) for p in err['loc']).upper()}: {message}"
+
+
 def load_settings() -> Settings:
     """Settings from the environment (``SOJOURN_*``) and ``.env``; bad values end the command."""
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"SOJOURN_{'_'.join(str(p) for p in err['loc']).upper() or '?'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         fail(f"invalid settings: {problems}")
 
 
