@@ -21,12 +21,14 @@ from store.identities import IdentityRepo
 from store.messages import MessageRepo
 from store.outcomes import OutcomeReads
 from store.push_subscriptions import PushSubscriptionRepo
+from store.write_gate import gated
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine for ``url``; SQLite files get their folder, WAL and a busy timeout.
+    """An async engine for ``url``; SQLite files get their folder, WAL, a busy timeout and
+    a write gate (:mod:`store.write_gate`).
 
     ``options`` go to SQLAlchemy (e.g. ``poolclass``).
     """
@@ -47,7 +49,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-    return engine
+    return gated(engine)
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
