@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from store import inline_writes
 from store.catalog import CatalogRepo
 from store.consent import ConsentRepo
 from store.contacts import ContactRepo
@@ -97,5 +98,6 @@ class Store:
             await _upgrade(conn)
 
     async def close(self) -> None:
-        """Dispose of the engine's connections."""
+        """Dispose of the engine's connections (and its inline writer's, store/inline_writes)."""
+        inline_writes.dispose(self.engine)
         await self.engine.dispose()

@@ -79,17 +79,21 @@ class GatedEngine(AsyncEngine):
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        async with write_gate(_path(self)), super().begin() as conn:
+        async with write_gate(database_path(self)), super().begin() as conn:
             yield conn
 
 
-def _path(engine: AsyncEngine) -> str:
+def database_path(engine: AsyncEngine) -> str:
+    """The absolute path of ``engine``'s SQLite file (the gate's key)."""
     return os.path.abspath(engine.sync_engine.url.database or "")
+
+
+def gated_file(engine: AsyncEngine) -> bool:
+    """Whether ``engine`` is on a SQLite file (not in memory, not another database)."""
+    url = engine.sync_engine.url
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
 
 
 def gated(engine: AsyncEngine) -> AsyncEngine:
     """``engine`` with gated transactions when it is on a SQLite file; as it is otherwise."""
-    url = engine.sync_engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return engine
-    return GatedEngine(engine.sync_engine)
+    return GatedEngine(engine.sync_engine) if gated_file(engine) else engine
