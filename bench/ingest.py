@@ -154,7 +154,7 @@ async def send(
         base_url=stack.gateway,
         connector=connector,
         timeout=timeout,
-        auth=aiohttp.BasicAuth(key, ""),
+        headers={"Authorization": aiohttp.BasicAuth(key, "").encode()},
     ) as http:
 
         async def sender() -> None:

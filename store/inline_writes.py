@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
-from store.write_gate import database_path, gated_file, write_gate
+from store.write_gate import database_path, sqlite_file, write_gate
 
 log = structlog.get_logger(__name__)
 
@@ -110,7 +110,7 @@ _writers: weakref.WeakKeyDictionary[Any, InlineWriter] = weakref.WeakKeyDictiona
 def inline_writer(engine: AsyncEngine) -> InlineWriter | None:
     """The inline writer beside ``engine`` when it is on a SQLite file, else None (shared by
     every repository of the engine; closed by :func:`dispose`)."""
-    if not gated_file(engine):
+    if not sqlite_file(engine):
         return None
     writer = _writers.get(engine.sync_engine)
     if writer is None:

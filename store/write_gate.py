@@ -88,12 +88,14 @@ def database_path(engine: AsyncEngine) -> str:
     return os.path.abspath(engine.sync_engine.url.database or "")
 
 
-def gated_file(engine: AsyncEngine) -> bool:
+def sqlite_file(engine: AsyncEngine) -> bool:
     """Whether ``engine`` is on a SQLite file (not in memory, not another database)."""
     url = engine.sync_engine.url
-    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return False
+    return url.query.get("mode") != "memory"  # a shared in-memory database has no file
 
 
 def gated(engine: AsyncEngine) -> AsyncEngine:
     """``engine`` with gated transactions when it is on a SQLite file; as it is otherwise."""
-    return GatedEngine(engine.sync_engine) if gated_file(engine) else engine
+    return GatedEngine(engine.sync_engine) if sqlite_file(engine) else engine
