@@ -12,7 +12,6 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from store import inline_writes
 from store.catalog import CatalogRepo
 from store.consent import ConsentRepo
 from store.contacts import ContactRepo
@@ -22,14 +21,12 @@ from store.identities import IdentityRepo
 from store.messages import MessageRepo
 from store.outcomes import OutcomeReads
 from store.push_subscriptions import PushSubscriptionRepo
-from store.write_gate import gated
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine for ``url``; SQLite files get their folder, WAL, a busy timeout and
-    a write gate (:mod:`store.write_gate`).
+    """An async engine for ``url``; SQLite files get their folder, WAL and a busy timeout.
 
     ``options`` go to SQLAlchemy (e.g. ``poolclass``).
     """
@@ -50,7 +47,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-    return gated(engine)
+    return engine
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
@@ -98,6 +95,5 @@ class Store:
             await _upgrade(conn)
 
     async def close(self) -> None:
-        """Dispose of the engine's connections (and its inline writer's, store/inline_writes)."""
-        inline_writes.dispose(self.engine)
+        """Dispose of the engine's connections."""
         await self.engine.dispose()

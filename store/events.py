@@ -7,8 +7,7 @@ seen, last open/click) in the same transaction; see :mod:`store.computed`.
 
 On SQLite, appends and routing marks go through a :class:`store.grouped.GroupCommit`: the
 gateway's concurrent requests and relay lanes share transactions instead of racing for the
-single write lock, and each transaction runs inline in one call (:mod:`store.inline_writes`).
-PostgreSQL has row locks and many writers; there each call commits alone.
+single write lock. PostgreSQL has row locks and many writers; there each call commits alone.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store._sql import now, upsert, utc
 from store.computed import event_update
@@ -58,22 +57,19 @@ class EventRepo:
         values["routed_at"] = now() if routed else None
         return values
 
-    def _insert(self, conn: sa.Connection, values: dict[str, Any]) -> bool:
-        new = bool(conn.execute(self._insert_stmt, values).rowcount)
+    async def _insert(self, conn: AsyncConnection, values: dict[str, Any]) -> bool:
+        new = bool((await conn.execute(self._insert_stmt, values)).rowcount)
         if new:
             # Same transaction: the recent-event ladder whole-base rules read stays exact.
             which = {"ladder_contact": values["contact_id"], "ladder_name": values["name"]}
             for refresh in self._ladder:
-                conn.execute(refresh, which)
+                await conn.execute(refresh, which)
         if new and values["type"] == "track":
             # Same transaction: a computed field never misses or double-counts an event.
             contact_id, at = values["contact_id"], values["timestamp"]
-            conn.execute(self._ensure, {"ensure_id": contact_id, "ensure_at": at})
-            conn.execute(*event_update(contact_id, values["name"], values["properties"], at))
+            await conn.execute(self._ensure, {"ensure_id": contact_id, "ensure_at": at})
+            await conn.execute(*event_update(contact_id, values["name"], values["properties"], at))
         return new
-
-    def _insert_all(self, conn: sa.Connection, values: list[dict[str, Any]]) -> list[bool]:
-        return [self._insert(conn, v) for v in values]
 
     async def append(self, event: EventRecord, *, routed: bool = False) -> bool:
         """Store ``event`` unless its ``message_id`` is known; True when it was new."""
@@ -93,7 +89,7 @@ class EventRepo:
         if self._appends is not None:
             return await self._appends.submit_many(values)
         async with self._engine.begin() as conn:
-            return await conn.run_sync(self._insert_all, values)
+            return [await self._insert(conn, v) for v in values]
 
     async def unrouted(self, limit: int = 100) -> list[EventRecord]:
         """The oldest events Temporal has not accepted yet, in arrival order."""
@@ -151,11 +147,11 @@ class EventRepo:
             await self._marks.submit(marks)
             return
         async with self._engine.begin() as conn:
-            await conn.run_sync(self._mark, marks)
+            await self._mark(conn, marks)
 
-    def _mark(self, conn: sa.Connection, marks: tuple[list[int], datetime]) -> None:
+    async def _mark(self, conn: AsyncConnection, marks: tuple[list[int], datetime]) -> None:
         seqs, at = marks
-        conn.execute(events.update().where(events.c.seq.in_(seqs)).values(routed_at=at))
+        await conn.execute(events.update().where(events.c.seq.in_(seqs)).values(routed_at=at))
 
     async def mark_dead(self, seq: int, error: str, at: datetime | None = None) -> None:
         """Give up routing an event Temporal refuses for good (kept, with the reason)."""

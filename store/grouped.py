@@ -10,21 +10,15 @@ waits on purpose: an idle queue commits at once, a busy one batches what arrived
 
 A failing write fails only its own caller: when a group's transaction fails, its writes are
 retried one transaction each and every caller gets its own outcome.
-
-``apply`` is synchronous: on a SQLite file a group runs inline on the loop in one call
-(:mod:`store.inline_writes`), elsewhere through the async engine's ``run_sync``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from store.inline_writes import Busy, inline_writer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,19 +31,18 @@ class GroupCommit(Generic[T, R]):
 
     Args:
         engine: the engine to write with.
-        apply: the write for one item, run inside the group's transaction (synchronous).
+        apply: the write for one item, run inside the group's transaction.
         group_max: the most items one transaction takes.
     """
 
     def __init__(
         self,
         engine: AsyncEngine,
-        apply: Callable[[sa.Connection, T], R],
+        apply: Callable[[AsyncConnection, T], Awaitable[R]],
         group_max: int = GROUP_MAX,
     ) -> None:
         self._engine = engine
         self._apply = apply
-        self._inline = inline_writer(engine)
         self._group_max = group_max
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -87,30 +80,18 @@ class GroupCommit(Generic[T, R]):
             self._waiting.clear()
             raise
 
-    async def _transaction(self, items: list[T]) -> list[R]:
-        """``apply`` each of ``items`` in one committed transaction; their results."""
-
-        def work(conn: sa.Connection) -> list[R]:
-            return [self._apply(conn, item) for item in items]
-
-        if self._inline is not None:
-            try:
-                return await self._inline.run(work)
-            except Busy:
-                pass  # another process writes: wait for it in the async engine's thread
-        async with self._engine.begin() as conn:
-            return await conn.run_sync(work)
-
     async def _commit(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
-            results = await self._transaction([item for item, _ in group])
+            async with self._engine.begin() as conn:
+                results = [await self._apply(conn, item) for item, _ in group]
         except Exception as exc:
             if len(group) == 1:
                 _settle(group[0][1], exc=exc)
                 return
             for item, future in group:  # one bad write must not fail its neighbours
                 try:
-                    [result] = await self._transaction([item])
+                    async with self._engine.begin() as conn:
+                        result = await self._apply(conn, item)
                 except Exception as one:
                     _settle(future, exc=one)
                 else:

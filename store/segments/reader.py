@@ -20,8 +20,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.write_gate import sqlite_file
-
 
 class SqliteReader:
     """A read-only ``sqlite3`` connection to the engine's file, shared under a lock.
@@ -47,9 +45,12 @@ class SqliteReader:
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> SqliteReader | None:
         """A reader for a SQLite file engine; None for PostgreSQL or an in-memory database."""
-        if not sqlite_file(engine):
+        url = engine.url
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
             return None
-        return cls(engine.url.database or "")
+        if url.query.get("mode") == "memory":
+            return None
+        return cls(url.database)
 
     def first(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None | bool:
         """The statement's first row (None: no row), or False when SQLite was busy."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.intake import Intake
 from gateway.models import Identify, Page, Track
@@ -27,16 +28,15 @@ def record(message_id: str, contact_id: str = "u-w", name: str = "Page Viewed") 
 
 @pytest.fixture
 def commits(store: Store) -> Iterator[list[int]]:
-    """One entry per transaction committed on the store's file, by any engine (the event log's
-    group commits run on an inline engine of their own, store/inline_writes.py)."""
+    """One entry per transaction committed on the store's engine."""
     seen: list[int] = []
 
     def count(_conn: Any) -> None:
         seen.append(1)
 
-    sa.event.listen(sa.engine.Engine, "commit", count)
+    sa.event.listen(store.engine.sync_engine, "commit", count)
     yield seen
-    sa.event.remove(sa.engine.Engine, "commit", count)
+    sa.event.remove(store.engine.sync_engine, "commit", count)
 
 
 async def log_order(store: Store) -> list[str]:
@@ -61,10 +61,10 @@ async def test_concurrent_appends_share_commits_and_keep_their_order(
 
 
 async def test_a_failing_write_fails_only_its_own_caller(store: Store) -> None:
-    def insert(conn: sa.Connection, message_id: str) -> str:
+    async def insert(conn: AsyncConnection, message_id: str) -> str:
         if message_id == "bad":
             raise ValueError("refused")
-        conn.execute(events.insert().values(**_row(message_id)))
+        await conn.execute(events.insert().values(**_row(message_id)))
         return message_id
 
     group: GroupCommit[str, str] = GroupCommit(store.engine, insert)
