@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from store.sunset import SUNSET
+
+__all__ = ["SUNSET", "SUNSET_CONTACT", "SunsetContact", "SunsetDone"]
+
 SUNSET_CONTACT = "sunset_contact"
 
 

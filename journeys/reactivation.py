@@ -9,12 +9,14 @@ from temporalio import workflow
 from workflows import ExitReason, Journey, Reentry, SentMessage, days, journey, minutes
 
 with workflow.unsafe.imports_passed_through():
-    from activities.hygiene_models import SUNSET_CONTACT, SunsetContact, SunsetDone
+    from activities.hygiene_models import SUNSET, SUNSET_CONTACT, SunsetContact, SunsetDone
     from workflows.exits import JourneyExit
 
 OPENED, SURVEYED = "Email Opened", "Survey Answered"
 # Journeys that began before the re-engagement sequence keep their two emails (replay).
 SEQUENCE = "reengagement-sequence"
+# The sunset's own Unsubscribed, relayed back before the journey ends, is not an exit.
+OWN_SUNSET = "reengagement-own-sunset"
 # The answers the survey email offers, one link each (gateway/survey.py records the click).
 ANSWERS = ("too_many_emails", "not_relevant", "too_expensive", "bought_elsewhere", "other")
 
@@ -51,6 +53,8 @@ class Reactivation(Journey):
         await self.send("reactivation/last_chance", data={"answer": answer} if answer else None)
         await self._won_back_within(days(5))
         if not reacted:
+            if workflow.patched(OWN_SUNSET):
+                self.withdrawing(SUNSET)
             done = await workflow.execute_activity(
                 SUNSET_CONTACT,
                 SunsetContact(contact_id=self.contact_id, topic=self.spec.topic),

@@ -74,6 +74,9 @@ class Journey(
         self._until: datetime | None = None
         self._exit_reason: ExitReason | None = None
         self._handed_over_to: str | None = None
+        # Sources of withdrawals this journey made itself (its own sunset): their echo is
+        # not an exit.
+        self._own_withdrawals: set[str] = set()
         self._trigger: Event | None = None
         self._journal = Journal()
         self._continued = 0
@@ -93,6 +96,15 @@ class Journey(
         """Hook run once after the steps ended, whatever the reason (e.g. hand over on goal)."""
 
     # ---- the verbs --------------------------------------------------------------------------
+
+    def withdrawing(self, source: str) -> None:
+        """Say the journey itself is about to withdraw consent with ``source`` (e.g. its
+        sunset step): the ``Unsubscribed`` that comes back from it does not end the journey.
+
+        Without this, a relay quicker than the journey's next workflow task turned the last
+        step of a journey that sunsets its contact into an ``unsubscribed`` exit.
+        """
+        self._own_withdrawals.add(source)
 
     async def wait_for(
         self,
@@ -347,7 +359,11 @@ class Journey(
             return
         if event.name in self.spec.goal:
             self._exit_reason = ExitReason.goal
-        elif event.name == UNSUBSCRIBED and self.spec.ends_on_withdrawal(event.properties):
+        elif (
+            event.name == UNSUBSCRIBED
+            and self.spec.ends_on_withdrawal(event.properties)
+            and event.properties.get("source") not in self._own_withdrawals
+        ):
             self._exit_reason = ExitReason.unsubscribed
         elif (
             event.name == SEGMENT_LEFT

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
+
+from activities.hygiene_models import SUNSET_CONTACT, SunsetContact, SunsetDone
+from journeys.registry import ALL
+from store import Store
 from tests.workflows.conftest import Harness
+from worker.registry import Activities
+from worker.settings import Settings
 from workflows import days, hours
-from workflows.models import ExitReason, JourneyResult
+from workflows.models import Event, ExitReason, JourneyResult
+from workflows.routing import Router
 
 SEQUENCE = [
     "reactivation/miss_you",
@@ -60,6 +72,50 @@ async def test_no_reaction_at_all_sunsets_the_contact(harness: Harness) -> None:
     assert "Unsubscribed" in unrouted
     state = await harness.state("reactivation")
     assert any(r.detail == "sunset" for r in state.history)
+
+
+async def _no_reaction(h: Harness) -> JourneyResult:
+    """Enter and react to nothing: the four emails, then the sunset."""
+    await enter(h)
+    await h.skip(days(12) + hours(1))
+    await sent(h, "reactivation/survey")
+    await h.skip(days(5) + hours(1))
+    await sent(h, "reactivation/last_chance")
+    await h.skip(days(5) + hours(1))
+    return await result(h)
+
+
+async def test_its_own_sunset_relayed_back_at_once_still_completes(
+    make_harness: Callable[..., AbstractAsyncContextManager[Harness]],
+    time_env: WorkflowEnvironment,
+    store: Store,
+    settings: Settings,
+    task_queue: str,
+) -> None:
+    """A relay quicker than the journey: the sunset's own ``Unsubscribed`` reaches it before
+    the activity's result does. It is the last step's echo, not an unsubscribe."""
+    router = Router(time_env.client, ALL, task_queue)
+    real = Activities.build(store=store, router=router, settings=settings)
+
+    @activity.defn(name=SUNSET_CONTACT)
+    async def sunset_then_relay(request: SunsetContact) -> SunsetDone:
+        done = await real.hygiene.sunset_contact(request)
+        echoes = await store.events.pending_for(request.contact_id)
+        assert [e.name for e in echoes if e.name == "Unsubscribed"], "the sunset emits one"
+        for e in echoes:
+            await router.route(
+                e.contact_id,
+                Event(message_id=e.message_id, name=e.name, properties=e.properties),
+            )
+        return done
+
+    activities = [a for a in real.all() if a != real.hygiene.sunset_contact]
+    async with make_harness(activities=[*activities, sunset_then_relay]) as h:
+        await h.identify()
+        res = await _no_reaction(h)
+        assert res.exit_reason is ExitReason.completed
+        assert [m.template for m in res.sent] == SEQUENCE
+        assert await sunset_rows(h) == ["withdrawn"]
 
 
 async def test_an_open_wins_them_back(harness: Harness) -> None:
