@@ -17,6 +17,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -161,6 +162,9 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     assert code == 0, dev_log(stack)
     assert not [pid for pid in temporal if running(pid)], "the Temporal dev server outlived dev"
     assert (stack["var"] / "temporal.db").is_file()  # persisted for the next start
+    with contextlib.closing(sqlite3.connect(stack["var"] / "temporal.db")) as db:
+        # Temporal's own SQLite file runs in WAL mode (worker/dev.py); the mode is persistent.
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
     # A restart keeps every contact, event, message and running journey.
     with stack["log"].open("ab") as log:
