@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import itertools
 import random
 import secrets
@@ -154,7 +155,8 @@ async def send(
         base_url=stack.gateway,
         connector=connector,
         timeout=timeout,
-        headers={"Authorization": aiohttp.BasicAuth(key, "").encode()},
+        # Segment's scheme: the write key as the Basic user name, no password.
+        headers={"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()},
     ) as http:
 
         async def sender() -> None:
