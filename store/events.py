@@ -89,6 +89,7 @@ class EventRepo:
         if self._appends is not None:
             return await self._appends.submit_many(values)
         async with self._engine.begin() as conn:
+            await ladder.lock_contacts(conn, [v["contact_id"] for v in values])
             return [await self._insert(conn, v) for v in values]
 
     async def unrouted(self, limit: int = 100) -> list[EventRecord]:

@@ -109,6 +109,8 @@ class IdentityRepo:
         return True
 
     async def _merge(self, conn: AsyncConnection, source: str, target: str, at: datetime) -> None:
+        # Before reading: an event of either contact stored meanwhile waits for the merge.
+        await ladder.lock_contacts(conn, [source, target])
         row = (
             await conn.execute(
                 sa.select(contacts.c.traits, contacts.c.trait_times).where(contacts.c.id == source)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from store import Store
+from store._sql import utc
 from store.computed import recompute
 from store.records import EventRecord
+from store.schema import event_ranks
+from store.segments.ladder import RANKS
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -49,3 +55,40 @@ async def test_recompute_matches_incremental(db: Store) -> None:
     assert before is not None and after is not None
     assert after.model_dump() == before.model_dump()
     assert (after.order_count, after.total_spent) == (2, 10.0)
+
+
+async def test_concurrent_events_of_one_contact_all_land_and_keep_the_ladder_exact(
+    db: Store,
+) -> None:
+    """Many calls at once for one contact (on PostgreSQL each its own transaction): every
+    event is stored, and the recent-event ladder ranks them all. Without the per-contact lock
+    two transactions both wrote rank 1 and one failed on ``event_ranks``'s key."""
+    names = ("Page Viewed", "Product Viewed")
+    calls = [ev(f"c{n}", names[n % 2], T0 + timedelta(minutes=n)) for n in range(40)]
+    # Batches naming two contacts in opposite orders must not deadlock either.
+    other = [
+        e.model_copy(update={"contact_id": "u2", "message_id": f"o{e.message_id}"}) for e in calls
+    ]
+    batches = [[calls[n], other[n]] if n % 2 else [other[n], calls[n]] for n in range(40)]
+    stored = await asyncio.gather(*(db.events.append_many(b) for b in batches))
+    assert all(all(flags) for flags in stored)
+    async with db.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(
+                    event_ranks.c.contact_id,
+                    event_ranks.c.name,
+                    event_ranks.c.rank,
+                    event_ranks.c.happened_at,
+                )
+            )
+        ).all()
+    for contact, mine in (("u1", calls), ("u2", other)):
+        for name in names:
+            newest = sorted((e.timestamp for e in mine if e.name == name), reverse=True)
+            ladder = sorted(
+                (r.rank, utc(r.happened_at))
+                for r in rows
+                if (r.contact_id, r.name) == (contact, name)
+            )
+            assert ladder == list(enumerate(newest[:RANKS], start=1)), (contact, name)
