@@ -82,10 +82,12 @@ def _tail(log: Path, lines: int = 30) -> str:
 def _report_errors(child: Child) -> None:
     """A failed call must be visible: the count of error lines and the first traceback."""
     lines = child.log.read_text(errors="replace").splitlines() if child.log.exists() else []
-    errors = [n for n, line in enumerate(lines) if "error" in line.lower()]
+    # Sojourn's own error lines (structlog's level) and tracebacks; not Temporal's shutdown
+    # chatter, nor uvicorn's logger, whose name is "uvicorn.error".
+    errors = [n for n, line in enumerate(lines) if "[error" in line or "Traceback" in line]
     if not errors:
         return
-    print(f"{child.name}: {len(errors)} log lines mention an error; the first:")
+    print(f"{child.name}: {len(errors)} error lines in its log; the first:")
     start = next((n for n in range(errors[0], -1, -1) if "Traceback" in lines[n]), errors[0])
     print("\n".join(lines[start : errors[0] + 40]))
 
@@ -163,6 +165,6 @@ def split_stack(folder: Path, extra_env: dict[str, str]) -> Iterator[Stack]:
     finally:
         # The gateway first (no new work), then the worker, then Temporal.
         print("; ".join(_stop(c) for c in reversed(children)))
-        for child in children:
+        for child in children[1:]:  # the worker and the gateway
             _report_errors(child)
         _run(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
