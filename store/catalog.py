@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store._sql import now as utcnow
-from store._sql import upsert, utc
+from store._sql import reads, upsert, utc
 from store.catalog_models import REQUIRED_NEW, Product, ProductIn, UpsertRefused, UpsertResult
 from store.schema import When, events
 from store.schema_catalog import catalog_products
@@ -107,6 +107,7 @@ class CatalogRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
 
     async def upsert(
         self, items: Sequence[ProductIn], *, now: datetime | None = None, prefix: str = "products"
@@ -168,7 +169,7 @@ class CatalogRepo:
 
     async def get_many(self, ids: Iterable[str]) -> dict[str, Product]:
         """The products of ``ids`` the catalog knows, by id."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = await self._rows(conn, ids)
         return {
             pid: Product.model_validate({**row, "updated_at": utc(row["updated_at"])})
@@ -177,7 +178,7 @@ class CatalogRepo:
 
     async def count(self) -> int:
         """How many products the catalog holds."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             found = await conn.scalar(sa.select(sa.func.count()).select_from(catalog_products))
         return int(found or 0)
 
@@ -186,7 +187,7 @@ class CatalogRepo:
         stmt = sa.select(events.c.properties).where(
             events.c.contact_id == contact_id, events.c.name == ORDER
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return {
             pid
@@ -203,7 +204,7 @@ class CatalogRepo:
         sql = _UNITS_PG if self._engine.dialect.name == "postgresql" else _UNITS_SQLITE
         stmt = sa.text(sql).bindparams(sa.bindparam("since", type_=When))
         params = {"order": ORDER, "since": since, "category": category, "limit": limit}
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             ranked = [row.id for row in (await conn.execute(stmt, params)).all()]
         products = await self.get_many(ranked)
         return [products[pid] for pid in ranked if pid in products]
@@ -214,7 +215,7 @@ class CatalogRepo:
         stmt = sa.select(catalog_products).where(c.plan_tier.is_not(None), c.in_stock)
         if category is not None:
             stmt = stmt.where(c.category == category)
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt.order_by(c.id).limit(20))).all()
         return [
             Product.model_validate({**row._mapping, "updated_at": utc(row.updated_at)})

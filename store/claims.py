@@ -18,7 +18,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store._sql import now, upsert
+from store._sql import now, reads, upsert
 from store.schema import route_claims
 
 
@@ -29,6 +29,7 @@ class RouteClaims:
 
     def __init__(self, engine: AsyncEngine, owner: str, ttl: float = 30.0) -> None:
         self._engine = engine
+        self._reads = reads(engine)
         self.owner = owner
         self.ttl = timedelta(seconds=ttl)
 
@@ -62,7 +63,7 @@ class RouteClaims:
         stmt = sa.select(route_claims.c.owner).where(
             route_claims.c.contact_id == contact_id, route_claims.c.expires_at >= now()
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             return (await conn.execute(stmt)).scalar_one_or_none()
 
 

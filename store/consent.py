@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store._sql import upsert, utc
+from store._sql import reads, upsert, utc
 from store.schema_messaging import consent_ledger, consent_state
 
 ALL_TOPICS = "*"
@@ -52,6 +52,7 @@ class ConsentRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
 
     async def record(self, entry: ConsentEntry) -> int:
         """Append ``entry`` and update the derived state atomically; returns the ledger id."""
@@ -113,7 +114,7 @@ class ConsentRepo:
         stmt = sa.select(consent_state).where(
             consent_state.c.contact_id == contact_id, consent_state.c.channel == channel
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return {r.topic: (r.status, r.ledger_id) for r in rows}
 
@@ -143,7 +144,7 @@ class ConsentRepo:
             .where(consent_ledger.c.contact_id == contact_id)
             .order_by(consent_ledger.c.id)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         entries = []
         for row in rows:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store._sql import upsert, utc
+from store._sql import reads, upsert, utc
 from store.records import ContactRecord
 from store.schema import contacts
 
@@ -240,6 +240,7 @@ class ContactRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
 
     async def ensure(self, contact_id: str, at: datetime) -> None:
         """Create an empty profile for a contact first seen through a track call."""
@@ -275,7 +276,7 @@ class ContactRepo:
 
     async def get(self, contact_id: str) -> ContactRecord | None:
         """One profile, or None."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (
                 await conn.execute(sa.select(contacts).where(contacts.c.id == contact_id))
             ).first()

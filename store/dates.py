@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store._sql import reads
 from store.schema import contacts, segment_enrollments
 
 DATE_COLUMNS = {"birthday": contacts.c.birthday}
@@ -40,6 +41,7 @@ class DatesRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
 
     async def around(
         self,
@@ -69,7 +71,7 @@ class DatesRepo:
         )
         if after is not None:
             stmt = stmt.where(contacts.c.id > after)
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [
             Anniversary(

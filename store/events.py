@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from store._sql import now, upsert, utc
+from store._sql import now, reads, upsert, utc
 from store.computed import event_update
 from store.contacts import ensure_stmt
 from store.grouped import GroupCommit
@@ -40,6 +40,7 @@ class EventRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
         grouped = engine.dialect.name == "sqlite"
         self._appends = GroupCommit(engine, self._insert) if grouped else None
         # Built once, executed with parameters: storing an event does not rebuild (and re-key
@@ -100,7 +101,7 @@ class EventRepo:
             .order_by(events.c.seq)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_record(r) for r in rows]
 
@@ -112,7 +113,7 @@ class EventRepo:
             .order_by(events.c.seq)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_record(r) for r in rows]
 
@@ -123,7 +124,7 @@ class EventRepo:
             .where(events.c.contact_id == contact_id, events.c.routed_at.is_(None))
             .limit(1)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             return (await conn.execute(stmt)).first() is not None
 
     async def pending_contacts(self, limit: int = 500) -> list[str]:
@@ -136,7 +137,7 @@ class EventRepo:
             .order_by(first)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             return list((await conn.execute(stmt)).scalars())
 
     async def mark_routed(self, seqs: Sequence[int], at: datetime | None = None) -> None:
@@ -166,7 +167,7 @@ class EventRepo:
 
     async def get(self, message_id: str) -> EventRecord | None:
         """One event by ``messageId``."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (
                 await conn.execute(sa.select(events).where(events.c.message_id == message_id))
             ).first()
@@ -180,6 +181,6 @@ class EventRepo:
             .order_by(events.c.seq.desc())
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_record(r) for r in rows]

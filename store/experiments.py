@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store._sql import upsert, utc
+from store._sql import reads, upsert, utc
 from store.schema_learning import experiment_assignments, experiment_decisions
 
 
@@ -53,6 +53,7 @@ class ExperimentRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
 
     async def assign(
         self, experiment: str, journey: str, contact_id: str, arm: str, at: datetime
@@ -81,7 +82,7 @@ class ExperimentRepo:
         stmt = sa.select(table).where(
             table.c.experiment == experiment, table.c.contact_id == contact_id
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (await conn.execute(stmt)).first()
         return _assignment(row) if row else None
 
@@ -116,14 +117,14 @@ class ExperimentRepo:
             stmt = stmt.where(table.c.journey == journey)
         if since is not None:
             stmt = stmt.where(table.c.assigned_at >= utc(since))
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_assignment(r) for r in rows]
 
     async def decision(self, experiment: str) -> StoredDecision | None:
         """The experiment's latest evaluation, or None if never evaluated."""
         table = experiment_decisions
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (
                 await conn.execute(sa.select(table).where(table.c.experiment == experiment))
             ).first()
@@ -136,7 +137,7 @@ class ExperimentRepo:
 
     async def decisions(self) -> list[StoredDecision]:
         """Every experiment's latest evaluation."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             names = (await conn.execute(sa.select(experiment_decisions.c.experiment))).scalars()
             found = list(names)
         return [d for name in found if (d := await self.decision(name)) is not None]

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from store._sql import upsert, utc
+from store._sql import reads, upsert, utc
 from store.computed import event_update
 from store.contacts import columns_from_traits, ensure_stmt
 from store.schema import contacts, events, identities
@@ -59,6 +59,7 @@ class IdentityRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
         self._known: dict[str, str] = {}
 
     def _remember(self, other_id: str, contact_id: str) -> None:
@@ -70,7 +71,7 @@ class IdentityRepo:
         """The contact ``other_id`` is linked to, or None while it is still anonymous."""
         if other_id in self._known:
             return self._known[other_id]
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             found = (
                 await conn.execute(
                     sa.select(identities.c.contact_id).where(identities.c.id == other_id)

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.dml import ReturningDelete
 
-from store._sql import now, upsert
+from store._sql import now, reads, upsert
 from store.schema_privacy import data_keys
 
 PLACEHOLDER_MASTER_KEY = "dev-only-master-key-change-me"
@@ -128,6 +128,7 @@ class KeyRing:
         self, engine: AsyncEngine, master_key: str, *, cache_size: int = 4096, ttl: float = 60.0
     ) -> None:
         self.engine = engine
+        self._reads = reads(engine)
         self._kek = AESGCM(derive(master_key, "kek"))
         self._by_owner = _Lru(cache_size, ttl)
         self._by_id = _Lru(cache_size, ttl)
@@ -185,7 +186,7 @@ class KeyRing:
         self.reads += 1
         stmt = sa.select(data_keys.c.owner, data_keys.c.wrapped).where(data_keys.c.key_id == key_id)
         try:
-            async with self.engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 row = (await conn.execute(stmt)).first()
         except sa.exc.DBAPIError as exc:
             if _missing_table(exc):

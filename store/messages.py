@@ -16,7 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store._sql import upsert, utc
+from store._sql import reads, upsert, utc
 from store.records import MessageRecord
 from store.schema import messages
 
@@ -40,6 +40,7 @@ class MessageRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
 
     async def prepare(self, message: MessageRecord, locale: str | None = None) -> MessageRecord:
         """Insert ``message`` unless its key exists; return the row that is stored."""
@@ -53,13 +54,13 @@ class MessageRepo:
 
     async def get(self, key: str) -> MessageRecord | None:
         """One message by idempotency key."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (await conn.execute(sa.select(messages).where(messages.c.key == key))).first()
         return _record(row) if row else None
 
     async def by_message_id(self, message_id: str) -> MessageRecord | None:
         """One message by its public id (what tracking events refer to as ``email_id``)."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             stmt = sa.select(messages).where(messages.c.message_id == message_id)
             row = (await conn.execute(stmt)).first()
         return _record(row) if row else None
@@ -134,13 +135,13 @@ class MessageRepo:
     async def deferral(self, key: str) -> tuple[datetime | None, int]:
         """``(not_before, deferrals)`` of a message: how often and until when it waited."""
         stmt = sa.select(messages.c.not_before, messages.c.deferrals).where(messages.c.key == key)
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (await conn.execute(stmt)).first()
         return (utc(row.not_before), row.deferrals) if row else (None, 0)
 
     async def locale(self, key: str) -> str | None:
         """The locale a message was rendered in."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             stmt = sa.select(messages.c.locale).where(messages.c.key == key)
             return (await conn.execute(stmt)).scalar()
 
@@ -162,6 +163,6 @@ class MessageRepo:
             stmt = stmt.where(messages.c.status == status)
         elif status is not None:
             stmt = stmt.where(messages.c.status.in_(status))
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_record(r) for r in rows]

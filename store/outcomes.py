@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store._sql import utc
+from store._sql import reads, utc
 from store.jsonsql import typed
 from store.schema import contacts, events, messages
 
@@ -48,6 +48,7 @@ class OutcomeReads:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
 
     async def messages(
         self, *, since: datetime | None = None, journey: str | None = None
@@ -69,7 +70,7 @@ class OutcomeReads:
             stmt = stmt.where(messages.c.created_at >= utc(since))
         if journey is not None:
             stmt = stmt.where(messages.c.journey == journey)
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [MessageFact.model_validate({**r._mapping, "at": utc(_when(r.at))}) for r in rows]
 
@@ -91,7 +92,7 @@ class OutcomeReads:
         )
         if since is not None:
             stmt = stmt.where(events.c.timestamp >= utc(since))
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [EventFact.model_validate({**r._mapping, "at": utc(_when(r.at))}) for r in rows]
 
@@ -108,7 +109,7 @@ class OutcomeReads:
             )
             .order_by(events.c.timestamp)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [EventFact.model_validate({**r._mapping, "at": utc(_when(r.at))}) for r in rows]
 
@@ -127,7 +128,7 @@ class OutcomeReads:
             .order_by(events.c.timestamp.desc())
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [(utc(_when(r.timestamp)) or since, r.timezone) for r in rows]
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store._sql import upsert, utc
+from store._sql import reads, upsert, utc
 from store.schema_channels import push_subscriptions
 
 
@@ -47,6 +47,7 @@ class PushSubscriptionRepo:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reads(engine)
 
     async def add(self, sub: PushSubscription) -> None:
         """Store ``sub`` (a known endpoint gets the new owner and keys)."""
@@ -66,7 +67,7 @@ class PushSubscriptionRepo:
             .where(push_subscriptions.c.contact_id == contact_id)
             .order_by(push_subscriptions.c.created_at)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         found = []
         for row in rows:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store._sql import upsert, utc
+from store._sql import reads, upsert, utc
 from store.keys import address_hash
 from store.schema_messaging import suppressions
 
@@ -49,6 +49,7 @@ class SuppressionRepo:
 
     def __init__(self, engine: AsyncEngine, master_key: str | None = None) -> None:
         self._engine = engine
+        self._reads = reads(engine)
         self._master_key = master_key
 
     async def add(self, entry: Suppression) -> bool:
@@ -66,7 +67,7 @@ class SuppressionRepo:
         if self._master_key is not None:
             keys.append(address_hash(self._master_key, address))
         stmt = sa.select(suppressions).where(suppressions.c.address.in_(keys))
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         if not rows:
             return None
