@@ -164,13 +164,9 @@ class KeyRing:
         return self._remember(owner, DataKey(row.key_id, self._unwrap(row.key_id, row.wrapped)))
 
     async def _find_or_create(self, owner: str, select: Any) -> Any:
-        # A known owner is one read (on PostgreSQL one round trip, see store._sql.reads); a new
-        # one adds a transaction of one insert that returns what it stored. Before, both were
-        # BEGIN, SELECT (, INSERT, SELECT), COMMIT.
-        async with self._reads.connect() as conn:
-            row = (await conn.execute(select)).first()
-        if row is not None:
-            return row
+        # A cache miss is mostly an owner new to the store (the first journey of a contact):
+        # on PostgreSQL that is one autocommit insert returning what it stored, one round trip
+        # (before: BEGIN, SELECT, INSERT, SELECT, COMMIT). A known owner adds one read.
         key_id, key = uuid.uuid4().hex, AESGCM.generate_key(bit_length=256)
         values = dict(key_id=key_id, owner=owner, wrapped=self._wrap(key_id, key), created_at=now())
         # Two processes may create the same owner's key at once: the first one wins, and the
@@ -181,7 +177,9 @@ class KeyRing:
             .on_conflict_do_nothing()
             .returning(data_keys.c.key_id, data_keys.c.wrapped)
         )
-        async with self.engine.begin() as conn:
+        # One statement needs no transaction around it on PostgreSQL; SQLite commits in begin().
+        postgres = self.engine.dialect.name == "postgresql"
+        async with self._reads.connect() if postgres else self.engine.begin() as conn:
             row = (await conn.execute(insert)).first()
             if row is None:
                 row = (await conn.execute(select)).first()
