@@ -170,13 +170,10 @@ def _stop(stack: Stack) -> str:
     return how
 
 
-@contextlib.contextmanager
-def embedded_stack(folder: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """``sojourn dev`` in its own session, on free ports, with its state under ``folder``
-    (and ``extra_env`` on top of the bench's settings)."""
-    gateway_port, temporal_port, ui_port = free_ports(3)
-    var = folder / "var"
-    database_url = f"sqlite+aiosqlite:///{var / 'sojourn.db'}"
+def stack_env(
+    var: Path, database_url: str, gateway_port: int, temporal_port: int, ui_port: int
+) -> dict[str, str]:
+    """This environment without its SOJOURN_ settings, and the bench stack's instead."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOJOURN_")}
     env.update(
         SOJOURN_ENV="dev",
@@ -188,6 +185,17 @@ def embedded_stack(folder: Path, extra_env: dict[str, str] | None = None) -> Ite
         # The default: a track kicks the relay at once, the interval only matters when idle.
         SOJOURN_RELAY_INTERVAL_SECONDS="2.0",
     )
+    return env
+
+
+@contextlib.contextmanager
+def embedded_stack(folder: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """``sojourn dev`` in its own session, on free ports, with its state under ``folder``
+    (and ``extra_env`` on top of the bench's settings)."""
+    gateway_port, temporal_port, ui_port = free_ports(3)
+    var = folder / "var"
+    database_url = f"sqlite+aiosqlite:///{var / 'sojourn.db'}"
+    env = stack_env(var, database_url, gateway_port, temporal_port, ui_port)
     env.update(extra_env or {})
     log = folder / "dev.log"
     with log.open("wb") as out:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.latency import START_WAIT, STOP_WAIT, Stack, _wait_healthy
+from bench.latency import START_WAIT, STOP_WAIT, Stack, _wait_healthy, stack_env
 from store import Store
 from tests.ports import free_ports
 from worker.dev import TemporalDevServer
@@ -128,17 +128,9 @@ def split_stack(folder: Path, extra_env: dict[str, str]) -> Iterator[Stack]:
     _run(f'CREATE DATABASE "{database}"')
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
     var = folder / "var"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOJOURN_")}
-    env.update(
-        SOJOURN_ENV="dev",
-        SOJOURN_VAR_DIR=str(var),
-        SOJOURN_DATABASE_URL=url,
-        SOJOURN_GATEWAY_PORT=str(gateway_port),
-        SOJOURN_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
-        SOJOURN_TEMPORAL_PORT=str(temporal_port),
-        SOJOURN_UI_PORT=str(ui_port),
-        **extra_env,
-    )
+    env = stack_env(var, url, gateway_port, temporal_port, ui_port)
+    # The worker and the gateway connect to the Temporal server this function starts.
+    env.update(SOJOURN_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}", **extra_env)
     settings = Settings(
         var_dir=var, temporal_port=temporal_port, ui_port=ui_port, gateway_port=gateway_port
     )
