@@ -20,10 +20,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import START_JOURNEY, JourneyStarted
-    from activities.segment_models import SEGMENT_LEFT
     from workflows.audiences import AudienceVerbs
     from workflows.continuation import AUTO_CONTINUE, HistoryBound, Journal
-    from workflows.exits import JourneyExit
+    from workflows.exits import JourneyExit, exit_for
     from workflows.experiments import ExperimentVerbs
     from workflows.models import (
         Event,
@@ -38,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.segments import SegmentVerbs
     from workflows.send_time import SendTimeVerbs
     from workflows.sending import SendVerbs
-    from workflows.spec import UNSUBSCRIBED, JourneySpec, UndeclaredEvent
+    from workflows.spec import JourneySpec, UndeclaredEvent
     from workflows.visibility import HISTORY_LIMIT, StepVisibility
 SEEN_LIMIT = 1000
 # What a stay carries from run to run, at most: the latest messages, the latest unread events.
@@ -357,20 +356,7 @@ class Journey(
         self._inbox.append(event)
         if self._exit_reason is not None:
             return
-        if event.name in self.spec.goal:
-            self._exit_reason = ExitReason.goal
-        elif (
-            event.name == UNSUBSCRIBED
-            and self.spec.ends_on_withdrawal(event.properties)
-            and event.properties.get("source") not in self._own_withdrawals
-        ):
-            self._exit_reason = ExitReason.unsubscribed
-        elif (
-            event.name == SEGMENT_LEFT
-            and self.spec.exit_on_segment_leave
-            and event.properties.get("segment") == self.spec.segment
-        ):
-            self._exit_reason = ExitReason.segment_left
+        self._exit_reason = exit_for(self.spec, event, self._own_withdrawals)
 
     @workflow.query(name="state")
     def state(self) -> JourneyState:
