@@ -170,6 +170,20 @@ def _stop(stack: Stack) -> str:
     return how
 
 
+def spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``cmd`` in its own session from the repository's root, its output into ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            cmd,
+            cwd=Path(__file__).resolve().parent.parent,  # not at import: the sandbox re-imports
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def stack_env(
     var: Path, database_url: str, gateway_port: int, temporal_port: int, ui_port: int
 ) -> dict[str, str]:
@@ -198,16 +212,7 @@ def embedded_stack(folder: Path, extra_env: dict[str, str] | None = None) -> Ite
     env = stack_env(var, database_url, gateway_port, temporal_port, ui_port)
     env.update(extra_env or {})
     log = folder / "dev.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "dev"],
-            cwd=Path(__file__).resolve().parent.parent,  # not at import: the sandbox re-imports
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn([sys.executable, "-m", "worker.cli", "dev"], env, log)
     stack = Stack(
         process=process,
         gateway=f"http://127.0.0.1:{gateway_port}",

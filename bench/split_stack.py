@@ -24,14 +24,13 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.latency import START_WAIT, STOP_WAIT, Stack, _wait_healthy, stack_env
+from bench.latency import START_WAIT, STOP_WAIT, Stack, _wait_healthy, spawn, stack_env
 from store import Store
 from tests.ports import free_ports
 from worker.dev import TemporalDevServer
 from worker.settings import Settings
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -44,7 +43,13 @@ class Child:
 
 
 async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(f"{PG_SERVER}/postgres", timeout=5)
+    try:
+        conn = await asyncpg.connect(f"{PG_SERVER}/postgres", timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise SystemExit(
+            f"bench.ingest --split needs PostgreSQL at {PG_SERVER} (user postgres, trust auth) "
+            f"to create a database of its own: {exc}"
+        ) from None
     try:
         await conn.execute(sql)
     finally:
@@ -94,17 +99,7 @@ def _report_errors(child: Child) -> None:
 
 def _spawn(name: str, cmd: list[str], env: dict[str, str], folder: Path) -> Child:
     log = folder / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Child(name, process, log)
+    return Child(name, spawn(cmd, env, log), log)
 
 
 def _stop(child: Child) -> str:
