@@ -25,6 +25,7 @@ from typing import IO, Any
 import structlog
 
 from store import Store
+from worker import heap
 from worker.errors import SojournError
 from worker.serve import (
     Stopped,
@@ -336,6 +337,7 @@ async def _run_stack(
         if await wait_started(server, gateway_task):
             log.info("sojourn dev running", gateway=settings.public_gateway_url)
             announce(banner(settings))
+            heap.settle()
         ended = await wait_first(stop, services)
         if ended is None:
             return

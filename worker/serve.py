@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from store import Store
+from worker import heap
 from worker.errors import SojournError, temporal_unreachable
 from worker.metrics import worker_metrics
 from worker.registry import JOURNEYS, unconfigured_audiences
@@ -236,6 +237,7 @@ async def run_worker(settings: Settings, *, connect_timeout: float = 60.0) -> No
             task = asyncio.ensure_future(worker.run())
             await ensure_schedules(client, settings)
             log.info("worker running", temporal=settings.target, task_queue=settings.task_queue)
+            heap.settle()
             if settings.env == "production" and (missing := unconfigured_audiences(settings)):
                 log.warning(
                     "journeys add contacts to audiences SOJOURN_AUDIENCES does not configure: "
@@ -324,6 +326,8 @@ async def run_gateway(settings: Settings) -> None:
     with stop_signals() as stop:
         server = gateway_server(settings)
         task = asyncio.ensure_future(serve_gateway(server))
+        if await wait_started(server, task):
+            heap.settle()
         ended = await wait_first(stop, {"gateway": task})
         await stop_gateway(server, task)
         if ended:
