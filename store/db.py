@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from store import sqlite_inline
 from store.catalog import CatalogRepo
 from store.consent import ConsentRepo
 from store.contacts import ContactRepo
@@ -41,6 +42,9 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Gateway, worker and CLI share the file: wait on locks instead of failing.
         kwargs["connect_args"] = {"timeout": 30}
+        if parsed.get_driver_name() == "aiosqlite":
+            # The same dialect, its calls run inline instead of on aiosqlite's threads.
+            kwargs.setdefault("module", sqlite_inline.dbapi())
     if parsed.get_backend_name() == "postgresql" and "poolclass" not in kwargs:
         # SQLAlchemy's default keeps 5 connections and closes every one above that when it is
         # returned: under a gateway's or worker's concurrency most calls then opened a new

@@ -1,0 +1,268 @@
+"""SQLite for SQLAlchemy's asyncio engine without a thread per connection.
+
+aiosqlite runs every call (``cursor()``, ``execute``, ``fetchall``, ``close``…) on a thread of
+its own and hands the answer back through the event loop: two thread switches and a fight for
+the GIL per call, several calls per statement. Under ``bench.ingest`` that hand-off, not
+SQLite, was most of the store's cost on the event loop (py-spy: ``pthread_cond_signal``,
+``sem_post``, ``getpid`` and the self-pipe). This module offers aiosqlite's interface, as far as
+SQLAlchemy's ``sqlite+aiosqlite`` dialect uses it, and runs each call inline: a statement on
+the local file takes microseconds, less than the hand-off did.
+
+The one wait SQLite can impose is its write lock. Connections open with a busy timeout of zero,
+and a statement that finds the lock taken is retried here after an ``asyncio.sleep`` (1 ms
+doubling to 50 ms, for at most :data:`LOCK_WAIT` seconds), so the loop serves everyone else
+meanwhile, including the coroutine that holds the lock and is about to commit. SQLite's own
+busy handler does the same sleeps but would block the loop: with every connection of a
+process on one thread, a writer would then wait for a holder that can never run.
+
+Use :func:`dbapi` as ``create_async_engine(url, module=dbapi())`` (see :mod:`store.db`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+
+LOCK_WAIT = 30.0  # seconds a statement waits for the write lock, as the threaded driver did
+FIRST_PAUSE = 0.001
+LONGEST_PAUSE = 0.05
+SQLITE_BUSY = 5  # the primary code; SQLITE_BUSY_SNAPSHOT (517) cannot be waited out
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == SQLITE_BUSY
+
+
+async def _retrying(call: Callable[[], Any]) -> Any:
+    """``call()``, again after a pause whenever another connection holds the write lock."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LOCK_WAIT
+    pause = FIRST_PAUSE
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, LONGEST_PAUSE)
+
+
+class Cursor:
+    """aiosqlite's cursor, inline."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    async def __aenter__(self) -> Cursor:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._cursor.close()
+
+    async def execute(self, sql: str, parameters: Any = None) -> Cursor:
+        args = (sql,) if parameters is None else (sql, parameters)
+        await _retrying(lambda: self._cursor.execute(*args))
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
+        rows = list(parameters)  # a generator must survive a retry
+        await _retrying(lambda: self._cursor.executemany(sql, rows))
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+    async def nextset(self) -> None:
+        return None
+
+    async def setinputsizes(self, *_: object) -> None:
+        return None
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+
+class _CursorCall:
+    """What ``connection.cursor()`` returns: awaitable, or entered as a context (as aiosqlite)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._cursor: Cursor | None = None
+
+    def __await__(self) -> Any:
+        return self.__aenter__().__await__()
+
+    async def __aenter__(self) -> Cursor:
+        self._cursor = Cursor(self._connection.cursor())
+        return self._cursor
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._cursor is not None:
+            await self._cursor.close()
+
+
+class _Immediate:
+    """The one piece of aiosqlite's thread queue the dialect reaches for (to set the isolation
+    level): run the function now and settle its future."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:
+            if future is not None:
+                future.set_exception(exc)
+        else:
+            if future is not None:
+                future.set_result(result)
+
+
+class Connection:
+    """aiosqlite's connection, inline; ``_connection`` is None once closed."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection: sqlite3.Connection | None = connection
+        self._tx = _Immediate()
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError("no active connection")
+        return self._connection
+
+    def cursor(self) -> _CursorCall:
+        return _CursorCall(self._conn)
+
+    async def execute(self, sql: str, parameters: Any = None) -> Cursor:
+        cursor = await self.cursor()
+        return await cursor.execute(sql, parameters)
+
+    async def execute_fetchall(self, sql: str, parameters: Any = None) -> list[Any]:
+        cursor = await self.execute(sql, parameters)
+        try:
+            return await cursor.fetchall()
+        finally:
+            await cursor.close()
+
+    async def commit(self) -> None:
+        connection = self._conn
+        await _retrying(connection.commit)
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
+
+    def stop(self) -> None:
+        """Close at once (SQLAlchemy's terminate); nothing runs elsewhere to stop."""
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self._conn.create_function(*args, **kwargs)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._conn.isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: str | None) -> None:
+        self._conn.isolation_level = value  # type: ignore[assignment]
+
+
+class _Opening:
+    """What :func:`connect` returns: awaited, the open connection. ``_thread`` is there because
+    SQLAlchemy marks aiosqlite's thread a daemon; this driver has none."""
+
+    def __init__(self, database: str, kwargs: dict[str, Any]) -> None:
+        self._database = database
+        self._kwargs = kwargs
+        self._thread = SimpleNamespace(daemon=True)
+
+    def __await__(self) -> Any:
+        return self._open().__await__()
+
+    async def _open(self) -> Connection:
+        # timeout=0: SQLite must never sleep on the loop's thread; _retrying waits instead.
+        connection = sqlite3.connect(self._database, timeout=0, **self._kwargs)
+        return Connection(connection)
+
+
+def connect(database: str, *, timeout: float = LOCK_WAIT, **kwargs: Any) -> _Opening:
+    """Open ``database`` (awaitable). ``timeout`` is accepted for sqlite3's signature; the wait
+    for the write lock is :data:`LOCK_WAIT`, one bound for the process."""
+    del timeout
+    kwargs["check_same_thread"] = False  # the pool may close a connection from a GC hook
+    return _Opening(database, kwargs)
+
+
+def _module() -> SimpleNamespace:
+    """The module-shaped object SQLAlchemy's adapter reads its names from."""
+    names: dict[str, Any] = {
+        name: getattr(sqlite3, name)
+        for name in (
+            "DatabaseError",
+            "Error",
+            "IntegrityError",
+            "NotSupportedError",
+            "OperationalError",
+            "ProgrammingError",
+            "sqlite_version",
+            "sqlite_version_info",
+            "PARSE_COLNAMES",
+            "PARSE_DECLTYPES",
+            "Binary",
+        )
+    }
+    return SimpleNamespace(
+        connect=connect, Connection=Connection, __version__=aiosqlite.__version__, **names
+    )
+
+
+def dbapi() -> AsyncAdapt_aiosqlite_dbapi:
+    """The DB-API module for ``create_async_engine(..., module=dbapi())``."""
+    return AsyncAdapt_aiosqlite_dbapi(_module(), sqlite3)  # type: ignore[arg-type]
+
+
+__all__: Sequence[str] = ("Connection", "Cursor", "connect", "dbapi")

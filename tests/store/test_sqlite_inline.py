@@ -1,0 +1,95 @@
+"""The inline SQLite driver: a writer that meets the write lock waits on the event loop, so the
+holder (on the same loop) can still commit; past the bound it fails as SQLite would."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store import sqlite_inline
+from store.db import create_engine
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+    yield engine
+    await engine.dispose()
+
+
+async def _values(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        return [r.x for r in await conn.execute(sa.text("SELECT x FROM t ORDER BY x"))]
+
+
+async def test_no_thread_per_connection(engine: AsyncEngine) -> None:
+    before = threading.active_count()
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT 1"))
+        assert threading.active_count() == before
+
+
+async def test_a_writer_waits_for_the_lock_while_the_holder_commits(engine: AsyncEngine) -> None:
+    async def second_writer() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO t VALUES (2)"))
+
+    async with engine.connect() as holder:
+        await holder.execute(sa.text("INSERT INTO t VALUES (1)"))  # holds the write lock
+        waiting = asyncio.create_task(second_writer())
+        await asyncio.sleep(0.1)
+        assert not waiting.done()  # waiting for the lock, on the loop, not in SQLite
+        await holder.commit()  # possible only because the loop was never blocked
+    await asyncio.wait_for(waiting, 5)
+
+    assert await _values(engine) == [1, 2]
+
+
+async def test_the_wait_is_bounded(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_inline, "LOCK_WAIT", 0.2)
+    async with engine.connect() as holder:
+        await holder.execute(sa.text("INSERT INTO t VALUES (1)"))
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("INSERT INTO t VALUES (2)"))
+        await holder.commit()
+    assert await _values(engine) == [1]
+
+
+async def test_other_errors_are_not_retried(engine: AsyncEngine) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(OperationalError, match="no such table"):
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT * FROM missing"))
+    assert loop.time() - started < sqlite_inline.FIRST_PAUSE * 100
+
+
+async def test_another_process_holding_the_lock_is_waited_for(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "inline.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a CLI or a second process writing
+    other.execute("INSERT INTO t VALUES (1)")
+
+    async def write() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO t VALUES (2)"))
+
+    waiting = asyncio.create_task(write())
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(waiting, 5)
+    assert await _values(engine) == [1, 2]
