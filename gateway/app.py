@@ -29,12 +29,12 @@ from worker.temporal import connect
 log = structlog.get_logger(__name__)
 
 
-def default_router_factory(settings: Settings) -> RouterFactory:
+def default_router_factory(settings: Settings, store: Store) -> RouterFactory:
     """Connect to Temporal as ``settings`` say and route over every registered journey."""
 
     async def factory() -> EventRouter:
         client = await connect(settings)
-        return make_router(client, settings)
+        return make_router(client, settings, store)
 
     return factory
 
@@ -68,7 +68,9 @@ def create_app(
                 await active.migrate()
             relay = Relay(
                 active,
-                live_segments(router_factory or default_router_factory(settings), active, CATALOG),
+                live_segments(
+                    router_factory or default_router_factory(settings, active), active, CATALOG
+                ),
                 interval=settings.relay_interval_seconds,
             )
             app.state.store = active

@@ -21,6 +21,7 @@ from store.experiments import ExperimentRepo
 from store.identities import IdentityRepo
 from store.messages import MessageRepo
 from store.outcomes import OutcomeReads
+from store.presence import PresenceRepo
 from store.push_subscriptions import PushSubscriptionRepo
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -90,6 +91,7 @@ class Store:
         self.consent = ConsentRepo(engine)
         self.messages = MessageRepo(engine)
         self.identities = IdentityRepo(engine)
+        self.presence = PresenceRepo(engine)
         self.catalog = CatalogRepo(engine)
         self.experiments = ExperimentRepo(engine)
         self.outcomes = OutcomeReads(engine)

@@ -116,6 +116,18 @@ contact_scores = sa.Table(
     sa.Index("ix_contact_scores_group", "rfm_group"),
 )
 
+# Whether a journey may be running for a contact, so the router signals only journeys that are
+# (store/presence.py): ``starts`` counts the router's starts, ``absent`` is the count at which
+# Temporal last said the journey was not running. Equal means not running (0015).
+journey_presence = sa.Table(
+    "journey_presence",
+    metadata,
+    sa.Column("journey", sa.String(128), primary_key=True),
+    sa.Column("contact_id", sa.String(255), primary_key=True),
+    sa.Column("starts", sa.Integer, nullable=False),
+    sa.Column("absent", sa.Integer, nullable=True),
+)
+
 segment_enrollments = sa.Table(
     "segment_enrollments",
     metadata,

@@ -53,14 +53,15 @@ def make_provider(settings: Settings) -> Provider:
     return build_provider(settings)
 
 
-def make_router(client: Client, settings: Settings) -> Router:
-    """A router over every registered journey."""
+def make_router(client: Client, settings: Settings, store: Store) -> Router:
+    """A router over every registered journey, sharing ``store``'s journey presence."""
     return Router(
         client,
         JOURNEYS,
         settings.task_queue,
         keys=settings.contact_keys,
         time_scale=settings.dev_time_scale,
+        presence=store.presence,
     )
 
 

@@ -19,7 +19,7 @@ HEARTBEAT_THROTTLE = timedelta(seconds=1)
 def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
     """A worker for ``settings.task_queue`` with all journeys and activities registered."""
     activities = Activities.build(
-        store=store, router=make_router(client, settings), settings=settings
+        store=store, router=make_router(client, settings, store), settings=settings
     )
     return Worker(
         client,

@@ -4,6 +4,8 @@ Entry events signal-with-start the journey (so a contact is in it at most once a
 every other event signals the contact's running journeys that listen to it
 (:attr:`workflows.spec.JourneySpec.listens_to`) and skips the rest without a call to Temporal,
 so a journey's history holds only signals it reads, and events nobody listens to cost nothing.
+With a presence table (:mod:`store.presence`), a journey Temporal already said is not running,
+and that nobody started since, is skipped without a call too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from store.presence import UNKNOWN, PresenceRepo
 from workflows.journey import Journey
 from workflows.models import Event, JourneyInput
 from workflows.search import CONTACT_ID, DEV_KEYS, JOURNEY_STEP, ContactKeys
@@ -42,6 +45,9 @@ class Router:
         keys: names workflows by contact key, never by user id (``Settings.contact_keys``).
         time_scale: the pace of the journeys it starts, unless a start says otherwise
             (``Settings.dev_time_scale``; see ``workflows/clock.py``).
+        presence: counts starts and remembers which journeys are not running; without it
+            every listening journey is signalled. Every router of a deployment must share
+            it (the gateway's and the worker's), or a start it did not count goes unseen.
     """
 
     def __init__(
@@ -51,8 +57,10 @@ class Router:
         task_queue: str,
         keys: ContactKeys = DEV_KEYS,
         time_scale: float = 1.0,
+        presence: PresenceRepo | None = None,
     ) -> None:
         self.client = client
+        self.presence = presence
         self.time_scale = time_scale
         self.keys = keys
         self.journeys = {j.spec.name: j for j in journeys}
@@ -91,10 +99,16 @@ class Router:
         if not listeners:
             return routed
         event = event.without_personal_data()
+        known = await self._presence(contact_id, event.name, listeners)
         # Journeys are independent: tell them all at once (the relay still routes one event
         # of a contact at a time, so per-journey order is kept).
         outcomes = await asyncio.gather(
-            *(self._deliver(name, self.journeys[name], contact_id, event) for name in listeners),
+            *(
+                self._deliver(
+                    name, self.journeys[name], contact_id, event, known.get(name, UNKNOWN)
+                )
+                for name in listeners
+            ),
             return_exceptions=True,
         )
         # Every delivery has finished before one failure is raised: nothing is left running.
@@ -105,11 +119,36 @@ class Router:
             getattr(routed, cast(str, outcome)).append(name)
         return routed
 
+    async def _presence(
+        self, contact_id: str, event: str, listeners: Sequence[str]
+    ) -> dict[str, int | None]:
+        """Per listening journey the router will only signal: the start count read before
+        the call, or None when Temporal said it is not running and nobody started it since.
+        A journey missing from the answer is unknown (:data:`UNKNOWN`): signal it."""
+        signalled = [n for n in listeners if event not in self.journeys[n].spec.entry]
+        if self.presence is None or not signalled:
+            return {}
+        known = await self.presence.of(contact_id, signalled)
+        return {
+            name: None if (p := known.get(name)) and p.absent else (p.starts if p else UNKNOWN)
+            for name in signalled
+        }
+
     async def _deliver(
-        self, name: str, journey: type[Journey], contact_id: str, event: Event
+        self,
+        name: str,
+        journey: type[Journey],
+        contact_id: str,
+        event: Event,
+        starts: int | None = UNKNOWN,
     ) -> str:
-        """Deliver ``event`` to one journey; returns ``started``, ``signalled`` or ``skipped``."""
+        """Deliver ``event`` to one journey; returns ``started``, ``signalled`` or ``skipped``.
+
+        ``starts``: the journey's start count as read before (None: known not running).
+        """
         if event.name in journey.spec.entry:
+            if self.presence is not None:
+                await self.presence.starting(name, contact_id)
             try:
                 await self.client.start_workflow(
                     name,
@@ -122,12 +161,16 @@ class Router:
             except WorkflowAlreadyStartedError:
                 return "skipped"  # re-entry refused by policy
             return "started"
+        if starts is None:
+            return "skipped"  # not running, and not started since Temporal said so
         handle = self.client.get_workflow_handle(self.keys.workflow_id(name, contact_id))
         try:
             await handle.signal("event", event)
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
+            if self.presence is not None:
+                await self.presence.not_running(name, contact_id, starts)
             return "skipped"  # not running: nothing to tell
         return "signalled"
 
@@ -139,6 +182,8 @@ class Router:
         journey = self.journeys[name]
         scale = self.time_scale if time_scale is None else time_scale
         options = self._start_options(journey, contact_id)
+        if self.presence is not None:
+            await self.presence.starting(name, contact_id)
         try:
             await self.client.start_workflow(
                 name,

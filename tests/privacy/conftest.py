@@ -106,7 +106,7 @@ async def stack(
         data_converter=data_converter(settings, keys),
     )
     provider = Recorder()
-    router = make_router(client, settings)
+    router = make_router(client, settings, store)
     activities = Activities.build(store=store, router=router, settings=settings, provider=provider)
 
     async def router_factory() -> Any:

@@ -107,7 +107,8 @@ def make_harness(
     async def build(
         journeys: Sequence[type[Journey]] = ALL, activities: list[Any] | None = None
     ) -> AsyncIterator[Harness]:
-        router = Router(time_env.client, journeys, task_queue)
+        # With the store's presence table, as the gateway and the worker route.
+        router = Router(time_env.client, journeys, task_queue, presence=store.presence)
         if activities is None:
             activities = Activities.build(store=store, router=router, settings=settings).all()
         async with Worker(

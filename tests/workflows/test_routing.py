@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
@@ -18,6 +19,7 @@ from tests.workflows.conftest import Harness
 from tests.workflows.sample_journeys import Dynamic
 from workflows import Journey, days, journey
 from workflows.models import Event
+from workflows.routing import Router
 from workflows.search import workflow_id
 from workflows.spec import UndeclaredEvent
 
@@ -58,6 +60,52 @@ async def test_a_journeys_history_holds_only_events_it_listens_to(harness: Harne
     assert names == ["Signed Up", "Email Opened", "Unsubscribed"]
     assert set(names) <= Welcome.spec.listens_to
     assert not set(NOISE) & Welcome.spec.listens_to
+
+
+class _CountingClient:
+    """A Temporal client that counts the workflow handles (signal calls) asked of it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.handles = 0
+
+    def get_workflow_handle(self, *args: Any, **kwargs: Any) -> Any:
+        self.handles += 1
+        return self._client.get_workflow_handle(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+async def test_a_journey_temporal_said_is_not_running_costs_no_call_until_it_starts(
+    harness: Harness,
+) -> None:
+    client = _CountingClient(harness.client)
+    router = Router(
+        cast(Client, client),
+        list(harness.router.journeys.values()),
+        harness.router.task_queue,
+        presence=harness.store.presence,
+    )
+
+    def opened() -> Event:
+        return Event(message_id=uuid.uuid4().hex, name="Email Opened")
+
+    listening = router.listeners("Email Opened")
+    assert "welcome" in listening
+    first = await router.route(harness.contact, opened())
+    assert "welcome" in first.skipped
+    assert client.handles == len(listening)  # asked Temporal once per listening journey
+
+    second = await router.route(harness.contact, opened())
+    assert "welcome" in second.skipped
+    assert client.handles == len(listening)  # remembered: no call at all
+
+    entered = await router.route(harness.contact, Event(message_id="m-signup", name="Signed Up"))
+    assert entered.started == ["welcome"]
+    third = await router.route(harness.contact, opened())
+    assert third.signalled == ["welcome"]  # started since: signalled again, the rest not
+    assert client.handles == len(listening) + 1
 
 
 async def _signals(h: Harness, count: int) -> bool:
