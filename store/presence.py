@@ -3,7 +3,8 @@
 The router signals a running journey with every event it listens to. Most such events (a
 ``Product Viewed`` that a cart journey would read) meet no running journey at all, and asking
 Temporal to find out cost a signal call each: the bulk of the relay's calls under a realistic
-mix. This table remembers Temporal's "not running" answer instead, and is safe without locks:
+mix. This table remembers Temporal's "not running" answer instead, and is safe without locks
+(:class:`workflows.routing.Router` reads and writes it through its ``JourneyPresence``):
 
 - Before every start the router counts it (``starts + 1``), so a journey that may have been
   started since the last answer is signalled again.
@@ -28,8 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store._sql import reads, upsert
 from store.schema import journey_presence as presence
-
-UNKNOWN = -1  # what a missing row reads as: no start was counted through this table
 
 
 @dataclass(frozen=True)
@@ -77,10 +76,10 @@ class PresenceRepo:
             for row in rows
         }
 
-    async def not_running(self, journey: str, contact_id: str, starts: int) -> None:
+    async def not_running(self, journey: str, contact_id: str, starts: int | None) -> None:
         """Temporal found no running ``journey``; ``starts`` is the count read before asking
-        (:data:`UNKNOWN` without a row). Ignored if a start was counted since."""
-        count = max(starts, 0)
+        (None: there was no row, no start counted). Ignored if a start was counted since."""
+        count = starts or 0
         async with self._engine.begin() as conn:
             await conn.execute(
                 self._absent,

@@ -11,19 +11,43 @@ and that nobody started since, is skipped without a call too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Protocol, cast
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from store.presence import UNKNOWN, PresenceRepo
 from workflows.journey import Journey
 from workflows.models import Event, JourneyInput
 from workflows.search import CONTACT_ID, DEV_KEYS, JOURNEY_STEP, ContactKeys
+
+
+class Known(Protocol):
+    """What is known of one journey of one contact (``store.presence.Presence``)."""
+
+    @property
+    def starts(self) -> int:
+        """Starts counted so far."""
+        ...
+
+    @property
+    def absent(self) -> bool:
+        """Temporal said it is not running, and no start was counted since."""
+        ...
+
+
+class JourneyPresence(Protocol):
+    """Which journeys may be running (``store.presence.PresenceRepo``; the store implements
+    it, the router only needs these three calls)."""
+
+    async def starting(self, journey: str, contact_id: str) -> None: ...
+
+    async def of(self, contact_id: str, journeys: Sequence[str]) -> Mapping[str, Known]: ...
+
+    async def not_running(self, journey: str, contact_id: str, starts: int | None) -> None: ...
 
 
 @dataclass
@@ -45,7 +69,8 @@ class Router:
         keys: names workflows by contact key, never by user id (``Settings.contact_keys``).
         time_scale: the pace of the journeys it starts, unless a start says otherwise
             (``Settings.dev_time_scale``; see ``workflows/clock.py``).
-        presence: counts starts and remembers which journeys are not running; without it
+        presence: counts starts and remembers which journeys are not running
+            (:class:`store.presence.PresenceRepo`); without it
             every listening journey is signalled. Every router of a deployment must share
             it (the gateway's and the worker's), or a start it did not count goes unseen.
     """
@@ -57,7 +82,7 @@ class Router:
         task_queue: str,
         keys: ContactKeys = DEV_KEYS,
         time_scale: float = 1.0,
-        presence: PresenceRepo | None = None,
+        presence: JourneyPresence | None = None,
     ) -> None:
         self.client = client
         self.presence = presence
@@ -104,9 +129,7 @@ class Router:
         # of a contact at a time, so per-journey order is kept).
         outcomes = await asyncio.gather(
             *(
-                self._deliver(
-                    name, self.journeys[name], contact_id, event, known.get(name, UNKNOWN)
-                )
+                self._deliver(name, self.journeys[name], contact_id, event, known.get(name))
                 for name in listeners
             ),
             return_exceptions=True,
@@ -121,18 +144,13 @@ class Router:
 
     async def _presence(
         self, contact_id: str, event: str, listeners: Sequence[str]
-    ) -> dict[str, int | None]:
-        """Per listening journey the router will only signal: the start count read before
-        the call, or None when Temporal said it is not running and nobody started it since.
-        A journey missing from the answer is unknown (:data:`UNKNOWN`): signal it."""
+    ) -> Mapping[str, Known]:
+        """What is known of the listening journeys this event would only signal (a journey
+        missing from the answer is unknown: it is signalled)."""
         signalled = [n for n in listeners if event not in self.journeys[n].spec.entry]
         if self.presence is None or not signalled:
             return {}
-        known = await self.presence.of(contact_id, signalled)
-        return {
-            name: None if (p := known.get(name)) and p.absent else (p.starts if p else UNKNOWN)
-            for name in signalled
-        }
+        return await self.presence.of(contact_id, signalled)
 
     async def _deliver(
         self,
@@ -140,11 +158,11 @@ class Router:
         journey: type[Journey],
         contact_id: str,
         event: Event,
-        starts: int | None = UNKNOWN,
+        known: Known | None = None,
     ) -> str:
         """Deliver ``event`` to one journey; returns ``started``, ``signalled`` or ``skipped``.
 
-        ``starts``: the journey's start count as read before (None: known not running).
+        ``known``: the journey's presence as read before (None: no row, unknown).
         """
         if event.name in journey.spec.entry:
             if self.presence is not None:
@@ -161,7 +179,7 @@ class Router:
             except WorkflowAlreadyStartedError:
                 return "skipped"  # re-entry refused by policy
             return "started"
-        if starts is None:
+        if known is not None and known.absent:
             return "skipped"  # not running, and not started since Temporal said so
         handle = self.client.get_workflow_handle(self.keys.workflow_id(name, contact_id))
         try:
@@ -170,7 +188,9 @@ class Router:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
             if self.presence is not None:
-                await self.presence.not_running(name, contact_id, starts)
+                await self.presence.not_running(
+                    name, contact_id, known.starts if known is not None else None
+                )
             return "skipped"  # not running: nothing to tell
         return "signalled"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 from store import Store
-from store.presence import UNKNOWN
 from store.schema import journey_presence
 
 
@@ -22,7 +21,7 @@ async def test_unknown_until_temporal_says_not_running_then_absent_until_a_start
     presence = db.presence
     assert await presence.of("c-1", ["cart"]) == {}  # unknown: the router signals
 
-    await presence.not_running("cart", "c-1", UNKNOWN)
+    await presence.not_running("cart", "c-1", None)
     [(name, known)] = (await presence.of("c-1", ["cart", "welcome"])).items()
     assert name == "cart" and known.absent
 
@@ -42,7 +41,7 @@ async def test_a_start_counted_after_the_read_beats_the_not_running_answer(db: S
     # A relay reads "unknown", signals, gets NOT_FOUND; meanwhile a hand-over counts a start
     # (first ever) and starts the journey. The late answer must not hide the new run.
     await presence.starting("cart", "c-1")
-    await presence.not_running("cart", "c-1", UNKNOWN)
+    await presence.not_running("cart", "c-1", None)
     assert not (await presence.of("c-1", ["cart"]))["cart"].absent
 
     # The same with a row already there: read starts=1, a second start counts 2, answer late.
