@@ -104,13 +104,14 @@ class Baseline:
 # ---- the embedded stack ------------------------------------------------------------------------
 
 
-def temporal_children(pid: int) -> list[int]:
-    """The Temporal dev server started by ``pid`` (it has a process group of its own)."""
+def dev_children(pid: int) -> list[int]:
+    """The Temporal dev server and the worker started by ``pid`` (each has a process group
+    of its own, so killing the dev process's group would leave them)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         with contextlib.suppress(OSError):
             found += [int(p) for p in (task / "children").read_text().split()]
-    return [p for p in found if b"start-dev" in _cmdline(p)]
+    return [p for p in found if b"start-dev" in _cmdline(p) or b"worker.cli" in _cmdline(p)]
 
 
 def _cmdline(pid: int) -> bytes:
@@ -129,7 +130,7 @@ class Stack:
     temporal: str
     database_url: str
     log: Path
-    temporal_pids: list[int] = field(default_factory=list)
+    child_pids: list[int] = field(default_factory=list)
 
     def log_tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -149,7 +150,7 @@ def _wait_healthy(stack: Stack) -> None:
 
 
 def _stop(stack: Stack) -> str:
-    """Ctrl-C as a user would; SIGKILL the group and the Temporal child if that does not do."""
+    """Ctrl-C as a user would; SIGKILL the group and the children if that does not do."""
     process = stack.process
     how = "exited"
     if process.poll() is None:
@@ -162,11 +163,11 @@ def _stop(stack: Stack) -> str:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(STOP_WAIT)
             how = f"killed after {STOP_WAIT:.0f}s without stopping"
-    for pid in stack.temporal_pids:
+    for pid in stack.child_pids:
         if _cmdline(pid):  # still there (a reaped pid has no cmdline)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            how += "; Temporal child killed"
+            how += f"; child {pid} killed"
     return how
 
 
@@ -222,7 +223,7 @@ def embedded_stack(folder: Path, extra_env: dict[str, str] | None = None) -> Ite
     )
     try:
         _wait_healthy(stack)
-        stack.temporal_pids = temporal_children(process.pid)
+        stack.child_pids = dev_children(process.pid)
         yield stack
     finally:
         print(f"sojourn dev {_stop(stack)}")

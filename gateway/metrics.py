@@ -1,7 +1,8 @@
 """``GET /metrics``: the gateway's Prometheus endpoint (Sojourn's ``sojourn_*`` metrics).
 
-The metrics themselves are defined in ``activities/metrics.py``; under ``sojourn dev`` the
-worker runs in this process, so its send counters show here too.
+The metrics themselves are defined in ``activities/metrics.py``. The send counters are the
+worker's: they show on the worker's own ``/metrics`` (``SOJOURN_WORKER_METRICS_PORT``), under
+``sojourn dev`` too, where the worker is a child process.
 """
 
 from __future__ import annotations

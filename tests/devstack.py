@@ -73,7 +73,7 @@ def launched(
     """``sojourn dev`` started (not yet healthy) with ``settings`` on top of the test ones.
 
     Yields the stack: ``process``, ``env``, ``var``, ``gateway``, ``temporal``, ``log`` and
-    ``temporal_pids`` (fill it once the dev server runs, so the cleanup can kill it).
+    ``child_pids`` (fill it once the stack runs, so the cleanup can kill the children).
     """
     if not sys.platform.startswith("linux"):
         pytest.skip("uses /proc to find the Temporal child process")
@@ -110,16 +110,17 @@ def launched(
         "gateway": f"http://127.0.0.1:{gateway_port}",
         "temporal": f"127.0.0.1:{temporal_port}",
         "log": tmp_path / "dev.log",
-        "temporal_pids": [],
+        "child_pids": [],
     }
     try:
         yield stack
     finally:
         if process.poll() is None:
+            stack["child_pids"] += children(process.pid)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(STOP_WAIT)
-        for pid in stack["temporal_pids"]:  # its own process group: never left behind
+        for pid in stack["child_pids"]:  # process groups of their own: never left behind
             if running(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -129,6 +130,11 @@ def launched(
 def temporal_children(stack: dict[str, Any]) -> list[int]:
     """The stack's Temporal dev server processes."""
     return [p for p in children(stack["process"].pid) if "start-dev" in cmdline(p)]
+
+
+def worker_children(stack: dict[str, Any]) -> list[int]:
+    """The stack's ``sojourn worker`` processes."""
+    return [p for p in children(stack["process"].pid) if "worker.cli worker" in cmdline(p)]
 
 
 def dev_log(stack: dict[str, Any]) -> str:

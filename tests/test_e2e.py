@@ -41,6 +41,7 @@ from tests.devstack import (
     poll,
     running,
     sojourn,
+    worker_children,
 )
 from worker.settings import DEV_WRITE_KEY
 from workflows.search import CONTACT_ID, DEV_KEYS
@@ -76,8 +77,10 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     poll("the gateway's /healthz", lambda: healthy(stack), START_WAIT)
     process: subprocess.Popen[bytes] = stack["process"]
     temporal = [p for p in children(process.pid) if "start-dev" in cmdline(p)]
-    stack["temporal_pids"] += temporal
+    workers = poll("the worker child", lambda: worker_children(stack), START_WAIT)
+    stack["child_pids"] += temporal + workers
     assert len(temporal) == 1, f"expected one Temporal child, got {temporal}"
+    assert len(workers) == 1, f"expected one worker child, got {workers}"
 
     contact = f"e2e-{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=stack["gateway"], timeout=30, auth=(DEV_WRITE_KEY, "")) as http:
@@ -161,6 +164,7 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
         pytest.fail(f"sojourn dev ignored SIGINT:\n{dev_log(stack)}")
     assert code == 0, dev_log(stack)
     assert not [pid for pid in temporal if running(pid)], "the Temporal dev server outlived dev"
+    assert not [pid for pid in workers if running(pid)], "the worker process outlived dev"
     assert (stack["var"] / "temporal.db").is_file()  # persisted for the next start
     with contextlib.closing(sqlite3.connect(stack["var"] / "temporal.db")) as db:
         # Temporal's own SQLite file runs in WAL mode (worker/dev.py); the mode is persistent.
@@ -180,7 +184,7 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     stack["process"] = again
     try:
         poll("the restarted gateway's /healthz", lambda: healthy(stack), START_WAIT)
-        stack["temporal_pids"] += [p for p in children(again.pid) if "start-dev" in cmdline(p)]
+        stack["child_pids"] += children(again.pid)
         assert welcome_mail() is not None
         rows = journeys()
         assert rows[workflow_id]["status"] == "COMPLETED"

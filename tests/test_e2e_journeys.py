@@ -85,7 +85,7 @@ def dev_stack(
     settings = {"SOJOURN_DEV_TIME_SCALE": f"{scale:g}", **extra_env}
     with launched(tmp_path, gateway_port, **settings) as stack:
         poll("the gateway's /healthz", lambda: healthy(stack), START_WAIT)
-        stack["temporal_pids"] += temporal_children(stack)
+        stack["child_pids"] += temporal_children(stack)
         yield stack
         stack["process"].send_signal(signal.SIGINT)
         assert stack["process"].wait(STOP_WAIT) == 0, dev_log(stack)

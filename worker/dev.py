@@ -1,18 +1,18 @@
 """``sojourn dev``: the whole embedded stack in one process tree.
 
-One asyncio loop runs the worker and the gateway; the Temporal CLI dev server runs as a child
-process with its SQLite files under ``var/``, so a restart keeps every journey and contact.
-Shutdown goes in reverse: gateway, worker, store, then the Temporal child (SIGTERM, then
-SIGKILL after a timeout). The child lives in its own process group, so a Ctrl-C in the terminal
-reaches only this process, which stops the child last, after the worker is done with it; on
-Linux the child also gets SIGTERM if this process dies without cleaning up.
+This process runs the gateway (and its relay); ``sojourn worker`` runs as a child process
+(``worker/dev_worker.py``) so journeys and requests do not share one core; the Temporal CLI dev
+server runs as another child with its SQLite files under ``var/``, so a restart keeps every
+journey and contact. Shutdown goes in reverse: gateway, worker, store, then the Temporal child
+(SIGTERM, then SIGKILL after a timeout). The children live in process groups of their own, so a
+Ctrl-C in the terminal reaches only this process, which stops them in that order; on Linux they
+also get SIGTERM if this process dies without cleaning up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -26,31 +26,28 @@ import structlog
 
 from store import Store
 from worker import heap
+from worker.dev_worker import WorkerProcess, die_with_parent
 from worker.errors import SojournError
 from worker.serve import (
     Stopped,
     connect_when_ready,
     describe_end,
     ensure_port_free,
-    ensure_schedules,
     ensure_search_attributes,
     gateway_server,
     serve_gateway,
     stop_gateway,
     stop_signals,
-    stop_worker,
     wait_first,
     wait_started,
 )
 from worker.settings import Settings
-from worker.worker import build_worker
 from workflows import search
 
 log = structlog.get_logger(__name__)
 
 TEMPORAL_START_TIMEOUT = 120.0
 TEMPORAL_STOP_TIMEOUT = 15.0
-PR_SET_PDEATHSIG = 1
 # The dev server's SQLite file (see TemporalDevServer.command for why).
 SQLITE_PRAGMAS = ("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal")
 DEV_KEY_NOTE = "  (the dev key; set SOJOURN_WRITE_KEYS for your own)"
@@ -69,25 +66,6 @@ def temporal_binary() -> str:
             "to use a Temporal server that is already running"
         )
     return found
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to SIGTERM the child when this process dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        # Resolved before fork: the child only makes the call.
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
 
 
 class TemporalDevServer:
@@ -153,7 +131,7 @@ class TemporalDevServer:
             stdout=self._log,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
         )
         log.info("temporal dev server starting", pid=self.process.pid, log=str(self.log_path))
 
@@ -323,11 +301,12 @@ async def _run_stack(
         stack.push_async_callback(store.close)
         await store.migrate()
 
-        worker = build_worker(client, store, settings)
-        worker_task = asyncio.ensure_future(worker.run())
-        stack.push_async_callback(stop_worker, worker, worker_task)
-        services["worker"] = worker_task
-        await ensure_schedules(client, settings)
+        # Migrated above, before the child starts: two processes never race a migration.
+        worker = WorkerProcess(settings)
+        stack.push_async_callback(worker.stop)
+        await worker.start()
+        assert worker.process is not None
+        services["worker"] = asyncio.ensure_future(worker.process.wait())
 
         server = gateway_server(settings)
         gateway_task = asyncio.ensure_future(serve_gateway(server))
@@ -343,7 +322,11 @@ async def _run_stack(
             return
         task = services[ended]
         if temporal is not None and task is services.get("Temporal dev server"):
-            code = task.result()
-            how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited ({code})"
-            raise temporal.failure(f"the Temporal dev server {how}")
+            raise temporal.failure(f"the Temporal dev server {_how(task.result())}")
+        if task is services["worker"]:
+            raise SojournError(f"the worker process {_how(task.result())} (see its log above)")
         raise SojournError(describe_end(ended, task))
+
+
+def _how(code: int) -> str:
+    return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited ({code})"

@@ -1,0 +1,115 @@
+"""The worker of ``sojourn dev`` as a child process: ``sojourn worker`` beside the gateway.
+
+In one process the gateway, its relay and the worker shared one event loop, and so one core:
+under ``bench.ingest`` the loop was saturated, requests queued behind journeys' activities and
+the relay fell behind. As a child, the worker (journeys, activities, their store writes and
+Temporal polling) runs on a core of its own; the gateway process keeps the HTTP API and the
+relay. Both use the same store file (SQLite in WAL mode: readers never wait, a writer meeting the
+other process's lock waits on its event loop, see ``store/sqlite_inline.py``).
+
+The child inherits the environment, so it reads the same settings, plus what ``sojourn dev``
+decides for itself (quiet hours off, the Temporal dev server it started). It lives in a session
+of its own, as the Temporal child does: a terminal's Ctrl-C reaches ``sojourn dev`` only, which
+stops the worker after the gateway and before Temporal; on Linux it also gets SIGTERM should
+``sojourn dev`` die.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+import structlog
+
+from worker.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PR_SET_PDEATHSIG = 1
+STOP_MARGIN = 15.0  # beyond the worker's own graceful shutdown, before SIGKILL
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when this process dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # Resolved before fork: the child only makes the call.
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def worker_environment(settings: Settings, environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` with what ``sojourn dev`` settled on top, for ``sojourn worker``."""
+    env = dict(environ)
+    env["SOJOURN_TEMPORAL_ADDRESS"] = settings.target
+    env["SOJOURN_QUIET_HOURS"] = "true" if settings.quiet_hours else "false"
+    return env
+
+
+class WorkerProcess:
+    """``sojourn worker`` as a child process.
+
+    Args:
+        settings: the settings ``sojourn dev`` runs with (``dev_settings`` applied).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.process: asyncio.subprocess.Process | None = None
+
+    def command(self) -> list[str]:
+        """The child's command line: this Python, so the same virtualenv."""
+        return [sys.executable, "-m", "worker.cli", "worker"]
+
+    @property
+    def alive(self) -> bool:
+        """True while the child runs."""
+        return self.process is not None and self.process.returncode is None
+
+    async def start(self) -> None:
+        """Start the child; its log lines go where this process's go."""
+        self.process = await asyncio.create_subprocess_exec(
+            *self.command(),
+            stdin=asyncio.subprocess.DEVNULL,
+            env=worker_environment(self.settings, dict(os.environ)),
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
+        log.info("worker process starting", pid=self.process.pid)
+
+    async def stop(self) -> None:
+        """SIGTERM the child (it drains like ``sojourn worker``), SIGKILL it past the grace."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        timeout = self.settings.worker_shutdown_seconds + STOP_MARGIN
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            log.warning("worker process ignored SIGTERM; killing it", pid=process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        except asyncio.CancelledError:
+            # A second Ctrl-C: no more waiting, but no orphan either.
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            raise
+        log.info("worker process stopped", pid=process.pid, exit=process.returncode)
