@@ -198,3 +198,20 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
         if again.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(again.pid, signal.SIGKILL)
+
+
+def test_a_worker_that_dies_stops_dev_saying_so(stack: dict[str, Any]) -> None:
+    poll("the gateway's /healthz", lambda: healthy(stack), START_WAIT)
+    workers = poll("the worker child", lambda: worker_children(stack), START_WAIT)
+    stack["child_pids"] += children(stack["process"].pid)
+
+    os.kill(workers[0], signal.SIGKILL)
+
+    try:
+        code = stack["process"].wait(STOP_WAIT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"sojourn dev kept running without its worker:\n{dev_log(stack)}")
+    assert code == 1, dev_log(stack)
+    assert "the worker process was killed by SIGKILL" in dev_log(stack)
+    temporal = [p for p in stack["child_pids"] if "start-dev" in cmdline(p)]
+    assert not [pid for pid in temporal if running(pid)], "the Temporal dev server outlived dev"
