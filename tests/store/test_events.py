@@ -12,6 +12,7 @@ from store._sql import utc
 from store.computed import recompute
 from store.records import EventRecord
 from store.schema import event_ranks
+from store.segments import ladder
 from store.segments.ladder import RANKS
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -92,3 +93,25 @@ async def test_concurrent_events_of_one_contact_all_land_and_keep_the_ladder_exa
                 if (r.contact_id, r.name) == (contact, name)
             )
             assert ladder == list(enumerate(newest[:RANKS], start=1)), (contact, name)
+
+
+async def _ladder(db: Store) -> list[tuple[str, str, int, datetime | None]]:
+    r = event_ranks.c
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(r.contact_id, r.name, r.rank, r.happened_at))).all()
+    return sorted((row.contact_id, row.name, row.rank, utc(row.happened_at)) for row in rows)
+
+
+async def test_the_per_event_refresh_ranks_as_the_full_backfill_does(db: Store) -> None:
+    """Stored one by one, out of order, with ties in time (broken by arrival), a long history
+    leaves the ladder the backfill would build from the whole log."""
+    times = [T0 + timedelta(minutes=(n * 7) % 13) for n in range(3 * RANKS)]  # ties, disorder
+    for n, at in enumerate(times):
+        await db.events.append(ev(f"r{n}", "Page Viewed", at))
+    incremental = await _ladder(db)
+    assert [rank for _, _, rank, _ in incremental] == list(range(1, RANKS + 1))
+
+    async with db.engine.begin() as conn:
+        for stmt in ladder.backfill():
+            await conn.execute(stmt)
+    assert await _ladder(db) == incremental
