@@ -26,7 +26,8 @@ import structlog
 
 from store import Store
 from worker import heap
-from worker.dev_worker import WorkerProcess, die_with_parent
+from worker.children import die_with_parent, terminate
+from worker.dev_worker import WorkerProcess
 from worker.errors import SojournError
 from worker.serve import (
     Stopped,
@@ -138,31 +139,11 @@ class TemporalDevServer:
     async def stop(self) -> None:
         """SIGTERM the child, SIGKILL it after a timeout, and reap it."""
         try:
-            await self._terminate()
+            await terminate(self.process, TEMPORAL_STOP_TIMEOUT, "temporal dev server")
         finally:
             if self._log is not None:
                 self._log.close()
                 self._log = None
-
-    async def _terminate(self) -> None:
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), TEMPORAL_STOP_TIMEOUT)
-        except TimeoutError:
-            log.warning("temporal dev server ignored SIGTERM; killing it", pid=process.pid)
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-        except asyncio.CancelledError:
-            # A second Ctrl-C: no more waiting, but no orphan either.
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            raise
-        log.info("temporal dev server stopped", pid=process.pid)
 
     def log_tail(self, lines: int = 15) -> str:
         """The last lines the server wrote, to explain a failed start."""

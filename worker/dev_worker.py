@@ -17,40 +17,17 @@ stops the worker after the gateway and before Temporal; on Linux it also gets SI
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import os
-import signal
 import sys
-from collections.abc import Callable
 
 import structlog
 
+from worker.children import die_with_parent, terminate
 from worker.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-PR_SET_PDEATHSIG = 1
 STOP_MARGIN = 15.0  # beyond the worker's own graceful shutdown, before SIGKILL
-
-
-def die_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to SIGTERM the child when this process dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        # Resolved before fork: the child only makes the call.
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
 
 
 def worker_environment(settings: Settings, environ: dict[str, str]) -> dict[str, str]:
@@ -94,22 +71,5 @@ class WorkerProcess:
 
     async def stop(self) -> None:
         """SIGTERM the child (it drains like ``sojourn worker``), SIGKILL it past the grace."""
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
         timeout = self.settings.worker_shutdown_seconds + STOP_MARGIN
-        try:
-            await asyncio.wait_for(process.wait(), timeout)
-        except TimeoutError:
-            log.warning("worker process ignored SIGTERM; killing it", pid=process.pid)
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-        except asyncio.CancelledError:
-            # A second Ctrl-C: no more waiting, but no orphan either.
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            raise
-        log.info("worker process stopped", pid=process.pid, exit=process.returncode)
+        await terminate(self.process, timeout, "worker process")
