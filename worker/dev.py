@@ -34,6 +34,7 @@ from worker.serve import (
     connect_when_ready,
     describe_end,
     ensure_port_free,
+    ensure_schedules,
     ensure_search_attributes,
     gateway_server,
     serve_gateway,
@@ -282,7 +283,10 @@ async def _run_stack(
         stack.push_async_callback(store.close)
         await store.migrate()
 
-        # Migrated above, before the child starts: two processes never race a migration.
+        # Migrated and scheduled here, before the child starts: two processes never race a
+        # migration, and the schedules exist once the gateway answers (the child, being
+        # `sojourn worker`, ensures them again, which changes nothing).
+        await ensure_schedules(client, settings)
         worker = WorkerProcess(settings)
         stack.push_async_callback(worker.stop)
         await worker.start()
