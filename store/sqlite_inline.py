@@ -15,6 +15,12 @@ meanwhile, including the coroutine that holds the lock and is about to commit. S
 busy handler does the same sleeps but would block the loop: with every connection of a
 process on one thread, a writer would then wait for a holder that can never run.
 
+Writers of one process queue for the file in order instead (:class:`_Gate`): the first write
+statement of a transaction waits for the gate, an ``asyncio.Lock`` per database file and event
+loop, held until the transaction ends. In-process writers then hand the lock on without sleeping
+(the retries' 1–50 ms pauses were most of a relay's routing mark under load); the retry remains
+for writers in other processes (``sojourn worker`` beside the gateway, the CLI).
+
 Use :func:`dbapi` as ``create_async_engine(url, module=dbapi())`` (see :mod:`store.db`).
 """
 
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -33,6 +40,28 @@ LOCK_WAIT = 30.0  # seconds a statement waits for the write lock, as the threade
 FIRST_PAUSE = 0.001
 LONGEST_PAUSE = 0.05
 SQLITE_BUSY = 5  # the primary code; SQLITE_BUSY_SNAPSHOT (517) cannot be waited out
+
+
+# Statements that take the write lock (Python's sqlite3 opens a transaction before DML), or
+# open a transaction that will (``BEGIN IMMEDIATE`` before a read-modify-write).
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "BEGIN")
+
+
+def _writes(sql: str) -> bool:
+    return sql.lstrip()[:7].upper().startswith(WRITES)
+
+
+class _Gate:
+    """One ``asyncio.Lock`` per database file and event loop: this process's writers in order."""
+
+    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    def lock(cls, database: str) -> asyncio.Lock:
+        per_loop = cls._locks.setdefault(asyncio.get_running_loop(), {})
+        return per_loop.setdefault(database, asyncio.Lock())
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -57,7 +86,8 @@ async def _retrying(call: Callable[[], Any]) -> Any:
 class Cursor:
     """aiosqlite's cursor, inline."""
 
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, owner: Connection, cursor: sqlite3.Cursor) -> None:
+        self._owner = owner
         self._cursor = cursor
 
     async def __aenter__(self) -> Cursor:
@@ -68,12 +98,12 @@ class Cursor:
 
     async def execute(self, sql: str, parameters: Any = None) -> Cursor:
         args = (sql,) if parameters is None else (sql, parameters)
-        await _retrying(lambda: self._cursor.execute(*args))
+        await self._owner.run(sql, lambda: self._cursor.execute(*args))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
         rows = list(parameters)  # a generator must survive a retry
-        await _retrying(lambda: self._cursor.executemany(sql, rows))
+        await self._owner.run(sql, lambda: self._cursor.executemany(sql, rows))
         return self
 
     async def fetchone(self) -> Any:
@@ -118,15 +148,15 @@ class Cursor:
 class _CursorCall:
     """What ``connection.cursor()`` returns: awaitable, or entered as a context (as aiosqlite)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
+    def __init__(self, owner: Connection) -> None:
+        self._owner = owner
         self._cursor: Cursor | None = None
 
     def __await__(self) -> Any:
         return self.__aenter__().__await__()
 
     async def __aenter__(self) -> Cursor:
-        self._cursor = Cursor(self._connection.cursor())
+        self._cursor = Cursor(self._owner, self._owner._conn.cursor())
         return self._cursor
 
     async def __aexit__(self, *_: object) -> None:
@@ -153,9 +183,43 @@ class _Immediate:
 class Connection:
     """aiosqlite's connection, inline; ``_connection`` is None once closed."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, database: str) -> None:
         self._connection: sqlite3.Connection | None = connection
         self._tx = _Immediate()
+        # An in-memory database is private to its connection: nobody to queue behind.
+        self._database = None if database in ("", ":memory:") else database
+        self._gate: asyncio.Lock | None = None  # held from the first write to the end
+
+    async def run(self, sql: str, call: Callable[[], Any]) -> Any:
+        """Run a statement; a write first takes this process's gate for the database.
+
+        Only outside a transaction: one that is open already may hold SQLite's lock, and
+        waiting for the gate then could wait for a writer that waits for us.
+        """
+        if (
+            self._gate is None
+            and self._database is not None
+            and not self._conn.in_transaction
+            and _writes(sql)
+        ):
+            gate = _Gate.lock(self._database)
+            try:
+                await asyncio.wait_for(gate.acquire(), LOCK_WAIT)
+            except TimeoutError:
+                raise sqlite3.OperationalError("database is locked") from None
+            self._gate = gate
+        try:
+            return await _retrying(call)
+        finally:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Hand the gate on once no transaction holds the write lock any more."""
+        if self._gate is not None and (
+            self._connection is None or not self._connection.in_transaction
+        ):
+            gate, self._gate = self._gate, None
+            gate.release()
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -164,7 +228,8 @@ class Connection:
         return self._connection
 
     def cursor(self) -> _CursorCall:
-        return _CursorCall(self._conn)
+        self._conn  # noqa: B018 - fails on a closed connection, as aiosqlite's does
+        return _CursorCall(self)
 
     async def execute(self, sql: str, parameters: Any = None) -> Cursor:
         cursor = await self.cursor()
@@ -179,21 +244,26 @@ class Connection:
 
     async def commit(self) -> None:
         connection = self._conn
-        await _retrying(connection.commit)
+        try:
+            await _retrying(connection.commit)
+        finally:
+            self._settle()
 
     async def rollback(self) -> None:
-        self._conn.rollback()
+        try:
+            self._conn.rollback()
+        finally:
+            self._settle()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
-            connection.close()
+        self.stop()
 
     def stop(self) -> None:
         """Close at once (SQLAlchemy's terminate); nothing runs elsewhere to stop."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
             connection.close()
+        self._settle()
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._conn.create_function(*args, **kwargs)
@@ -226,7 +296,7 @@ class _Opening:
     async def _open(self) -> Connection:
         # timeout=0: SQLite must never sleep on the loop's thread; _retrying waits instead.
         connection = sqlite3.connect(self._database, timeout=0, **self._kwargs)
-        return Connection(connection)
+        return Connection(connection, str(self._database))
 
 
 def connect(database: str, *, timeout: float = LOCK_WAIT, **kwargs: Any) -> _Opening:

@@ -93,3 +93,27 @@ async def test_another_process_holding_the_lock_is_waited_for(
     other.close()
     await asyncio.wait_for(waiting, 5)
     assert await _values(engine) == [1, 2]
+
+
+async def test_writers_of_one_process_queue_without_meeting_the_lock(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy: list[Exception] = []
+    real = sqlite_inline._busy
+
+    def counting(exc: sqlite3.OperationalError) -> bool:
+        busy.append(exc)
+        return real(exc)
+
+    monkeypatch.setattr(sqlite_inline, "_busy", counting)
+
+    async def write(n: int) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f"INSERT INTO t VALUES ({n})"))
+            await asyncio.sleep(0.01)  # yields to the others while holding the lock
+            await conn.execute(sa.text(f"INSERT INTO t VALUES ({n + 100})"))
+
+    await asyncio.gather(*(write(n) for n in range(10)))
+
+    assert busy == []  # handed on in order, never retried
+    assert await _values(engine) == sorted([*range(10), *range(100, 110)])
