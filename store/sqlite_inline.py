@@ -10,10 +10,10 @@ the local file takes microseconds, less than the hand-off did.
 
 The one wait SQLite can impose is its write lock. Connections open with a busy timeout of zero,
 and a statement that finds the lock taken is retried here after an ``asyncio.sleep`` (1 ms
-doubling to 50 ms, for at most :data:`LOCK_WAIT` seconds), so the loop serves everyone else
-meanwhile, including the coroutine that holds the lock and is about to commit. SQLite's own
-busy handler does the same sleeps but would block the loop: with every connection of a
-process on one thread, a writer would then wait for a holder that can never run.
+doubling to 50 ms, for at most the connection's ``timeout``, sqlite3's own argument), so the
+loop serves everyone else meanwhile, including the coroutine that holds the lock and is about
+to commit. SQLite's own busy handler does the same sleeps but would block the loop: with every
+connection of a process on one thread, a writer would then wait for a holder that can never run.
 
 Writers of one process queue for the file in order instead (:class:`_Gate`): the first write
 statement of a transaction waits for the gate, an ``asyncio.Lock`` per database file and event
@@ -36,7 +36,7 @@ from typing import Any
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 
-LOCK_WAIT = 30.0  # seconds a statement waits for the write lock, as the threaded driver did
+LOCK_WAIT = 5.0  # sqlite3's default timeout: seconds a statement waits for the write lock
 FIRST_PAUSE = 0.001
 LONGEST_PAUSE = 0.05
 SQLITE_BUSY = 5  # the primary code; SQLITE_BUSY_SNAPSHOT (517) cannot be waited out
@@ -68,10 +68,10 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == SQLITE_BUSY
 
 
-async def _retrying(call: Callable[[], Any]) -> Any:
+async def _retrying(call: Callable[[], Any], lock_wait: float) -> Any:
     """``call()``, again after a pause whenever another connection holds the write lock."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + LOCK_WAIT
+    deadline = loop.time() + lock_wait
     pause = FIRST_PAUSE
     while True:
         try:
@@ -183,8 +183,11 @@ class _Immediate:
 class Connection:
     """aiosqlite's connection, inline; ``_connection`` is None once closed."""
 
-    def __init__(self, connection: sqlite3.Connection, database: str) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, database: str, lock_wait: float = LOCK_WAIT
+    ) -> None:
         self._connection: sqlite3.Connection | None = connection
+        self._lock_wait = lock_wait
         self._tx = _Immediate()
         # An in-memory database is private to its connection: nobody to queue behind.
         self._database = None if database in ("", ":memory:") else database
@@ -204,12 +207,12 @@ class Connection:
         ):
             gate = _Gate.lock(self._database)
             try:
-                await asyncio.wait_for(gate.acquire(), LOCK_WAIT)
+                await asyncio.wait_for(gate.acquire(), self._lock_wait)
             except TimeoutError:
                 raise sqlite3.OperationalError("database is locked") from None
             self._gate = gate
         try:
-            return await _retrying(call)
+            return await _retrying(call, self._lock_wait)
         finally:
             self._settle()
 
@@ -245,7 +248,7 @@ class Connection:
     async def commit(self) -> None:
         connection = self._conn
         try:
-            await _retrying(connection.commit)
+            await _retrying(connection.commit, self._lock_wait)
         finally:
             self._settle()
 
@@ -285,8 +288,9 @@ class _Opening:
     """What :func:`connect` returns: awaited, the open connection. ``_thread`` is there because
     SQLAlchemy marks aiosqlite's thread a daemon; this driver has none."""
 
-    def __init__(self, database: str, kwargs: dict[str, Any]) -> None:
+    def __init__(self, database: str, lock_wait: float, kwargs: dict[str, Any]) -> None:
         self._database = database
+        self._lock_wait = lock_wait
         self._kwargs = kwargs
         self._thread = SimpleNamespace(daemon=True)
 
@@ -296,15 +300,14 @@ class _Opening:
     async def _open(self) -> Connection:
         # timeout=0: SQLite must never sleep on the loop's thread; _retrying waits instead.
         connection = sqlite3.connect(self._database, timeout=0, **self._kwargs)
-        return Connection(connection, str(self._database))
+        return Connection(connection, str(self._database), self._lock_wait)
 
 
 def connect(database: str, *, timeout: float = LOCK_WAIT, **kwargs: Any) -> _Opening:
-    """Open ``database`` (awaitable). ``timeout`` is accepted for sqlite3's signature; the wait
-    for the write lock is :data:`LOCK_WAIT`, one bound for the process."""
-    del timeout
+    """Open ``database`` (awaitable); ``timeout``, as in sqlite3, bounds each statement's wait
+    for the write lock (``store.db`` passes 30 s)."""
     kwargs["check_same_thread"] = False  # the pool may close a connection from a GC hook
-    return _Opening(database, kwargs)
+    return _Opening(database, timeout, kwargs)
 
 
 def _module() -> SimpleNamespace:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from store import sqlite_inline
 from store.db import create_engine
@@ -55,14 +55,40 @@ async def test_a_writer_waits_for_the_lock_while_the_holder_commits(engine: Asyn
     assert await _values(engine) == [1, 2]
 
 
-async def test_the_wait_is_bounded(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_inline, "LOCK_WAIT", 0.2)
-    async with engine.connect() as holder:
-        await holder.execute(sa.text("INSERT INTO t VALUES (1)"))
+async def test_the_wait_is_bounded_by_the_connections_timeout(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """sqlite3's ``timeout`` bounds the wait, for a writer of this process (the gate) and of
+    another (the retries) alike."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}"
+    impatient = create_async_engine(
+        url, module=sqlite_inline.dbapi(), connect_args={"timeout": 0.2}
+    )
+
+    async def write() -> None:
+        async with impatient.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO t VALUES (2)"))
+
+    loop = asyncio.get_running_loop()
+    try:
+        async with engine.connect() as holder:
+            await holder.execute(sa.text("INSERT INTO t VALUES (1)"))
+            started = loop.time()
+            with pytest.raises(OperationalError, match="database is locked"):
+                await write()
+            assert 0.2 <= loop.time() - started < 5
+            await holder.commit()
+
+        other = sqlite3.connect(tmp_path / "inline.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        started = loop.time()
         with pytest.raises(OperationalError, match="database is locked"):
-            async with engine.begin() as conn:
-                await conn.execute(sa.text("INSERT INTO t VALUES (2)"))
-        await holder.commit()
+            await write()
+        assert 0.2 <= loop.time() - started < 5
+        other.execute("ROLLBACK")
+        other.close()
+    finally:
+        await impatient.dispose()
     assert await _values(engine) == [1]
 
 
