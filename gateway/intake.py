@@ -234,13 +234,16 @@ class Intake:
         records = [record for _, _, record in plain]
         # No look-up first: the insert itself refuses a known messageId, and a plain call
         # has no other effect that a duplicate could repeat.
-        relayed = [self.relevance(record.name) for record in records]
-        news = await self.store.events.append_many(records, routed=[not r for r in relayed])
-        for (index, kind, record), new, relay in zip(plain, news, relayed, strict=True):
-            if new:
+        appended = await self.store.events.append_many(
+            records,
+            routed=[not self.relevance(record.name) for record in records],
+            unless_running=[self.relevance.only_if_running(record.name) for record in records],
+        )
+        for (index, kind, record), outcome in zip(plain, appended, strict=True):
+            if outcome.new:
                 metrics.event_received(kind, record.name)
-            accepted = Accepted(message_id=record.message_id, duplicate=not new)
-            results[index] = Stored(accepted, routable=new and relay, contact_id=record.contact_id)
+            accepted = Accepted(message_id=record.message_id, duplicate=not outcome.new)
+            results[index] = Stored(accepted, routable=outcome.relay, contact_id=record.contact_id)
         plain.clear()
 
     async def _store_one(

@@ -87,11 +87,11 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.contacts = ContactRepo(engine)
-        self.events = EventRepo(engine)
+        self.presence = PresenceRepo(engine)
+        self.events = EventRepo(engine, self.presence)
         self.consent = ConsentRepo(engine)
         self.messages = MessageRepo(engine)
         self.identities = IdentityRepo(engine)
-        self.presence = PresenceRepo(engine)
         self.catalog = CatalogRepo(engine)
         self.experiments = ExperimentRepo(engine)
         self.outcomes = OutcomeReads(engine)

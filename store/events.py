@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,9 +23,20 @@ from store._sql import now, reads, upsert, utc
 from store.computed import event_update
 from store.contacts import ensure_stmt
 from store.grouped import GroupCommit
+from store.presence import PresenceRepo
 from store.records import EventRecord
 from store.schema import events
 from store.segments import ladder
+
+# One event to append: its column values, and the journeys whose absence stores it as routed.
+_Append = tuple[dict[str, Any], tuple[str, ...]]
+
+
+class Appended(NamedTuple):
+    """What appending one event did."""
+
+    new: bool  # False: its messageId was known, nothing was stored
+    relay: bool  # stored unrouted: the relay has it to route
 
 
 def _record(row: sa.Row) -> EventRecord:
@@ -38,9 +49,10 @@ def _record(row: sa.Row) -> EventRecord:
 class EventRepo:
     """Events by ``messageId``: stored once, routed once."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, presence: PresenceRepo | None = None) -> None:
         self._engine = engine
         self._reads = reads(engine)
+        self._presence = presence or PresenceRepo(engine)
         grouped = engine.dialect.name == "sqlite"
         self._appends = GroupCommit(engine, self._insert) if grouped else None
         # Built once, executed with parameters: storing an event does not rebuild (and re-key
@@ -58,7 +70,12 @@ class EventRepo:
         values["routed_at"] = now() if routed else None
         return values
 
-    async def _insert(self, conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    async def _insert(self, conn: AsyncConnection, item: _Append) -> Appended:
+        values, unless_running = item
+        if unless_running and await self._presence.quiet(
+            conn, values["contact_id"], unless_running
+        ):
+            values = {**values, "routed_at": now()}
         new = bool((await conn.execute(self._insert_stmt, values)).rowcount)
         if new:
             # Same transaction: the recent-event ladder whole-base rules read stays exact.
@@ -70,28 +87,39 @@ class EventRepo:
             contact_id, at = values["contact_id"], values["timestamp"]
             await conn.execute(self._ensure, {"ensure_id": contact_id, "ensure_at": at})
             await conn.execute(*event_update(contact_id, values["name"], values["properties"], at))
-        return new
+        return Appended(new, relay=new and values["routed_at"] is None)
 
     async def append(self, event: EventRecord, *, routed: bool = False) -> bool:
         """Store ``event`` unless its ``message_id`` is known; True when it was new."""
-        [new] = await self.append_many([event], routed=[routed])
-        return new
+        [appended] = await self.append_many([event], routed=[routed])
+        return appended.new
 
     async def append_many(
-        self, records: Sequence[EventRecord], *, routed: Sequence[bool] | None = None
-    ) -> list[bool]:
-        """Store ``records`` in this order (as :meth:`append` each); which ones were new.
+        self,
+        records: Sequence[EventRecord],
+        *,
+        routed: Sequence[bool] | None = None,
+        unless_running: Sequence[Sequence[str]] | None = None,
+    ) -> list[Appended]:
+        """Store ``records`` in this order (as :meth:`append` each); per record whether it
+        was new and whether it waits for the relay.
 
         Args:
             routed: per record, whether it is stored as routed already (nothing to route).
+            unless_running: per record, journeys that would only be signalled with it: when
+                none of them may be running for its contact and the contact has no unrouted
+                event, it is stored as routed (:meth:`store.presence.PresenceRepo.quiet`).
         """
         flags = routed if routed is not None else [False] * len(records)
-        values = [self._values(r, f) for r, f in zip(records, flags, strict=True)]
+        journeys = unless_running if unless_running is not None else [()] * len(records)
+        items = [
+            (self._values(r, f), tuple(j)) for r, f, j in zip(records, flags, journeys, strict=True)
+        ]
         if self._appends is not None:
-            return await self._appends.submit_many(values)
+            return await self._appends.submit_many(items)
         async with self._engine.begin() as conn:
-            await ladder.lock_contacts(conn, [v["contact_id"] for v in values])
-            return [await self._insert(conn, v) for v in values]
+            await ladder.lock_contacts(conn, [values["contact_id"] for values, _ in items])
+            return [await self._insert(conn, item) for item in items]
 
     async def unrouted(self, limit: int = 100) -> list[EventRecord]:
         """The oldest events Temporal has not accepted yet, in arrival order."""

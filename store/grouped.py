@@ -68,6 +68,13 @@ class GroupCommit(Generic[T, R]):
         # it is committed anyway, like a request whose answer never arrived.
         return list(await asyncio.shield(asyncio.gather(*futures)))
 
+    async def _lock(self, conn: AsyncConnection) -> None:
+        # Take SQLite's write lock before the first statement: a write may read first (an
+        # event checks its contact's presence), and a deferred transaction that read and then
+        # meets another process's commit cannot write at all (SQLITE_BUSY_SNAPSHOT).
+        if self._engine.dialect.name == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+
     async def _drain(self) -> None:
         try:
             while self._waiting:
@@ -83,6 +90,7 @@ class GroupCommit(Generic[T, R]):
     async def _commit(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
             async with self._engine.begin() as conn:
+                await self._lock(conn)
                 results = [await self._apply(conn, item) for item, _ in group]
         except Exception as exc:
             if len(group) == 1:
@@ -91,6 +99,7 @@ class GroupCommit(Generic[T, R]):
             for item, future in group:  # one bad write must not fail its neighbours
                 try:
                     async with self._engine.begin() as conn:
+                        await self._lock(conn)
                         result = await self._apply(conn, item)
                 except Exception as one:
                     _settle(future, exc=one)

@@ -12,8 +12,15 @@ mix. This table remembers Temporal's "not running" answer instead, and is safe w
   ``absent``, only if no start counted since (``WHERE starts = read``): a start racing the
   failed signal, from another relay or a hand-over in the worker, always wins.
 - ``absent == starts`` means "not running, and nobody started it since": the event is skipped
-  without a call. No row means "unknown" and the journey is signalled, as before this table
-  existed (journeys running at the upgrade keep getting their events).
+  without a call.
+- No row means "never started" for a contact first seen after presence became complete
+  (``presence_since``, revision 0016: from the beginning on a database that was empty, else
+  from an hour after the upgrade). For an older contact it means "unknown", and the journey is
+  signalled, as before this table existed: journeys running at the upgrade keep their events.
+
+:meth:`PresenceRepo.quiet` answers the same question inside the transaction that stores an
+event, so the gateway can store one that only running journeys would read, and none is
+running, as routed already: no relay turn (``store.events.EventRepo.append_many``).
 
 A journey that ends on its own leaves its row saying "maybe running" until the next event finds
 it gone: one wasted call per journey run, never a skipped event.
@@ -23,11 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from store._sql import reads, upsert
+from store._sql import reads, upsert, utc
+from store.schema import contacts, events, presence_since
 from store.schema import journey_presence as presence
 
 
@@ -37,6 +46,9 @@ class Presence:
 
     starts: int
     absent: bool
+
+
+NEVER_STARTED = Presence(starts=0, absent=True)
 
 
 class PresenceRepo:
@@ -55,6 +67,29 @@ class PresenceRepo:
             set_={"absent": table.excluded.absent},
             where=presence.c.starts == table.excluded.starts,
         )
+        self._since: datetime | None | bool = False
+        self._since_read = False
+        contact: sa.BindParameter[str] = sa.bindparam("quiet_contact")
+        mine = sa.and_(
+            presence.c.contact_id == contact,
+            presence.c.journey.in_(sa.bindparam("quiet_journeys", expanding=True)),
+        )
+        # Built once, executed with parameters (it runs for every such event stored).
+        self._quiet = sa.select(
+            sa.exists()
+            .where(events.c.contact_id == contact, events.c.routed_at.is_(None))
+            .label("pending"),
+            sa.exists()
+            .where(
+                mine, sa.or_(presence.c.absent.is_(None), presence.c.absent != presence.c.starts)
+            )
+            .label("maybe_running"),
+            sa.select(sa.func.count()).where(mine).scalar_subquery().label("known"),
+            sa.select(contacts.c.created_at)
+            .where(contacts.c.id == contact)
+            .scalar_subquery()
+            .label("created_at"),
+        )
 
     async def starting(self, journey: str, contact_id: str) -> None:
         """Count a start of ``journey`` for ``contact_id``; call it before asking Temporal."""
@@ -63,18 +98,78 @@ class PresenceRepo:
                 self._start, {"journey": journey, "contact_id": contact_id, "starts": 1}
             )
 
+    async def _complete_since(self, conn: AsyncConnection) -> datetime | None | bool:
+        """``presence_since`` (None: always complete), read once; False: never complete (no
+        row, a database migrated by hand)."""
+        if not self._since_read:
+            since = (await conn.execute(sa.select(presence_since.c.since))).first()
+            self._since = False if since is None else utc(since.since)
+            self._since_read = True
+        return self._since
+
+    async def _complete(self, conn: AsyncConnection, created_at: datetime | None) -> bool:
+        """Whether every start of a contact created at ``created_at`` was counted."""
+        since = await self._complete_since(conn)
+        if since is False or created_at is None:
+            return False
+        return since is None or utc(created_at) > since  # type: ignore[operator]
+
+    async def _complete_if_new(self, conn: AsyncConnection, created_at: datetime | None) -> bool:
+        """:meth:`_complete`, where no profile means a contact first seen now (the event
+        being stored creates it; nobody could have started a journey for it before)."""
+        return await self._complete(conn, created_at or datetime.now(UTC))
+
     async def of(self, contact_id: str, journeys: Sequence[str]) -> dict[str, Presence]:
-        """What is known of these journeys of ``contact_id`` (a journey without a row is
-        missing: unknown, so possibly running)."""
-        stmt = sa.select(presence.c.journey, presence.c.starts, presence.c.absent).where(
-            presence.c.contact_id == contact_id, presence.c.journey.in_(list(journeys))
+        """What is known of these journeys of ``contact_id``; a journey missing from the
+        answer is unknown (possibly running). A journey without a row of a contact whose
+        presence is complete is answered as never started (``starts`` 0, absent)."""
+        # One row at least (the contact's creation), with each journey's row beside it.
+        one = sa.select(sa.literal(1).label("one")).subquery()
+        created = sa.select(contacts.c.created_at).where(contacts.c.id == contact_id)
+        stmt = sa.select(
+            created.scalar_subquery().label("created_at"),
+            presence.c.journey,
+            presence.c.starts,
+            presence.c.absent,
+        ).select_from(
+            one.outerjoin(
+                presence,
+                sa.and_(
+                    presence.c.contact_id == contact_id,
+                    presence.c.journey.in_(list(journeys)),
+                ),
+            )
         )
         async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return {
+            complete = bool(rows) and await self._complete(conn, rows[0].created_at)
+        known = {
             row.journey: Presence(starts=row.starts, absent=row.absent == row.starts)
             for row in rows
+            if row.journey is not None
         }
+        if complete:
+            for journey in journeys:
+                known.setdefault(journey, NEVER_STARTED)
+        return known
+
+    async def quiet(self, conn: AsyncConnection, contact_id: str, journeys: Sequence[str]) -> bool:
+        """Whether an event of ``contact_id`` that only ``journeys`` would read, if running,
+        needs no routing: the contact has no unrouted event (one before it could start one of
+        them, and this event must then follow it) and each journey is known not running.
+
+        Run it in the transaction that stores the event, before the insert: on PostgreSQL after
+        the contact's lock (``store.segments.ladder.lock_contacts``), on SQLite under the write
+        lock, so no event of the contact is stored in between.
+        """
+        row = (
+            await conn.execute(
+                self._quiet, {"quiet_contact": contact_id, "quiet_journeys": list(journeys)}
+            )
+        ).one()
+        if row.pending or row.maybe_running:
+            return False
+        return row.known == len(set(journeys)) or await self._complete_if_new(conn, row.created_at)
 
     async def not_running(self, journey: str, contact_id: str, starts: int | None) -> None:
         """Temporal found no running ``journey``; ``starts`` is the count read before asking

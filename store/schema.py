@@ -128,6 +128,16 @@ journey_presence = sa.Table(
     sa.Column("absent", sa.Integer, nullable=True),
 )
 
+# From when presence is complete (0016_presence_since): every start of a contact first seen
+# after ``since`` was counted, so a missing row means "never started", not "unknown". One row;
+# ``since`` NULL means from the beginning (the database was empty when presence arrived).
+presence_since = sa.Table(
+    "presence_since",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("since", When),
+)
+
 segment_enrollments = sa.Table(
     "segment_enrollments",
     metadata,

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import store.schema_messaging  # noqa: F401  (registers the messaging tables on the metadata)
 import store.schema_privacy  # noqa: F401  (and the privacy tables)
 from store import Store
-from store.schema import metadata
+from store._sql import utc
+from store.db import _alembic_config
+from store.schema import metadata, presence_since
+
+MARGIN = timedelta(hours=1)  # 0016_presence_since's
 
 
 def _differences(sync_conn: Any) -> list[Any]:
@@ -38,3 +46,31 @@ async def test_migrating_again_is_a_no_op(db: Store) -> None:
     await db.migrate()
     async with db.engine.connect() as conn:
         assert await conn.run_sync(_differences) == []
+
+
+async def test_presence_is_complete_from_the_start_only_on_a_database_without_contacts(
+    tmp_path: Path,
+) -> None:
+    """0016 records from when journey presence is complete: at once on an empty database,
+    an hour after the upgrade on one whose contacts may have journeys started uncounted."""
+    empty = Store.from_url(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    used = Store.from_url(f"sqlite+aiosqlite:///{tmp_path / 'used.db'}")
+    try:
+        await empty.migrate()
+        async with used.engine.begin() as conn:
+            await conn.run_sync(
+                lambda sync: command.upgrade(_alembic_config(sync), "0015_presence")
+            )
+        await used.contacts.ensure("c-before", datetime.now(UTC))
+        before = datetime.now(UTC)
+        await used.migrate()
+        for store, expected in ((empty, None), (used, before + MARGIN)):
+            async with store.engine.connect() as conn:
+                [row] = (await conn.execute(sa.select(presence_since))).all()
+            if expected is None:
+                assert row.since is None
+            else:
+                assert abs(utc(row.since) - expected) < timedelta(minutes=1)  # type: ignore[operator]
+    finally:
+        await empty.close()
+        await used.close()

@@ -4,7 +4,7 @@ wait on an event a journey does not listen to fails loudly."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -15,6 +15,8 @@ from temporalio.worker import Worker
 
 from journeys.registry import ALL
 from journeys.welcome import Welcome
+from store import Store
+from store.schema import presence_since
 from tests.workflows.conftest import Harness
 from tests.workflows.sample_journeys import Dynamic
 from workflows import Journey, days, journey
@@ -77,33 +79,60 @@ class _CountingClient:
         return getattr(self._client, name)
 
 
-async def test_a_journey_temporal_said_is_not_running_costs_no_call_until_it_starts(
-    harness: Harness,
-) -> None:
+def _opened() -> Event:
+    return Event(message_id=uuid.uuid4().hex, name="Email Opened")
+
+
+def _counted(harness: Harness, store: Store) -> tuple[Router, _CountingClient]:
     client = _CountingClient(harness.client)
     router = Router(
         cast(Client, client),
         list(harness.router.journeys.values()),
         harness.router.task_queue,
-        presence=harness.store.presence,
+        presence=store.presence,
     )
+    return router, client
 
-    def opened() -> Event:
-        return Event(message_id=uuid.uuid4().hex, name="Email Opened")
 
+async def test_a_journey_never_started_costs_no_call_until_it_starts(harness: Harness) -> None:
+    # Every start on this store was counted (it was empty when presence arrived).
+    router, client = _counted(harness, harness.store)
     listening = router.listeners("Email Opened")
     assert "welcome" in listening
-    first = await router.route(harness.contact, opened())
+    first = await router.route(harness.contact, _opened())
+    assert set(listening) <= set(first.skipped)
+    assert client.handles == 0
+
+    entered = await router.route(harness.contact, Event(message_id="m-signup", name="Signed Up"))
+    assert entered.started == ["welcome"]
+    second = await router.route(harness.contact, _opened())
+    assert second.signalled == ["welcome"]  # started since: signalled, the rest not
+    assert client.handles == 1
+
+
+async def test_after_an_upgrade_a_journey_temporal_said_is_not_running_costs_no_call(
+    harness: Harness,
+) -> None:
+    # The contact was seen before presence was complete: its journeys may have been started
+    # uncounted, so Temporal is asked once per journey, and the answer remembered.
+    async with harness.store.engine.begin() as conn:
+        await conn.execute(
+            presence_since.update().values(since=datetime.now(UTC) + timedelta(hours=1))
+        )
+    upgraded = Store(harness.store.engine)
+    router, client = _counted(harness, upgraded)
+    listening = router.listeners("Email Opened")
+    first = await router.route(harness.contact, _opened())
     assert "welcome" in first.skipped
     assert client.handles == len(listening)  # asked Temporal once per listening journey
 
-    second = await router.route(harness.contact, opened())
+    second = await router.route(harness.contact, _opened())
     assert "welcome" in second.skipped
     assert client.handles == len(listening)  # remembered: no call at all
 
     entered = await router.route(harness.contact, Event(message_id="m-signup", name="Signed Up"))
     assert entered.started == ["welcome"]
-    third = await router.route(harness.contact, opened())
+    third = await router.route(harness.contact, _opened())
     assert third.signalled == ["welcome"]  # started since: signalled again, the rest not
     assert client.handles == len(listening) + 1
 
