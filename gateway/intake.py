@@ -251,7 +251,7 @@ class Intake:
     ) -> Stored:
         """Store a call with effects beyond the log (profile, identities, consent)."""
         message_id = call.message_id or str(uuid.uuid4())
-        if call.message_id and await self.store.events.get(message_id) is not None:
+        if call.message_id and await self.store.events.known(message_id):
             return Stored(Accepted(message_id=message_id, duplicate=True))
         at, original = event_time(call, received_at, sent_at)
         contact_id, known = await self._contact(call, at)

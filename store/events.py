@@ -61,6 +61,9 @@ class EventRepo:
         self._ladder = ladder.refresh(sa.bindparam("ladder_contact"), sa.bindparam("ladder_name"))
         self._ensure = ensure_stmt(engine, sa.bindparam("ensure_id"), sa.bindparam("ensure_at"))
         self._marks = GroupCommit(engine, self._mark) if grouped else None
+        self._known = (
+            sa.select(events.c.seq).where(events.c.message_id == sa.bindparam("known_id")).limit(1)
+        )
 
     def _values(self, event: EventRecord, routed: bool) -> dict[str, Any]:
         values = event.model_dump(exclude={"seq"})
@@ -192,6 +195,11 @@ class EventRepo:
         )
         async with self._engine.begin() as conn:
             await conn.execute(stmt)
+
+    async def known(self, message_id: str) -> bool:
+        """Whether an event with this ``messageId`` is stored (a duplicate's cheap check)."""
+        async with self._reads.connect() as conn:
+            return (await conn.execute(self._known, {"known_id": message_id})).first() is not None
 
     async def get(self, message_id: str) -> EventRecord | None:
         """One event by ``messageId``."""

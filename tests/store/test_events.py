@@ -115,3 +115,10 @@ async def test_the_per_event_refresh_ranks_as_the_full_backfill_does(db: Store) 
         for stmt in ladder.backfill():
             await conn.execute(stmt)
     assert await _ladder(db) == incremental
+
+
+async def test_known_tells_a_stored_message_id_from_a_new_one(db: Store) -> None:
+    assert not await db.events.known("m-known")
+    await db.events.append(ev("m-known", "Page Viewed", T0))
+    assert await db.events.known("m-known")
+    assert not await db.events.known("m-other")
