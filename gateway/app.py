@@ -72,6 +72,7 @@ def create_app(
                     router_factory or default_router_factory(settings, active), active, CATALOG
                 ),
                 interval=settings.relay_interval_seconds,
+                concurrency=settings.relay_concurrency,
             )
             app.state.store = active
             app.state.relay = relay

@@ -75,6 +75,9 @@ class Settings(BaseSettings, PolicyFields, ChannelFields):
     secret_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     secret_key: str = Field(default=PLACEHOLDER_SECRET, repr=False)
     relay_interval_seconds: float = 2.0
+    # Contacts the relay routes at once. A lane spends most of a turn awaiting Temporal and
+    # the store, so lanes are cheap; 16 let a 500-a-second mix queue seconds behind them.
+    relay_concurrency: int = Field(default=64, ge=1)
     # Seconds of journey time per real second, to try long journeys on `make dev` (3600: an
     # hour a second); scales sleeps, waits and frequency caps, never moments (workflows/clock.py).
     dev_time_scale: float = Field(default=1.0, gt=0)

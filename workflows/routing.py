@@ -5,7 +5,7 @@ every other event signals the contact's running journeys that listen to it
 (:attr:`workflows.spec.JourneySpec.listens_to`) and skips the rest without a call to Temporal,
 so a journey's history holds only signals it reads, and events nobody listens to cost nothing.
 With a presence table (:mod:`store.presence`), a journey Temporal already said is not running,
-and that nobody started since, is skipped without a call too.
+and that nobody started since, or that was never started, is skipped without a call too.
 """
 
 from __future__ import annotations

@@ -11,10 +11,12 @@ from typing import Any
 
 from temporalio.service import RPCError, RPCStatusCode
 
+from gateway.app import create_app
 from gateway.relay import EventRouter, Relay
 from store import Store
 from store.records import EventRecord
 from tests.gateway.conftest import FakeRouter, eventually
+from worker.settings import Settings
 
 
 async def append(store: Store, message_id: str, contact_id: str = "u-r", **extra: object) -> None:
@@ -355,3 +357,18 @@ async def test_a_kick_with_contacts_routes_them_without_waiting_for_a_scan(
 
     assert router.calls == [("u-direct", "m-direct")]
     assert await relay.claims.holder("u-direct") is None  # released after the turn
+
+
+async def test_the_gateway_routes_as_many_contacts_at_once_as_its_settings_say(
+    fast_settings: Settings, store: Store, fake_router: FakeRouter
+) -> None:
+    app = create_app(
+        fast_settings.model_copy(update={"relay_concurrency": 7}),
+        store=store,
+        router_factory=fake_router.factory(),
+    )
+    async with app.router.lifespan_context(app):
+        relay: Relay = app.state.relay
+        assert relay.concurrency == 7
+        lanes = [t for t in asyncio.all_tasks() if t.get_name().startswith("sojourn-relay-lane-")]
+        assert len(lanes) == 7
