@@ -31,11 +31,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store._sql import reads, upsert, utc
+from store.grouped import GroupCommit
 from store.schema import contacts, events, presence_since
 from store.schema import journey_presence as presence
 
@@ -67,6 +69,11 @@ class PresenceRepo:
             set_={"absent": table.excluded.absent},
             where=presence.c.starts == table.excluded.starts,
         )
+        # On SQLite, the relay lanes' presence writes share transactions (store/grouped.py),
+        # as the event log's appends and marks do: a burst of entries is a few commits.
+        self._writes: GroupCommit[tuple[Any, dict[str, Any]], None] | None = (
+            GroupCommit(engine, self._write) if engine.dialect.name == "sqlite" else None
+        )
         self._since: datetime | None | bool = False
         self._since_read = False
         contact: sa.BindParameter[str] = sa.bindparam("quiet_contact")
@@ -91,12 +98,19 @@ class PresenceRepo:
             .label("created_at"),
         )
 
+    async def _write(self, conn: AsyncConnection, write: tuple[Any, dict[str, Any]]) -> None:
+        await conn.execute(*write)
+
+    async def _submit(self, statement: Any, params: dict[str, Any]) -> None:
+        if self._writes is not None:
+            await self._writes.submit((statement, params))
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(statement, params)
+
     async def starting(self, journey: str, contact_id: str) -> None:
         """Count a start of ``journey`` for ``contact_id``; call it before asking Temporal."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                self._start, {"journey": journey, "contact_id": contact_id, "starts": 1}
-            )
+        await self._submit(self._start, {"journey": journey, "contact_id": contact_id, "starts": 1})
 
     async def _complete_since(self, conn: AsyncConnection) -> datetime | None | bool:
         """``presence_since`` (None: always complete), read once; False: never complete (no
@@ -175,8 +189,7 @@ class PresenceRepo:
         """Temporal found no running ``journey``; ``starts`` is the count read before asking
         (None: there was no row, no start counted). Ignored if a start was counted since."""
         count = starts or 0
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                self._absent,
-                {"journey": journey, "contact_id": contact_id, "starts": count, "absent": count},
-            )
+        await self._submit(
+            self._absent,
+            {"journey": journey, "contact_id": contact_id, "starts": count, "absent": count},
+        )
