@@ -2,8 +2,9 @@
 
 They are stored on ``contacts`` rather than derived at query time so that rules such as
 "spent more than 500" or "no click for 15 days" read one row per contact. Two ways keep them
-right: :func:`event_update` updates them in the transaction that appends a track event (the
-gateway's path), and :func:`recompute` rebuilds them from the whole log in one statement (bulk
+right: :func:`event_upsert` updates them in the transaction that appends a track event (the
+gateway's path; it creates the profile of a contact the event is the first of, in the same
+statement), :func:`event_update` where the profile is known to exist (merging identities), and :func:`recompute` rebuilds them from the whole log in one statement (bulk
 loads, repairs).
 """
 
@@ -14,6 +15,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from store.jsonsql import typed
 from store.schema import When, contacts, events
@@ -43,10 +45,8 @@ def _earliest(col: Any, at: Any) -> Any:
     return sa.case((sa.or_(col.is_(None), col > at), at), else_=col)
 
 
-@cache
-def _update_for(name: str) -> Any:
-    """The ``UPDATE`` for one kind of event (an order, an open, a click, any other), built
-    once with parameters: the gateway runs one per stored event."""
+def _folded(name: str) -> dict[str, Any]:
+    """Column -> expression folding one event of kind ``name`` into an existing profile."""
     ts = sa.bindparam("computed_at", type_=When)
     c = contacts.c
     values: dict[str, Any] = {"last_seen_at": _latest(c.last_seen_at, ts)}
@@ -62,7 +62,59 @@ def _update_for(name: str) -> Any:
         values["last_email_open_at"] = _latest(c.last_email_open_at, ts)
     elif name == CLICKED:
         values["last_email_click_at"] = _latest(c.last_email_click_at, ts)
-    return contacts.update().where(c.id == sa.bindparam("computed_id")).values(**values)
+    return values
+
+
+@cache
+def _update_for(name: str) -> Any:
+    """The ``UPDATE`` for one kind of event (an order, an open, a click, any other), built
+    once with parameters: the gateway runs one per stored event."""
+    return (
+        contacts.update()
+        .where(contacts.c.id == sa.bindparam("computed_id"))
+        .values(**_folded(name))
+    )
+
+
+@cache
+def _upsert_for(dialect: str, name: str) -> Any:
+    """:func:`_update_for` fused with the creation of a contact first seen by this event:
+    one ``INSERT … ON CONFLICT DO UPDATE`` instead of an insert-or-nothing and an update."""
+    ts = sa.bindparam("computed_at", type_=When)
+    c = contacts.c
+    first: dict[str, Any] = dict(
+        id=sa.bindparam("computed_id"),
+        traits={},
+        trait_times={},
+        tags=[],
+        interests=[],
+        created_at=ts,
+        updated_at=ts,
+        last_seen_at=ts,
+    )
+    if name == ORDER:
+        amount = sa.bindparam("computed_amount", type_=c.total_spent.type)
+        first.update(order_count=1, total_spent=amount, first_order_at=ts, last_order_at=ts)
+    elif name == OPENED:
+        first["last_email_open_at"] = ts
+    elif name == CLICKED:
+        first["last_email_click_at"] = ts
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(contacts)
+        .values(**first)
+        .on_conflict_do_update(index_elements=[c.id], set_=_folded(name))
+    )
+
+
+def event_upsert(
+    dialect: str, contact_id: str, name: str, properties: dict[str, Any], at: datetime
+) -> tuple[Any, dict[str, Any]]:
+    """``(statement, parameters)`` creating the contact if new and folding one new track event
+    into its computed fields (:func:`event_update` for a contact known to exist)."""
+    _, params = event_update(contact_id, name, properties, at)
+    kind = name if name in (ORDER, OPENED, CLICKED) else ""
+    return _upsert_for(dialect, kind), params
 
 
 def event_update(

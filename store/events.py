@@ -20,8 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store._sql import now, reads, upsert, utc
-from store.computed import event_update
-from store.contacts import ensure_stmt
+from store.computed import event_upsert
 from store.grouped import GroupCommit
 from store.presence import PresenceRepo
 from store.records import EventRecord
@@ -59,7 +58,7 @@ class EventRepo:
         # for SQLAlchemy's compiled cache) the same expressions every time.
         self._insert_stmt = upsert(engine, events).on_conflict_do_nothing()
         self._ladder = ladder.refresh(sa.bindparam("ladder_contact"), sa.bindparam("ladder_name"))
-        self._ensure = ensure_stmt(engine, sa.bindparam("ensure_id"), sa.bindparam("ensure_at"))
+        self._dialect = engine.dialect.name
         self._marks = GroupCommit(engine, self._mark) if grouped else None
         self._known = (
             sa.select(events.c.seq).where(events.c.message_id == sa.bindparam("known_id")).limit(1)
@@ -87,9 +86,16 @@ class EventRepo:
                 await conn.execute(refresh, which)
         if new and values["type"] == "track":
             # Same transaction: a computed field never misses or double-counts an event.
-            contact_id, at = values["contact_id"], values["timestamp"]
-            await conn.execute(self._ensure, {"ensure_id": contact_id, "ensure_at": at})
-            await conn.execute(*event_update(contact_id, values["name"], values["properties"], at))
+            # The profile is created here when the event is the contact's first.
+            await conn.execute(
+                *event_upsert(
+                    self._dialect,
+                    values["contact_id"],
+                    values["name"],
+                    values["properties"],
+                    values["timestamp"],
+                )
+            )
         return Appended(new, relay=new and values["routed_at"] is None)
 
     async def append(self, event: EventRecord, *, routed: bool = False) -> bool:
