@@ -1,11 +1,11 @@
 """Computed profile fields (orders, spend, last seen, last open/click) derived from events.
 
 They are stored on ``contacts`` rather than derived at query time so that rules such as
-"spent more than 500" or "no click for 15 days" read one row per contact. Two ways keep them
-right: :func:`event_upsert` updates them in the transaction that appends a track event (the
-gateway's path; it creates the profile of a contact the event is the first of, in the same
-statement), :func:`event_update` where the profile is known to exist (merging identities), and :func:`recompute` rebuilds them from the whole log in one statement (bulk
-loads, repairs).
+"spent more than 500" or "no click for 15 days" read one row per contact. Three ways keep
+them right: :func:`event_upsert` updates them in the transaction that appends a track event
+(the gateway's path; for a contact's first event it creates the profile in the same statement),
+:func:`event_update` does where the profile is known to exist (merging identities), and
+:func:`recompute` rebuilds them from the whole log in one statement (bulk loads, repairs).
 """
 
 from __future__ import annotations

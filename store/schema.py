@@ -126,6 +126,8 @@ journey_presence = sa.Table(
     sa.Column("contact_id", sa.String(255), primary_key=True),
     sa.Column("starts", sa.Integer, nullable=False),
     sa.Column("absent", sa.Integer, nullable=True),
+    # Erasure deletes a contact's rows: without it, a scan of contacts × journeys rows (0017).
+    sa.Index("ix_journey_presence_contact", "contact_id"),
 )
 
 # From when presence is complete (0016_presence_since): every start of a contact first seen
@@ -145,6 +147,8 @@ segment_enrollments = sa.Table(
     sa.Column("contact_id", sa.String(255), primary_key=True),
     sa.Column("segment", sa.String(128), nullable=False),
     sa.Column("enrolled_at", When, nullable=False),
+    # A contact's enrollments, read for every event a segment rule hears (0017).
+    sa.Index("ix_segment_enrollments_contact", "contact_id"),
 )
 
 # When a contact's answer to a segment may next change with no event at all (the oldest event
