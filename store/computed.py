@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from store.contacts import empty_profile
 from store.jsonsql import typed
 from store.schema import When, contacts, events
 
@@ -82,16 +83,8 @@ def _upsert_for(dialect: str, name: str) -> Any:
     one ``INSERT … ON CONFLICT DO UPDATE`` instead of an insert-or-nothing and an update."""
     ts = sa.bindparam("computed_at", type_=When)
     c = contacts.c
-    first: dict[str, Any] = dict(
-        id=sa.bindparam("computed_id"),
-        traits={},
-        trait_times={},
-        tags=[],
-        interests=[],
-        created_at=ts,
-        updated_at=ts,
-        last_seen_at=ts,
-    )
+    first = empty_profile(sa.bindparam("computed_id"), ts)
+    first["last_seen_at"] = ts
     if name == ORDER:
         amount = sa.bindparam("computed_amount", type_=c.total_spent.type)
         first.update(order_count=1, total_spent=amount, first_order_at=ts, last_order_at=ts)

@@ -283,21 +283,23 @@ class ContactRepo:
         return _record(row) if row else None
 
 
+def empty_profile(contact_id: Any, at: Any) -> dict[str, Any]:
+    """The column values of a profile with nothing in it yet, first seen at ``at`` (values, or
+    ``sa.bindparam``s for a statement built once)."""
+    return dict(
+        id=contact_id,
+        traits={},
+        trait_times={},
+        tags=[],
+        interests=[],
+        created_at=at,
+        updated_at=at,
+    )
+
+
 def ensure_stmt(engine: AsyncEngine, contact_id: Any, at: Any) -> Any:
     """``INSERT`` of an empty profile that does nothing when the contact exists (values, or
     ``sa.bindparam``s for a statement built once and executed with parameters)."""
     if isinstance(at, datetime):
         at = utc(at)
-    return (
-        upsert(engine, contacts)
-        .values(
-            id=contact_id,
-            traits={},
-            trait_times={},
-            tags=[],
-            interests=[],
-            created_at=at,
-            updated_at=at,
-        )
-        .on_conflict_do_nothing()
-    )
+    return upsert(engine, contacts).values(**empty_profile(contact_id, at)).on_conflict_do_nothing()
