@@ -46,30 +46,39 @@ def _earliest(col: Any, at: Any) -> Any:
     return sa.case((sa.or_(col.is_(None), col > at), at), else_=col)
 
 
-def _folded(name: str) -> dict[str, Any]:
-    """Column -> expression folding one event of kind ``name`` into an existing profile."""
+def _folded(name: str, *, first: bool = False) -> dict[str, Any]:
+    """Column -> expression folding one event of kind ``name`` into a profile: an existing
+    one, or (``first``) the empty one this event creates, where every fold starts from
+    nothing (no time yet, no orders)."""
     ts = sa.bindparam("computed_at", type_=When)
     c = contacts.c
-    values: dict[str, Any] = {"last_seen_at": _latest(c.last_seen_at, ts)}
+
+    def latest(col: Any) -> Any:
+        return ts if first else _latest(col, ts)
+
+    def earliest(col: Any) -> Any:
+        return ts if first else _earliest(col, ts)
+
+    values: dict[str, Any] = {"last_seen_at": latest(c.last_seen_at)}
     if name == ORDER:
         amount = sa.bindparam("computed_amount", type_=c.total_spent.type)
         values.update(
-            order_count=c.order_count + 1,
-            total_spent=c.total_spent + amount,
-            first_order_at=_earliest(c.first_order_at, ts),
-            last_order_at=_latest(c.last_order_at, ts),
+            order_count=1 if first else c.order_count + 1,
+            total_spent=amount if first else c.total_spent + amount,
+            first_order_at=earliest(c.first_order_at),
+            last_order_at=latest(c.last_order_at),
         )
     elif name == OPENED:
-        values["last_email_open_at"] = _latest(c.last_email_open_at, ts)
+        values["last_email_open_at"] = latest(c.last_email_open_at)
     elif name == CLICKED:
-        values["last_email_click_at"] = _latest(c.last_email_click_at, ts)
+        values["last_email_click_at"] = latest(c.last_email_click_at)
     return values
 
 
 @cache
 def _update_for(name: str) -> Any:
     """The ``UPDATE`` for one kind of event (an order, an open, a click, any other), built
-    once with parameters: the gateway runs one per stored event."""
+    once with parameters."""
     return (
         contacts.update()
         .where(contacts.c.id == sa.bindparam("computed_id"))
@@ -80,24 +89,30 @@ def _update_for(name: str) -> Any:
 @cache
 def _upsert_for(dialect: str, name: str) -> Any:
     """:func:`_update_for` fused with the creation of a contact first seen by this event:
-    one ``INSERT … ON CONFLICT DO UPDATE`` instead of an insert-or-nothing and an update."""
-    ts = sa.bindparam("computed_at", type_=When)
-    c = contacts.c
-    first = empty_profile(sa.bindparam("computed_id"), ts)
-    first["last_seen_at"] = ts
-    if name == ORDER:
-        amount = sa.bindparam("computed_amount", type_=c.total_spent.type)
-        first.update(order_count=1, total_spent=amount, first_order_at=ts, last_order_at=ts)
-    elif name == OPENED:
-        first["last_email_open_at"] = ts
-    elif name == CLICKED:
-        first["last_email_click_at"] = ts
+    one ``INSERT … ON CONFLICT DO UPDATE`` instead of an insert-or-nothing and an update.
+    Built once per kind with parameters: the gateway runs one per stored track event."""
+    created = {
+        **empty_profile(sa.bindparam("computed_id"), sa.bindparam("computed_at", type_=When)),
+        **_folded(name, first=True),
+    }
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
         insert(contacts)
-        .values(**first)
-        .on_conflict_do_update(index_elements=[c.id], set_=_folded(name))
+        .values(**created)
+        .on_conflict_do_update(index_elements=[contacts.c.id], set_=_folded(name))
     )
+
+
+def _kind(name: str) -> str:
+    """The kind of fold an event name gets: an order, an open, a click, or any other (``""``)."""
+    return name if name in (ORDER, OPENED, CLICKED) else ""
+
+
+def _params(contact_id: str, name: str, properties: dict[str, Any], at: datetime) -> dict[str, Any]:
+    params: dict[str, Any] = {"computed_id": contact_id, "computed_at": at}
+    if _kind(name) == ORDER:
+        params["computed_amount"] = order_amount(properties)
+    return params
 
 
 def event_upsert(
@@ -105,9 +120,7 @@ def event_upsert(
 ) -> tuple[Any, dict[str, Any]]:
     """``(statement, parameters)`` creating the contact if new and folding one new track event
     into its computed fields (:func:`event_update` for a contact known to exist)."""
-    _, params = event_update(contact_id, name, properties, at)
-    kind = name if name in (ORDER, OPENED, CLICKED) else ""
-    return _upsert_for(dialect, kind), params
+    return _upsert_for(dialect, _kind(name)), _params(contact_id, name, properties, at)
 
 
 def event_update(
@@ -115,11 +128,7 @@ def event_update(
 ) -> tuple[Any, dict[str, Any]]:
     """``(statement, parameters)`` folding one new track event into its contact's computed
     fields; run it as ``conn.execute(statement, parameters)``."""
-    kind = name if name in (ORDER, OPENED, CLICKED) else ""
-    params: dict[str, Any] = {"computed_id": contact_id, "computed_at": at}
-    if kind == ORDER:
-        params["computed_amount"] = order_amount(properties)
-    return _update_for(kind), params
+    return _update_for(_kind(name)), _params(contact_id, name, properties, at)
 
 
 def recompute(dialect: str) -> Any:

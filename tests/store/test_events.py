@@ -122,3 +122,31 @@ async def test_known_tells_a_stored_message_id_from_a_new_one(db: Store) -> None
     await db.events.append(ev("m-known", "Page Viewed", T0))
     assert await db.events.known("m-known")
     assert not await db.events.known("m-other")
+
+
+async def test_a_contacts_first_event_of_each_kind_creates_the_profile_recompute_would(
+    db: Store,
+) -> None:
+    """The event that creates a profile folds itself in as the same event would into an
+    existing one: an open, a click, an order and any other event, each a contact's first."""
+    firsts = {
+        "u-open": ("Email Opened", {}),
+        "u-click": ("Email Link Clicked", {}),
+        "u-order": ("Order Completed", {"total": 42.5}),
+        "u-other": ("Page Viewed", {}),
+    }
+    for contact_id, (name, props) in firsts.items():
+        record = ev(f"first-{contact_id}", name, T0, **props)
+        await db.events.append(record.model_copy(update={"contact_id": contact_id}))
+    before = {c: await db.contacts.get(c) for c in firsts}
+    async with db.engine.begin() as conn:
+        await conn.execute(recompute(db.engine.dialect.name))
+    for contact_id in firsts:
+        after = await db.contacts.get(contact_id)
+        assert after is not None and before[contact_id] is not None
+        assert after.model_dump() == before[contact_id].model_dump()  # type: ignore[union-attr]
+        assert utc(after.last_seen_at) == T0
+    opened, clicked, ordered = (before[c] for c in ("u-open", "u-click", "u-order"))
+    assert opened is not None and utc(opened.last_email_open_at) == T0
+    assert clicked is not None and utc(clicked.last_email_click_at) == T0
+    assert ordered is not None and (ordered.order_count, ordered.total_spent) == (1, 42.5)
