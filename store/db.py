@@ -38,6 +38,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     """
     parsed = make_url(url)
     kwargs: dict[str, Any] = dict(options)
+    inline = False
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +46,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": 30}
         if parsed.get_driver_name() == "aiosqlite":
             # The same dialect, its calls run inline instead of on aiosqlite's threads.
+            inline = "module" not in kwargs
             kwargs.setdefault("module", sqlite_inline.dbapi())
     if parsed.get_backend_name() == "postgresql" and "poolclass" not in kwargs:
         # SQLAlchemy's default keeps 5 connections and closes every one above that when it is
@@ -54,6 +56,9 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         kwargs.setdefault("pool_size", PG_POOL_SIZE)
         kwargs.setdefault("max_overflow", PG_MAX_OVERFLOW)
     engine = create_async_engine(url, **kwargs)
+    if inline:
+        # Connections that close in place (no task and shield per ``async with``).
+        engine = sqlite_inline.inline_engine(engine)
     if parsed.get_backend_name() == "sqlite":
 
         @sa.event.listens_for(engine.sync_engine, "connect")

@@ -143,3 +143,61 @@ async def test_writers_of_one_process_queue_without_meeting_the_lock(
 
     assert busy == []  # handed on in order, never retried
     assert await _values(engine) == sorted([*range(10), *range(100, 110)])
+
+
+class _LoopTurns:
+    """Counts the event loop's turns: a callback that schedules itself again each turn."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self._loop = asyncio.get_running_loop()
+        self._handle = self._loop.call_soon(self._tick)
+
+    def _tick(self) -> None:
+        self.turns += 1
+        self._handle = self._loop.call_soon(self._tick)
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
+async def test_an_uncontended_transaction_never_gives_up_the_loop(engine: AsyncEngine) -> None:
+    # Each turn given up inside a transaction is a turn of everyone else's work while the
+    # process's write gate is held (SQLAlchemy's close-in-a-task took three, wait_for two).
+    turns = _LoopTurns()
+    await asyncio.sleep(0)
+    before = turns.turns
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT x FROM t"))
+    after = turns.turns
+    turns.stop()
+
+    assert after == before
+    assert await _values(engine) == [1]
+
+
+async def test_a_writer_cancelled_while_queued_leaves_the_gate_to_the_others(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as holder:
+        await holder.execute(sa.text("INSERT INTO t VALUES (1)"))  # holds the gate
+
+        async def queued(n: int) -> None:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text(f"INSERT INTO t VALUES ({n})"))
+
+        cancelled = asyncio.create_task(queued(2))
+        waiting = asyncio.create_task(queued(3))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        await holder.commit()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await asyncio.wait_for(waiting, 5)
+
+    assert await _values(engine) == [1, 3]
+    async with engine.begin() as conn:  # nobody holds the gate any more
+        await conn.execute(sa.text("INSERT INTO t VALUES (4)"))
+    assert await _values(engine) == [1, 3, 4]
