@@ -24,7 +24,7 @@ from journeys.segments import CATALOG
 from store import Store
 from worker.registry import JOURNEYS, make_router
 from worker.settings import Settings
-from worker.temporal import connect
+from worker.temporal import connect, key_ring
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +33,10 @@ def default_router_factory(settings: Settings, store: Store) -> RouterFactory:
     """Connect to Temporal as ``settings`` say and route over every registered journey."""
 
     async def factory() -> EventRouter:
-        client = await connect(settings)
+        # The codec's data keys on the store's pool: a key ring on an engine of its own
+        # opened a SQLite connection (and parsed the schema) for each contact's first journey,
+        # a quarter of the gateway's loop in a burst of sign-ups.
+        client = await connect(settings, keys=key_ring(settings, store.engine))
         return make_router(client, settings, store)
 
     return factory

@@ -24,12 +24,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from store import Store
+from store.keys import KeyRing
 from worker import heap
 from worker.errors import SojournError, temporal_unreachable
 from worker.metrics import worker_metrics
 from worker.registry import JOURNEYS, unconfigured_audiences
 from worker.settings import Settings
-from worker.temporal import connect
+from worker.temporal import connect, key_ring
 from worker.worker import build_worker
 from workflows import enrollment, search, wakeups
 from workflows.dates import ensure_date_schedules
@@ -99,6 +100,7 @@ async def connect_when_ready(
     alive: Callable[[], bool] | None = None,
     interval: float = 0.5,
     runtime: Runtime | None = None,
+    keys: KeyRing | None = None,
 ) -> Client:
     """Connect to Temporal, retrying until it answers for our namespace (bounded by ``timeout``).
 
@@ -109,12 +111,13 @@ async def connect_when_ready(
         alive: abandon the wait when this says the server process has died.
         interval: seconds between attempts.
         runtime: the Temporal runtime to connect with (the worker's carries its metrics).
+        keys: the data keys the client's codec uses (:func:`worker.temporal.connect`).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            client = await connect(settings, runtime)
+            client = await connect(settings, runtime, keys=keys)
             # The frontend can answer before the namespace is registered on a fresh server.
             await client.workflow_service.describe_namespace(
                 DescribeNamespaceRequest(namespace=settings.temporal_namespace)
@@ -223,15 +226,21 @@ async def stop_worker(worker: Worker, task: asyncio.Future[None]) -> None:
 async def run_worker(settings: Settings, *, connect_timeout: float = 60.0) -> None:
     """``sojourn worker``: register search attributes, migrate the store, run until stopped."""
     with stop_signals() as stop, worker_metrics(settings) as runtime:
-        try:
-            client = await connect_when_ready(
-                settings, timeout=connect_timeout, stop=stop, runtime=runtime
-            )
-        except Stopped:
-            return
-        await ensure_search_attributes(client, settings)
         store = Store.from_url(settings.database_url)
         try:
+            # The codec's data keys on the store's pool: a key ring of its own opened a
+            # connection for every key it had to read (a contact new to this process).
+            try:
+                client = await connect_when_ready(
+                    settings,
+                    timeout=connect_timeout,
+                    stop=stop,
+                    runtime=runtime,
+                    keys=key_ring(settings, store.engine),
+                )
+            except Stopped:
+                return
+            await ensure_search_attributes(client, settings)
             await store.migrate()
             worker = build_worker(client, store, settings)
             task = asyncio.ensure_future(worker.run())
