@@ -13,7 +13,11 @@ key as user name, the way Segment's SDKs do.
    (client side, p50/p99) and the route lag, stored → signalled: the event row's ``routed_at``
    (written by the relay after Temporal accepted the signal) minus its ``received_at``, both the
    gateway's clock, read from the store after the run. Bars: 0 non-2xx, answer p99 ≤ 50 ms,
-   route lag p99 ≤ 1 s.
+   route lag p99 ≤ 1 s. Then the CPU the run cost: each process's user and system time (all
+   threads, from ``/proc``) from the first call until the stack is idle again (the journeys the
+   mix started have taken their first steps), per accepted call, and the cores the asked rate
+   would take at that cost against the cores this machine has. A bar that CPU alone rules out
+   on this machine shows there.
 2. **Burst.** ``--burst`` fresh, identified contacts sign up as fast as ``--clients`` clients
    can send: journeys started per second, from the first POST to the last entry signalled
    (``routed_at``), against bare ``client.start_workflow`` calls per second on the same Temporal
@@ -34,6 +38,7 @@ import argparse
 import asyncio
 import base64
 import itertools
+import os
 import random
 import secrets
 import sys
@@ -215,6 +220,82 @@ async def settle(
         await asyncio.sleep(0.2)
 
 
+# ---- CPU ----------------------------------------------------------------------------------------
+
+IDLE_CORE = 0.1  # the stack counts as idle below a tenth of a core (relay polls, Temporal's timers)
+IDLE_WAIT = 60.0
+
+
+@dataclass
+class CpuClock:
+    """User and system CPU seconds of the stack's processes and of this one (the load
+    generator), all threads, read from ``/proc/<pid>/stat``."""
+
+    pids: dict[str, int]
+
+    @classmethod
+    def of(cls, stack: Stack) -> CpuClock:
+        pids = {"gateway": stack.process.pid}
+        for pid in stack.child_pids:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            pids["Temporal" if b"start-dev" in cmdline else "worker"] = pid
+        pids["load generator"] = os.getpid()
+        return cls(pids)
+
+    def read(self) -> dict[str, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        seconds: dict[str, float] = {}
+        for name, pid in self.pids.items():
+            try:
+                # The fields after the command's closing parenthesis; utime and stime are the
+                # 14th and 15th of the line (man 5 proc).
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            seconds[name] = (int(fields[11]) + int(fields[12])) / ticks
+        return seconds
+
+    async def idle(self) -> None:
+        """Return once the stack (not the load generator) spends under ``IDLE_CORE`` of a
+        core over a second, or after ``IDLE_WAIT`` seconds."""
+        deadline = time.monotonic() + IDLE_WAIT
+        last = self.read()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+            now = self.read()
+            busy = sum(now[k] - last[k] for k in now if k != "load generator" and k in last)
+            if busy < IDLE_CORE:
+                return
+            last = now
+
+
+def report_cpu(spent: dict[str, float], calls: int, rate: float) -> None:
+    """CPU per accepted call and what the asked rate would take of this machine."""
+    if not calls:
+        return
+    per_call = {name: seconds / calls * 1000 for name, seconds in spent.items()}
+    total = sum(per_call.values())
+    cores = total / 1000 * rate
+    have = os.cpu_count() or 1
+    print(
+        "\nCPU per accepted call, ms (user + system, all threads, from the first call until "
+        "the stack was idle again)"
+    )
+    print(
+        "  "
+        + "   ".join(f"{name} {ms:.2f}" for name, ms in per_call.items())
+        + f"   all {total:.2f}"
+    )
+    print(
+        f"  at {rate:.0f} calls/s that is {cores:.2f} cores; this machine has {have}"
+        + (
+            "  (more than it has: at this cost a call the stack cannot keep up with the rate here)"
+            if cores > have
+            else ""
+        )
+    )
+
+
 def _ms(values: Sequence[float]) -> dict[str, float]:
     ms = [v * 1000 for v in values] or [float("nan")]
     return {"p50": percentile(ms, 50), "p99": percentile(ms, 99), "max": max(ms)}
@@ -251,9 +332,17 @@ async def run_mix(stack: Stack, store: Store, key: str, args: argparse.Namespace
         await identify(http, contacts)
         await settle(store, await sign_up(http, running))
         calls = mix(contacts, running, int(args.rate * args.seconds))
+        # The sign-ups' journeys first take their first steps, outside the mix's CPU.
+        clock = CpuClock.of(stack)
+        await clock.idle()
+        before = clock.read()
         answers = await send(stack, key, calls, args.clients, args.rate)
     times = await settle(store, [c.message_id for c in calls])
+    await clock.idle()
+    after = clock.read()
     report_mix(args, calls, answers, times)
+    spent = {name: after[name] - before[name] for name in after if name in before}
+    report_cpu(spent, answers.accepted, args.rate)
 
 
 def report_mix(

@@ -146,6 +146,7 @@ def split_stack(folder: Path, extra_env: dict[str, str]) -> Iterator[Stack]:
             temporal=f"127.0.0.1:{temporal_port}",
             database_url=url,
             log=gateway.log,
+            child_pids=[temporal.process.pid, children[1].process.pid],  # for the CPU figures
         )
         _wait_healthy(stack)
         yield stack
