@@ -63,6 +63,15 @@ class EventRepo:
         self._known = (
             sa.select(events.c.seq).where(events.c.message_id == sa.bindparam("known_id")).limit(1)
         )
+        self._pending_for = (
+            sa.select(events)
+            .where(
+                events.c.contact_id == sa.bindparam("pending_contact"),
+                events.c.routed_at.is_(None),
+            )
+            .order_by(events.c.seq)
+            .limit(sa.bindparam("pending_limit", type_=sa.Integer))
+        )
 
     def _values(self, event: EventRecord, routed: bool) -> dict[str, Any]:
         values = event.model_dump(exclude={"seq"})
@@ -144,14 +153,9 @@ class EventRepo:
 
     async def pending_for(self, contact_id: str, limit: int = 100) -> list[EventRecord]:
         """One contact's unrouted events, oldest first (what its relay lane routes next)."""
-        stmt = (
-            sa.select(events)
-            .where(events.c.contact_id == contact_id, events.c.routed_at.is_(None))
-            .order_by(events.c.seq)
-            .limit(limit)
-        )
+        params = {"pending_contact": contact_id, "pending_limit": limit}
         async with self._reads.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(self._pending_for, params)).all()
         return [_record(r) for r in rows]
 
     async def has_pending(self, contact_id: str) -> bool:

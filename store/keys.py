@@ -133,6 +133,17 @@ class KeyRing:
         self._by_owner = _Lru(cache_size, ttl)
         self._by_id = _Lru(cache_size, ttl)
         self.reads = 0  # store round trips, for tests and benchmarks
+        # Built once, executed with parameters: a contact's first journey runs both.
+        self._owned = sa.select(data_keys.c.key_id, data_keys.c.wrapped).where(
+            data_keys.c.owner == sa.bindparam("owner")
+        )
+        # Two processes may create the same owner's key at once: the first one wins, and the
+        # other reads the winner's key (its insert returns nothing).
+        self._create = (
+            upsert(engine, data_keys)
+            .on_conflict_do_nothing()
+            .returning(data_keys.c.key_id, data_keys.c.wrapped)
+        )
 
     def _wrap(self, key_id: str, key: bytes) -> bytes:
         nonce = os.urandom(NONCE)
@@ -151,38 +162,27 @@ class KeyRing:
         hit, found = self._by_owner.get(owner)
         if hit:
             return found
-        select = sa.select(data_keys.c.key_id, data_keys.c.wrapped).where(
-            data_keys.c.owner == owner
-        )
         self.reads += 1
         try:
-            row = await self._find_or_create(owner, select)
+            row = await self._find_or_create(owner)
         except sa.exc.DBAPIError as exc:
             if _missing_table(exc):
                 raise StoreNotMigrated(UNMIGRATED) from None
             raise
         return self._remember(owner, DataKey(row.key_id, self._unwrap(row.key_id, row.wrapped)))
 
-    async def _find_or_create(self, owner: str, select: Any) -> Any:
+    async def _find_or_create(self, owner: str) -> Any:
         # A cache miss is mostly an owner new to the store (the first journey of a contact):
         # on PostgreSQL that is one autocommit insert returning what it stored, one round trip
         # (before: BEGIN, SELECT, INSERT, SELECT, COMMIT). A known owner adds one read.
         key_id, key = uuid.uuid4().hex, AESGCM.generate_key(bit_length=256)
         values = dict(key_id=key_id, owner=owner, wrapped=self._wrap(key_id, key), created_at=now())
-        # Two processes may create the same owner's key at once: the first one wins, and the
-        # other reads the winner's key (its insert returns nothing).
-        insert = (
-            upsert(self.engine, data_keys)
-            .values(values)
-            .on_conflict_do_nothing()
-            .returning(data_keys.c.key_id, data_keys.c.wrapped)
-        )
         # One statement needs no transaction around it on PostgreSQL; SQLite commits in begin().
         postgres = self.engine.dialect.name == "postgresql"
         async with self._reads.connect() if postgres else self.engine.begin() as conn:
-            row = (await conn.execute(insert)).first()
+            row = (await conn.execute(self._create, values)).first()
             if row is None:
-                row = (await conn.execute(select)).first()
+                row = (await conn.execute(self._owned, {"owner": owner})).first()
         assert row is not None
         return row
 

@@ -98,6 +98,26 @@ class PresenceRepo:
             .label("created_at"),
         )
 
+        # One row at least (the contact's creation), with each journey's row beside it. Built
+        # once as well: the relay reads it for every contact it routes.
+        of_contact: sa.BindParameter[str] = sa.bindparam("of_contact")
+        one = sa.select(sa.literal(1).label("one")).subquery()
+        created = sa.select(contacts.c.created_at).where(contacts.c.id == of_contact)
+        self._of = sa.select(
+            created.scalar_subquery().label("created_at"),
+            presence.c.journey,
+            presence.c.starts,
+            presence.c.absent,
+        ).select_from(
+            one.outerjoin(
+                presence,
+                sa.and_(
+                    presence.c.contact_id == of_contact,
+                    presence.c.journey.in_(sa.bindparam("of_journeys", expanding=True)),
+                ),
+            )
+        )
+
     async def _write(self, conn: AsyncConnection, write: tuple[Any, dict[str, Any]]) -> None:
         await conn.execute(*write)
 
@@ -137,25 +157,9 @@ class PresenceRepo:
         """What is known of these journeys of ``contact_id``; a journey missing from the
         answer is unknown (possibly running). A journey without a row of a contact whose
         presence is complete is answered as never started (``starts`` 0, absent)."""
-        # One row at least (the contact's creation), with each journey's row beside it.
-        one = sa.select(sa.literal(1).label("one")).subquery()
-        created = sa.select(contacts.c.created_at).where(contacts.c.id == contact_id)
-        stmt = sa.select(
-            created.scalar_subquery().label("created_at"),
-            presence.c.journey,
-            presence.c.starts,
-            presence.c.absent,
-        ).select_from(
-            one.outerjoin(
-                presence,
-                sa.and_(
-                    presence.c.contact_id == contact_id,
-                    presence.c.journey.in_(list(journeys)),
-                ),
-            )
-        )
+        params = {"of_contact": contact_id, "of_journeys": list(journeys)}
         async with self._reads.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(self._of, params)).all()
             complete = bool(rows) and await self._complete(conn, rows[0].created_at)
         known = {
             row.journey: Presence(starts=row.starts, absent=row.absent == row.starts)
