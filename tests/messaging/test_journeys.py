@@ -27,6 +27,7 @@ from tests.messaging.conftest import add_contact, make_sender, messaging_app
 from tests.messaging.fake_providers import serve_app
 from tests.messaging.smtp_server import smtp_server
 from tests.ports import free_port
+from tests.stopping import terminate_when_idle
 from worker.settings import DEV_WRITE_KEY, Settings
 from workflows.models import Event, ExitReason, JourneyResult, JourneyState
 from workflows.routing import Router
@@ -75,12 +76,6 @@ async def only_message(store: Store, contact: str) -> MessageRecord:
 async def closed(handle: WorkflowHandle) -> bool:
     desc = await handle.describe()
     return desc.status is not None and desc.status.name != "RUNNING"
-
-
-async def stop(handle: WorkflowHandle) -> None:
-    desc = await handle.describe()
-    if desc.status is not None and desc.status.name == "RUNNING":
-        await handle.terminate("test over")
 
 
 async def quiet_today(base: MessagingPolicy, env: WorkflowEnvironment) -> MessagingPolicy:
@@ -163,7 +158,7 @@ async def test_a_deferred_send_leaves_when_the_window_opens(
                 timers = [e for e in history if e.HasField("timer_started_event_attributes")]
                 assert len(timers) >= 1
             finally:
-                await stop(handle)
+                await terminate_when_idle(handle)
     assert len(mailbox.received) == 1
     assert (await store.messages.deferral((await only_message(store, contact)).key))[1] >= 1
 

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from journeys.registry import ALL
 from store import Store
 from store.records import MessageRecord
+from tests.stopping import terminate_when_idle
 from worker.registry import Activities
 from worker.sandbox import WORKFLOW_RUNNER
 from worker.settings import Settings
@@ -131,8 +132,7 @@ def make_harness(
                 # The test server stops skipping time while any workflow has work pending, so
                 # journeys a test leaves running (hand-overs) must not outlive its worker.
                 for journey in journeys:
-                    if await h.running(journey.spec.name):
-                        await h.handle(journey.spec.name).terminate("test over")
+                    await terminate_when_idle(h.handle(journey.spec.name))
 
     return build
 
