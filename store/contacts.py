@@ -194,7 +194,7 @@ def merge_traits(
     to the receive time, so such stamps come only from older data).
     """
     merged, stamps = dict(traits), dict(times)
-    stamp = utc(at).isoformat()  # type: ignore[union-attr]
+    stamp = utc(at).isoformat()
     present = datetime.now(UTC).isoformat()
     for key, value in incoming.items():
         held = stamps.get(key)
@@ -251,7 +251,7 @@ class ContactRepo:
         """Merge ``traits`` observed at event time ``at``; older values never overwrite newer."""
         traits = normalise_traits(traits)
         # A trait's time is never later than now, so a later call can always update it.
-        at = min(utc(at), datetime.now(UTC))  # type: ignore[assignment,type-var]
+        at = min(utc(at), datetime.now(UTC))
         await self.ensure(contact_id, at)
         async with self._engine.begin() as conn:
             if self._engine.dialect.name == "sqlite":

@@ -59,6 +59,7 @@ class ExperimentRepo:
         self, experiment: str, journey: str, contact_id: str, arm: str, at: datetime
     ) -> tuple[Assignment, bool]:
         """Record ``arm`` unless the contact has one; ``(stored assignment, newly assigned)``."""
+        assigned_at = utc(at)
         stmt = (
             upsert(self._engine, experiment_assignments)
             .values(
@@ -66,15 +67,28 @@ class ExperimentRepo:
                 contact_id=contact_id,
                 journey=journey,
                 arm=arm,
-                assigned_at=utc(at),
+                assigned_at=assigned_at,
             )
             .on_conflict_do_nothing()
         )
         async with self._engine.begin() as conn:
             new = bool((await conn.execute(stmt)).rowcount)
+        if new:
+            # The row is the one just written: no read to learn it (a journey's first task
+            # assigns each of its experiments, so this read was one per experiment and contact).
+            return (
+                Assignment(
+                    experiment=experiment,
+                    contact_id=contact_id,
+                    journey=journey,
+                    arm=arm,
+                    assigned_at=assigned_at,
+                ),
+                True,
+            )
         stored = await self.get(experiment, contact_id)
         assert stored is not None
-        return stored, new
+        return stored, False
 
     async def get(self, experiment: str, contact_id: str) -> Assignment | None:
         """The contact's arm in ``experiment``, if assigned."""

@@ -89,7 +89,7 @@ class IdentityRepo:
         """
         if other_id == contact_id or await self.resolve(other_id) is not None:
             return False
-        at = utc(at)  # type: ignore[assignment]
+        at = utc(at)
         async with self._engine.begin() as conn:
             if self._engine.dialect.name == "sqlite":
                 # Take the write lock first: two calls racing to link must merge once.

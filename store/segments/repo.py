@@ -242,7 +242,7 @@ class SegmentRepo:
         query = sa.select(e.journey, e.enrolled_at).where(e.contact_id == contact_id)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return {journey: utc(at) for journey, at in rows}  # type: ignore[misc]
+        return {journey: utc(at) for journey, at in rows}
 
     async def forget(self, journey: str, contact_ids: list[str]) -> None:
         """Drop these contacts' enrollments into ``journey``."""

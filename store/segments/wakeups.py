@@ -148,4 +148,4 @@ class WakeupRepo:
         query = sa.select(w.segment, w.due_at).where(w.contact_id == contact_id)
         async with self._engine.connect() as conn:
             rows: Sequence[Any] = (await conn.execute(query)).all()
-        return {s: utc(d) for s, d in rows}  # type: ignore[misc]
+        return {s: utc(d) for s, d in rows}
