@@ -39,7 +39,6 @@ import argparse
 import asyncio
 import base64
 import itertools
-import os
 import random
 import secrets
 import sys
@@ -58,6 +57,7 @@ import sqlalchemy as sa
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench.cpu import CpuClock, per_call, report_cpu, spent
 from bench.latency import Stack, embedded_stack, percentile
 from bench.split_stack import split_stack
 from store import Store
@@ -221,91 +221,6 @@ async def settle(
         await asyncio.sleep(0.2)
 
 
-# ---- CPU ----------------------------------------------------------------------------------------
-
-IDLE_CORE = 0.1  # the stack counts as idle below a tenth of a core (relay polls, Temporal's timers)
-IDLE_WAIT = 60.0
-
-
-@dataclass
-class CpuClock:
-    """User and system CPU seconds of the stack's processes and of this one (the load
-    generator), all threads, read from ``/proc/<pid>/stat``."""
-
-    pids: dict[str, int]
-
-    @classmethod
-    def of(cls, stack: Stack) -> CpuClock:
-        pids = {"gateway": stack.process.pid}
-        for pid in stack.child_pids:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            pids["Temporal" if b"start-dev" in cmdline else "worker"] = pid
-        pids["load generator"] = os.getpid()
-        return cls(pids)
-
-    def read(self) -> dict[str, float]:
-        ticks = os.sysconf("SC_CLK_TCK")
-        seconds: dict[str, float] = {}
-        for name, pid in self.pids.items():
-            try:
-                # The fields after the command's closing parenthesis; utime and stime are the
-                # 14th and 15th of the line (man 5 proc).
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            seconds[name] = (int(fields[11]) + int(fields[12])) / ticks
-        return seconds
-
-    async def idle(self) -> None:
-        """Return once the stack (not the load generator) spends under ``IDLE_CORE`` of a
-        core over a second, or after ``IDLE_WAIT`` seconds."""
-        deadline = time.monotonic() + IDLE_WAIT
-        last = self.read()
-        while time.monotonic() < deadline:
-            await asyncio.sleep(1.0)
-            now = self.read()
-            busy = sum(now[k] - last[k] for k in now if k != "load generator" and k in last)
-            if busy < IDLE_CORE:
-                return
-            last = now
-
-
-def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {name: after[name] - before[name] for name in after if name in before}
-
-
-def _per(spent: dict[str, float], count: int) -> str:
-    """``spent`` CPU seconds as milliseconds per one of ``count``, process by process."""
-    if not count:
-        return "nothing counted"
-    per = {name: seconds / count * 1000 for name, seconds in spent.items()}
-    return "   ".join(f"{name} {ms:.2f}" for name, ms in per.items()) + (
-        f"   all {sum(per.values()):.2f}"
-    )
-
-
-def report_cpu(spent: dict[str, float], calls: int, rate: float) -> None:
-    """CPU per accepted call and what the asked rate would take of this machine."""
-    if not calls:
-        return
-    total = sum(spent.values()) / calls * 1000
-    cores = total / 1000 * rate
-    have = os.cpu_count() or 1
-    print(
-        "\nCPU per accepted call, ms (user + system, all threads, from the first call until "
-        "the stack was idle again)"
-    )
-    print("  " + _per(spent, calls))
-    print(
-        f"  at {rate:.0f} calls/s that is {cores:.2f} cores; this machine has {have}"
-        + (
-            "  (more than it has: at this cost a call the stack cannot keep up with the rate here)"
-            if cores > have
-            else ""
-        )
-    )
-
-
 def _ms(values: Sequence[float]) -> dict[str, float]:
     ms = [v * 1000 for v in values] or [float("nan")]
     return {"p50": percentile(ms, 50), "p99": percentile(ms, 99), "max": max(ms)}
@@ -351,7 +266,7 @@ async def run_mix(stack: Stack, store: Store, key: str, args: argparse.Namespace
     await clock.idle()
     after = clock.read()
     report_mix(args, calls, answers, times)
-    report_cpu(_spent(before, after), answers.accepted, args.rate)
+    report_cpu(spent(before, after), answers.accepted, args.rate)
 
 
 def report_mix(
@@ -430,14 +345,14 @@ async def run_burst(stack: Stack, store: Store, key: str, args: argparse.Namespa
         await clock.idle()
         at_bare = clock.read()
         before = await bare_starts(client, args.burst, args.clients)
-        bare_cpu = _spent(at_bare, clock.read())
+        bare_cpu = spent(at_bare, clock.read())
         await clock.idle()
         at_burst = clock.read()
         began = datetime.now(UTC)
         answers = await send(stack, key, calls, args.clients, None)
         times = await settle(store, [c.message_id for c in calls])
         await clock.idle()  # the journeys' first steps, run by the worker, count too
-        burst_cpu = _spent(at_burst, clock.read())
+        burst_cpu = spent(at_burst, clock.read())
         after = await bare_starts(client, args.burst, args.clients)
     routed = [r for _, r in times.values() if r is not None]
     took = (max(routed) - began).total_seconds() if routed else float("inf")
@@ -455,8 +370,8 @@ async def run_burst(stack: Stack, store: Store, key: str, args: argparse.Namespa
     )
     print(f"ratio                     {ratio:9.2f}x   bar 0.85x  {_verdict(ratio >= 0.85)}")
     print("\nCPU, ms (user + system, all threads)")
-    print("  a journey started, until the stack was idle: " + _per(burst_cpu, len(routed)))
-    print("  a bare start_workflow call:                  " + _per(bare_cpu, args.burst))
+    print("  a journey started, until the stack was idle: " + per_call(burst_cpu, len(routed)))
+    print("  a bare start_workflow call:                  " + per_call(bare_cpu, args.burst))
 
 
 # ---- the run ------------------------------------------------------------------------------------
