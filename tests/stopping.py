@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
@@ -14,22 +15,20 @@ TASK_OUT = frozenset(
 )
 
 
-async def _running(handle: WorkflowHandle) -> bool:
+async def _state(handle: WorkflowHandle) -> Literal["over", "busy", "idle"]:
+    """``"over"`` (closed, or never started), ``"busy"`` (a task or activity out) or ``"idle"``."""
     try:
         described = await handle.describe()
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:  # never started, e.g. a journey not entered
-            return False
+            return "over"
         raise
-    return described.status is not None and described.status.name == "RUNNING"
-
-
-async def _busy(handle: WorkflowHandle) -> bool:
-    described = await handle.describe()
+    if described.status is None or described.status.name != "RUNNING":
+        return "over"
     if described.raw_description.pending_activities:
-        return True
+        return "busy"
     history = await handle.fetch_history()
-    return bool(history.events) and history.events[-1].event_type in TASK_OUT
+    return "busy" if history.events and history.events[-1].event_type in TASK_OUT else "idle"
 
 
 async def terminate_when_idle(handle: WorkflowHandle, timeout: float = 10) -> None:
@@ -42,9 +41,9 @@ async def terminate_when_idle(handle: WorkflowHandle, timeout: float = 10) -> No
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while await _running(handle) and await _busy(handle):
+    while (state := await _state(handle)) == "busy":
         if loop.time() > deadline:
             raise TimeoutError(f"{handle.id} still had work in flight after {timeout} s")
         await asyncio.sleep(0.05)
-    if await _running(handle):
+    if state == "idle":
         await handle.terminate("test over")
