@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -92,8 +93,11 @@ class Harness:
     async def running(self, journey: str) -> bool:
         try:
             desc = await self.handle(journey).describe()
-        except Exception:
-            return False
+        except RPCError as exc:
+            # Not started (yet): not running. Any other error is the test's to see.
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
         return desc.status is not None and desc.status.name == "RUNNING"
 
 
