@@ -13,11 +13,13 @@ key as user name, the way Segment's SDKs do.
    (client side, p50/p99) and the route lag, stored → signalled: the event row's ``routed_at``
    (written by the relay after Temporal accepted the signal) minus its ``received_at``, both the
    gateway's clock, read from the store after the run. Bars: 0 non-2xx, answer p99 ≤ 50 ms,
-   route lag p99 ≤ 1 s. Then the CPU the run cost: each process's user and system time (all
-   threads, from ``/proc``) from the first call until the stack is idle again (the journeys the
-   mix started have taken their first steps), per accepted call, and the cores the asked rate
-   would take at that cost against the cores this machine has. A bar that CPU alone rules out
-   on this machine shows there.
+   route lag p99 ≤ 1 s over the events that are signalled (entries and the running journeys'
+   events; the behavioural ones are stored as routed and shown apart, without a bar). Then the
+   CPU the run cost: each process's user and system time (all threads, from ``/proc``) from
+   the first call until the stack is idle again (the journeys the mix started have taken
+   their first steps), per accepted call, and the cores the asked rate would take at that cost
+   against the cores this machine has. A bar that CPU alone rules out on this machine shows
+   there.
 2. **Burst.** ``--burst`` fresh, identified contacts sign up as fast as ``--clients`` clients
    can send: journeys started per second, from the first POST to the last entry signalled
    (``routed_at``), against bare ``client.start_workflow`` calls per second on the same Temporal
@@ -303,16 +305,17 @@ def report_mix(
     if answers.errors:
         print(f"  no answer (client side)  {answers.errors}")
     print(f"{'milliseconds':25}{'p50':>9}{'p99':>9}{'max':>9}{'bar p99':>9}")
-    rows = (
+    # The route lag's bar is on the events that are signalled. Behavioural events no journey
+    # listens to are stored as routed (lag about 0): counted in, they would hide the lag of
+    # the 15 % that matter below a p99 that is really their p90. Shown apart, without a bar.
+    rows: tuple[tuple[str, dict[str, float], float | None], ...] = (
         ("gateway answer", answer, 50.0),
-        ("route lag, all events", lag, 1000.0),
-        ("  entries and waits only", lag_heard, 1000.0),
+        ("route lag, signalled", lag_heard, 1000.0),
+        ("  all, never-routed too", lag, None),
     )
     for name, row, bar in rows:
-        print(
-            f"{name:25}{row['p50']:>9.1f}{row['p99']:>9.1f}{row['max']:>9.1f}{bar:>9.0f}  "
-            f"{_verdict(row['p99'] <= bar)}"
-        )
+        verdict = f"{bar:>9.0f}  {_verdict(row['p99'] <= bar)}" if bar is not None else ""
+        print(f"{name:25}{row['p50']:>9.1f}{row['p99']:>9.1f}{row['max']:>9.1f}{verdict}")
     if unrouted:
         print(f"NOT ROUTED within {SETTLE_WAIT:.0f} s after the run: {unrouted} (over the bar)")
 

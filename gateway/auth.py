@@ -4,8 +4,10 @@ Ingestion (``/v1/*``) takes a *write key* the way Segment's SDKs send it: HTTP B
 as user name and an empty password (``Authorization: Basic base64("KEY:")``), or
 ``Authorization: Bearer KEY``, or ``"writeKey"`` in the JSON body (the Python SDK sends both).
 The same :class:`KeyRing` and :func:`require_key` serve other key lists (admin keys), so every
-endpoint that needs a key refuses it the same way: a 401 JSON body, before anything is parsed
-or stored.
+endpoint that needs a key refuses it the same way: a 401 JSON body. A key in the header is
+checked before the body is read; a call without one has its body read (within the size limits)
+to find ``writeKey``, and one whose body cannot be read is a 401 too, never a 400, 413 or 415:
+a caller without a key learns nothing about the API from its refusals.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from fastapi import Request
 
+from gateway.body import read_json
 from gateway.errors import ApiError
+from gateway.ratelimit import RateLimiter
 
 KEY_ID_LENGTH = 12
 
@@ -118,3 +123,33 @@ def require_key(ring: Callable[[Request], KeyRing], *, what: str = "key") -> Cal
         return ident
 
     return dependency
+
+
+async def authorised_body(request: Request, limit: int, what: str) -> Any:
+    """The JSON body of a call whose write key is good (header first, then ``writeKey``).
+
+    Raises:
+        ApiError: 401 without a good key, 429 over the key's rate, or the body's own refusal
+            (400, 413, 415) when the header's key is good.
+    """
+    ring: KeyRing = request.app.state.write_keys
+    limiter: RateLimiter = request.app.state.rate_limiter
+    given = header_key(request)
+    if given is not None:
+        request.state.key_id = check_key(ring, given)
+        limiter.check(request.state.key_id)
+        return await read_json(request, limit, what)
+    try:
+        body = await read_json(request, limit, what)
+    except ApiError as exc:
+        # No key in the header and a body that cannot be read cannot hold one: unauthenticated.
+        raise unauthorized(
+            "authorization",
+            f"a write key is required, and none could be read from the body ({exc.message}); "
+            "send it as HTTP Basic with the key as user name and an empty password, or "
+            "Authorization: Bearer KEY",
+        ) from exc
+    in_body = body.get("writeKey") if isinstance(body, dict) else None
+    request.state.key_id = check_key(ring, in_body if isinstance(in_body, str) else None)
+    limiter.check(request.state.key_id)
+    return body

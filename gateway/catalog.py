@@ -15,12 +15,10 @@ import structlog
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway.auth import authorised_body  # the ingestion calls' key, rate and body rules
 from gateway.errors import InvalidField, first_error
 from gateway.models import ErrorBody
 from gateway.openapi import REFUSALS, SECURITY
-
-# The ingestion calls' own key check, rate limit and bounded body reading, shared on purpose.
-from gateway.routes import _authorised_body
 from store import Store
 from store.catalog_models import ProductIn, UpsertResult
 
@@ -93,7 +91,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def upsert_products(request: Request) -> UpsertResult:
     """Batch upsert of catalog products."""
-    body = await _authorised_body(request, BODY_MAX, "a catalog request")
+    body = await authorised_body(request, BODY_MAX, "a catalog request")
     if not isinstance(body, dict):
         raise InvalidField("body", 'the body must be a JSON object with a "products" array')
     body.pop("writeKey", None)

@@ -42,7 +42,8 @@ def _error(description: str, **extra: Any) -> dict[str, Any]:
 REFUSALS: dict[int | str, dict[str, Any]] = {
     400: _error("The body is not JSON, or not the gzip it says it is."),
     401: _error(
-        "No write key, or not a valid one; nothing was read or stored.",
+        "No write key, or not a valid one; nothing was stored. Without a key in the header the "
+        "body is read to find `writeKey`, and one that cannot be read is a 401 as well.",
         headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
     ),
     405: _error("Only POST is allowed.", headers={"Allow": {"schema": {"type": "string"}}}),

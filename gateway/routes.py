@@ -1,9 +1,8 @@
 """The HTTP endpoints: Segment's calls (``/v1/*``), each behind a write key, and a health check.
 
-Order of work for every ingestion call, cheapest refusal first: the key in the header (401),
-the rate limit (429), the body within its size limit (413/415/400), the key in the body when
-the header had none (401), then validation (422) and storing. Nothing is stored before the key
-is known good.
+Order of work for every ingestion call, cheapest refusal first: the key (401) and the rate
+limit (429), the body within its size limit (413/415/400), then validation (422) and storing
+(``gateway.auth.authorised_body``). Nothing is stored before the key is known good.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from activities import metrics
 from gateway import intake
-from gateway.auth import KeyRing, check_key, header_key
-from gateway.body import read_json
+from gateway.auth import authorised_body
 from gateway.errors import ApiError, InvalidField, first_error
 from gateway.intake import BATCH_MAX, CALL_MAX, Intake
 from gateway.models import (
@@ -38,7 +36,6 @@ from gateway.models import (
     Track,
 )
 from gateway.openapi import ingestion_doc
-from gateway.ratelimit import RateLimiter
 from gateway.relay import Relay
 from store import Store
 
@@ -60,22 +57,6 @@ StoreDep = Annotated[Store, Depends(_store)]
 RelayDep = Annotated[Relay, Depends(_relay)]
 
 
-async def _authorised_body(request: Request, limit: int, what: str) -> Any:
-    """The JSON body of a call whose write key is good (header first, then ``writeKey``)."""
-    ring: KeyRing = request.app.state.write_keys
-    limiter: RateLimiter = request.app.state.rate_limiter
-    given = header_key(request)
-    if given is not None:
-        request.state.key_id = check_key(ring, given)
-        limiter.check(request.state.key_id)
-    body = await read_json(request, limit, what)
-    if given is None:
-        in_body = body.get("writeKey") if isinstance(body, dict) else None
-        request.state.key_id = check_key(ring, in_body if isinstance(in_body, str) else None)
-        limiter.check(request.state.key_id)
-    return body
-
-
 def _call(model: type[AnyCall], body: Any) -> AnyCall:
     if not isinstance(body, dict):
         raise InvalidField("body", "the body must be a JSON object")
@@ -87,7 +68,7 @@ def _call(model: type[AnyCall], body: Any) -> AnyCall:
 
 
 async def _single(request: Request, model: type[AnyCall]) -> Accepted:
-    body = await _authorised_body(request, CALL_MAX, "a call")
+    body = await authorised_body(request, CALL_MAX, "a call")
     call = _call(model, body)
     intake.check(call)
     stored = await Intake(request.app.state.store, request.app.state.relevance).store_call(call)
@@ -155,14 +136,35 @@ def _item(raw: Any, index: int, top: dict[str, Any]) -> AnyCall | Refused:
     return call
 
 
-async def _batch(request: Request, store: Store, relay: Relay) -> BatchAccepted:
-    body = await _authorised_body(request, BATCH_MAX, "a batch request")
-    if not isinstance(body, dict):
-        raise InvalidField("body", 'the body must be a JSON object with a "batch" array')
+def _envelope(body: dict[str, Any], request: Request) -> BatchEnvelope:
+    """The batch's envelope; a ``sentAt`` that is not a time is ignored, not fatal.
+
+    Without it the items' own timestamps are used as given (a future one is still replaced by
+    the receive time), so valid items are never lost to a malformed envelope field.
+    """
     try:
-        envelope = BatchEnvelope.model_validate(body)
+        return BatchEnvelope.model_validate(body)
+    except ValidationError as exc:
+        if {e["loc"][0] for e in exc.errors() if e["loc"]} != {"sentAt"}:
+            raise InvalidField(*first_error(exc.errors())) from exc
+    log.info(
+        "batch sentAt ignored",
+        status=200,
+        path=request.url.path,
+        field="sentAt",
+        key_id=getattr(request.state, "key_id", None),
+    )
+    try:
+        return BatchEnvelope.model_validate({k: v for k, v in body.items() if k != "sentAt"})
     except ValidationError as exc:
         raise InvalidField(*first_error(exc.errors())) from exc
+
+
+async def _batch(request: Request, store: Store, relay: Relay) -> BatchAccepted:
+    body = await authorised_body(request, BATCH_MAX, "a batch request")
+    if not isinstance(body, dict):
+        raise InvalidField("body", 'the body must be a JSON object with a "batch" array')
+    envelope = _envelope(body, request)
     refused: list[Refused] = []
     calls: list[tuple[int, AnyCall]] = []
     for index, raw in enumerate(envelope.batch):
@@ -200,6 +202,7 @@ async def _batch(request: Request, store: Store, relay: Relay) -> BatchAccepted:
         # Once per request, ids and field names only (never the values).
         log.info(
             "batch items refused",
+            status=200,  # the request's: its valid items were stored
             path=request.url.path,
             key_id=getattr(request.state, "key_id", None),
             refused=len(refused),

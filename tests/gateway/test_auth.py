@@ -78,6 +78,41 @@ async def test_a_wrong_key_is_refused_before_the_body_is_read(
 
 
 @pytest.mark.parametrize(
+    ("content", "headers"),
+    [
+        (b"{nope", {}),  # not JSON
+        (json.dumps({**TRACK, "pad": "x" * 40_000}).encode(), {}),  # over 32 KB
+        (b"not gzip", {"Content-Encoding": "gzip"}),
+        (json.dumps(TRACK).encode(), {"Content-Type": "application/xml"}),
+        (json.dumps(TRACK).encode(), {"Content-Encoding": "br"}),
+    ],
+    ids=["not-json", "too-big", "bad-gzip", "not-json-type", "unknown-encoding"],
+)
+async def test_without_a_key_an_unreadable_body_is_a_401(
+    anonymous: httpx.AsyncClient, store: Store, content: bytes, headers: dict[str, str]
+) -> None:
+    # No key in the header, and a body that cannot hold one: the caller is unauthenticated,
+    # and learns nothing about the body's limits or format from the refusal.
+    headers = {"Content-Type": "application/json", **headers}
+    response = await anonymous.post("/v1/track", content=content, headers=headers)
+
+    assert response.status_code == 401, response.text
+    assert response.json()["field"] == "authorization"
+    assert "write key is required" in response.json()["message"]
+    assert await store.events.get("m-a") is None
+
+
+async def test_with_a_good_key_an_unreadable_body_says_what_is_wrong(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    too_big = json.dumps({**TRACK, "pad": "x" * 40_000}).encode()
+    headers = {**basic(KEY), "Content-Type": "application/json"}
+
+    assert (await anonymous.post("/v1/track", content=b"{nope", headers=headers)).status_code == 400
+    assert (await anonymous.post("/v1/track", content=too_big, headers=headers)).status_code == 413
+
+
+@pytest.mark.parametrize(
     ("headers", "extra"),
     [
         (basic(KEY), {}),

@@ -318,6 +318,27 @@ async def test_sent_at_corrects_the_clients_clock(client: httpx.AsyncClient, sto
     assert stored.original_timestamp == skewed - timedelta(seconds=10)
 
 
+@pytest.mark.parametrize("sent_at", ["yesterday", 12, {"at": 1}])
+async def test_a_malformed_batch_sent_at_is_ignored_and_its_items_kept(
+    client: httpx.AsyncClient, store: Store, sent_at: object
+) -> None:
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    item = {
+        "type": "track",
+        "userId": "u-sa",
+        "event": "X",
+        "messageId": "sa-1",
+        "timestamp": iso(at),
+    }
+    response = await client.post("/v1/batch", json={"batch": [item], "sentAt": sent_at})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["refused"] == []
+    stored = await store.events.get("sa-1")
+    assert stored is not None
+    assert abs(stored.timestamp - at) < timedelta(milliseconds=5)  # as given: no skew known
+
+
 async def test_a_future_timestamp_becomes_the_receive_time(
     client: httpx.AsyncClient, store: Store
 ) -> None:
