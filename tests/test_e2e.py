@@ -71,6 +71,13 @@ async def describe_schedule(stack: dict[str, Any], schedule_id: str) -> Any:
     return await client.get_schedule_handle(schedule_id).describe()
 
 
+def banner_curls(stack: dict[str, Any]) -> list[str] | None:
+    """The ``curl`` lines of the banner ``sojourn dev`` printed, once it has."""
+    lines = [line.strip() for line in dev_log(stack).splitlines()]
+    found = [line for line in lines if line.startswith("curl ")]
+    return found or None
+
+
 def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     stack: dict[str, Any],
 ) -> None:
@@ -81,6 +88,16 @@ def test_signup_becomes_a_welcome_email_and_ctrl_c_stops_everything(
     stack["child_pids"] += temporal + workers
     assert len(temporal) == 1, f"expected one Temporal child, got {temporal}"
     assert len(workers) == 1, f"expected one worker child, got {workers}"
+
+    # The banner's curl lines work as printed, pasted into a shell with no set-up.
+    printed = poll("the banner's curl lines", lambda: banner_curls(stack), START_WAIT)
+    assert len(printed) == 2 and "/v1/identify" in printed[0] and "/v1/track" in printed[1]
+    for line in printed:
+        ran = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 0, ran.stderr
+        assert json.loads(ran.stdout)["success"] is True, ran.stdout
+    ada = sojourn(stack, "contacts", "show", "ada", "--json")
+    assert ada.returncode == 0 and "ada@example.com" in ada.stdout, ada.stdout + ada.stderr
 
     contact = f"e2e-{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=stack["gateway"], timeout=30, auth=(DEV_WRITE_KEY, "")) as http:

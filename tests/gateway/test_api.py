@@ -277,15 +277,16 @@ async def test_batch_stores_every_call_in_order(
         ("not an object", ""),
     ],
 )
+@pytest.mark.parametrize("path", ["/v1/batch", "/v1/import"])  # import: Segment's alias
 async def test_batch_stores_the_valid_calls_and_lists_the_refused_one(
-    client: httpx.AsyncClient, store: Store, bad: object, field: str
+    client: httpx.AsyncClient, store: Store, bad: object, field: str, path: str
 ) -> None:
     batch = [
         {"type": "identify", "userId": "u-b", "messageId": "b-0", "traits": {"email": "b@x.io"}},
         bad,
         {"type": "track", "userId": "u-b", "messageId": "b-1", "event": "Signed Up"},
     ]
-    response = await client.post("/v1/batch", json={"batch": batch})
+    response = await client.post(path, json={"batch": batch})
 
     assert response.status_code == 200
     body = response.json()
