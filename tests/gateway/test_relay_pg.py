@@ -1,4 +1,8 @@
-"""Two gateways' relays on one PostgreSQL: each contact's events routed once, in order."""
+"""Two gateways on one PostgreSQL: each contact's events routed once, in order.
+
+First two relays over two engines, fed by the store; then two whole gateway apps, each with
+its engine and relay, taking the calls over HTTP the way a load balancer spreads them.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,24 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
+from gateway.app import create_app
 from gateway.relay import EventRouter, Relay
 from store import Store
 from store.records import EventRecord
 from store.schema import events, route_claims
 from tests.gateway.conftest import eventually
 from tests.store.backends import pg_store
+from worker.settings import Settings
 from workflows.models import Event
 
 __all__ = ["pg_store"]
+
+KEY = "wk-two-gateways"
+# Events some journey listens to (welcome's engagement), so the relays route them.
+ROUTED = ("Email Opened", "Email Link Clicked")
 
 
 class SharedLog:
@@ -102,3 +113,47 @@ async def test_two_relays_route_each_contact_once_and_in_order(
 
 async def _none_pending(store: Store) -> bool:
     return await store.events.pending_contacts() == []
+
+
+async def test_two_gateway_apps_over_http_route_each_call_once_and_in_order(
+    pg: tuple[Store, Store], fast_settings: Settings
+) -> None:
+    one, _ = pg
+    url = one.engine.url.render_as_string(hide_password=False)
+    settings = fast_settings.model_copy(update={"database_url": url, "write_keys": [KEY]})
+    log = SharedLog()
+    apps = [create_app(settings, router_factory=log.router(name)) for name in ("A", "B")]
+    contacts = [f"http-{n}" for n in range(10)]
+    expected: dict[str, list[str]] = {c: [] for c in contacts}
+    async with (
+        apps[0].router.lifespan_context(apps[0]),
+        apps[1].router.lifespan_context(apps[1]),
+    ):
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app), base_url="http://gw", auth=(KEY, "")
+            )
+            for app in apps
+        ]
+        try:
+            for index in range(8):
+                # Each round's calls go out at once, spread over both gateways; a contact's
+                # next call is only sent once its previous one was answered (an SDK's order).
+                sends = []
+                for n, contact in enumerate(contacts):
+                    message_id = f"{contact}-{index}"
+                    expected[contact].append(message_id)
+                    body = {"userId": contact, "event": ROUTED[index % 2], "messageId": message_id}
+                    sends.append(clients[(index + n) % 2].post("/v1/track", json=body))
+                answers = await asyncio.gather(*sends)
+                assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+            await eventually(lambda: _none_pending(one))
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    routed = [message_id for _, _, message_id in log.calls]
+    assert len(routed) == len(set(routed)) == 10 * 8  # every call, each once
+    assert {relay for relay, _, _ in log.calls} == {"A", "B"}  # both gateways routed some
+    for contact in contacts:
+        assert [m for _, c, m in log.calls if c == contact] == expected[contact]
