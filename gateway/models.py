@@ -14,9 +14,22 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, ValidationError
+from typing_extensions import TypeAliasType
+
+from gateway.nul import find_nul, has_nul
 
 # Column sizes of the store: longer values are refused here, with the field named, rather than
 # failing in the database with a 500.
@@ -37,6 +50,10 @@ class _Body(BaseModel):
 
 # At least one character that is not blank: an id or an event name of spaces means nothing.
 NOT_BLANK = r"[^ \t\n\r]"
+# No string of a call may hold U+0000, which PostgreSQL cannot store (gateway/nul.py refuses
+# it, naming the field). Said in the OpenAPI document only: the validator gives the reason.
+NO_NUL = r"^[^\u0000]*$"
+NOT_BLANK_NO_NUL = r"^[^\u0000]*[^ \t\n\r\u0000][^\u0000]*$"
 # Numeric ids are the same user as their string form; bounded so their text fits the column.
 NUMERIC_ID_MAX = 10**15
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?")
@@ -81,7 +98,7 @@ def _iso_time(value: Any) -> Any:
 
 
 def _id_schema(max_length: int) -> WithJsonSchema:
-    text = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NOT_BLANK}
+    text = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NOT_BLANK_NO_NUL}
     number = {"type": "number", "minimum": -NUMERIC_ID_MAX, "maximum": NUMERIC_ID_MAX}
     return WithJsonSchema({"anyOf": [text, number]})
 
@@ -105,12 +122,39 @@ When = Annotated[
     WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}),
     Field(description="ISO 8601; naive values are UTC."),
 ]
-JsonObject = Annotated[
-    dict[str, Any],
-    BeforeValidator(_none_is_empty),
-    WithJsonSchema({"anyOf": [{"type": "object"}, {"type": "null"}]}),
+
+# For the document only (validation takes any JSON object, then refuses a NUL with its path):
+# any JSON value whose strings, keys included, hold no U+0000, at any depth.
+JsonString = TypeAliasType(
+    "JsonString",
+    Annotated[str, Field(pattern=NO_NUL, description="Any string without U+0000 (NUL).")],
+)
+JsonValue = TypeAliasType(
+    "JsonValue",
+    # A string, so that type checkers resolve the recursion too.
+    "JsonString | float | bool | None | list[JsonValue] | dict[JsonString, JsonValue]",
+)
+_JSON_OBJECT = TypeAdapter(dict[JsonString, JsonValue]).core_schema
+
+
+class _JsonObjectDoc:
+    """Documents a free-form object as an object of :data:`JsonValue` (or null)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, _schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [handler(_JSON_OBJECT), {"type": "null"}]}
+
+
+JsonObject = Annotated[dict[str, Any], BeforeValidator(_none_is_empty), _JsonObjectDoc]
+Text = Annotated[
+    str | None,
+    Field(max_length=FREE_TEXT),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "maxLength": FREE_TEXT, "pattern": NO_NUL}, {"type": "null"}]}
+    ),
 ]
-Text = Annotated[str | None, Field(max_length=FREE_TEXT)]
 
 
 def _present(field: str) -> dict[str, Any]:
@@ -130,7 +174,18 @@ class Call(_Body):
         description="A visitor not signed in yet: stored against an anonymous profile until "
         "an identify or alias links it to a userId, which then takes over its history.",
     )
-    message_id: Annotated[str | None, Field(min_length=1, max_length=ID_MAX)] = Field(
+    message_id: Annotated[
+        str | None,
+        Field(min_length=1, max_length=ID_MAX),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "minLength": 1, "maxLength": ID_MAX, "pattern": NO_NUL},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(
         default=None,
         description="Idempotency key; a repeated messageId is stored and routed once. "
         "Generated (uuid4) when missing.",
@@ -150,6 +205,23 @@ class Call(_Body):
         if self.user_id is None and self.anonymous_id is None and not isinstance(self, Alias):
             # Its own error type, so the answer can name ``userId`` (the model has no location).
             raise PydanticCustomError("identity_missing", "userId or anonymousId is required")
+        return self
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Call:
+        # PostgreSQL's text and jsonb cannot hold U+0000 (SQLite can): refused here, on both
+        # backends, with the field named (``traits.firstName``, ``properties.items[0].name``).
+        # The path is one element of the location, so no key of it reads as an item's type.
+        if not has_nul(list(self.__dict__.values())):
+            return self
+        for name, info in type(self).model_fields.items():
+            found = find_nul(getattr(self, name), info.alias or name)
+            if found is not None:
+                field, reason = found
+                error = PydanticCustomError("nul_character", reason)
+                # ``input`` left out: the value may be personal data.
+                details = InitErrorDetails(type=error, loc=(field,), input=None)
+                raise ValidationError.from_exception_data(type(self).__name__, [details])
         return self
 
 
@@ -173,7 +245,13 @@ class Track(_Properties):
     """Segment's track: something the user did."""
 
     type: Literal["track"] = "track"
-    event: str = Field(min_length=1, max_length=NAME_MAX, pattern=NOT_BLANK, examples=["Signed Up"])
+    event: str = Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        pattern=NOT_BLANK,
+        examples=["Signed Up"],
+        json_schema_extra={"pattern": NOT_BLANK_NO_NUL},  # the document's: no NUL either
+    )
 
 
 class Page(_Properties):
