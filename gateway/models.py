@@ -302,7 +302,11 @@ class BatchRequest(_Body):
     """
 
     batch: list[Annotated[Any, WithJsonSchema({"anyOf": [*CALL_REFS, {}]})]] = Field(min_length=1)
-    sent_at: When = Field(default=None, description="When the client sent the batch.")
+    sent_at: Any = Field(
+        default=None,
+        description="When the client sent the batch (ISO 8601), to correct the items' clock "
+        "skew. A value that is not a time is ignored: the items' timestamps are used as given.",
+    )
     context: Any = Field(default=None, description="Used by items that have none.")
     integrations: Any = None
     write_key: Any = Field(default=None, description="The write key, when not in a header.")
