@@ -160,6 +160,12 @@ class Intake:
                 await identities.link(call.anonymous_id, call.user_id, "anonymous", at)
             return call.user_id, True
         assert call.anonymous_id is not None
+        # Resolved before the write, outside its transaction: a link committed between the
+        # two would leave this call's history on the merged-away anonymous profile. The store
+        # catches that: a write for ``anon:<id>`` checks for the link again in its own
+        # transaction, under a lock the merge shares, and lands on the user if it finds one
+        # (store/links.py). Such a call is still handled as anonymous here (not routed, no
+        # consent change), like the history it joins. Known users' writes skip that check.
         linked = await identities.resolve(call.anonymous_id)
         if linked is not None:
             return linked, True

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store._sql import reads, upsert, utc
+from store._sql import lock_contacts, reads, upsert, utc
+from store.links import is_anonymous, linked
 from store.records import ContactRecord
 from store.schema import contacts
 
@@ -252,12 +253,18 @@ class ContactRepo:
         traits = normalise_traits(traits)
         # A trait's time is never later than now, so a later call can always update it.
         at = min(utc(at), datetime.now(UTC))
-        await self.ensure(contact_id, at)
         async with self._engine.begin() as conn:
             if self._engine.dialect.name == "sqlite":
                 # SQLite ignores FOR UPDATE and starts write transactions lazily: take the write
                 # lock before reading, or concurrent identifies would overwrite each other.
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if is_anonymous(contact_id):
+                # Linked since the caller resolved it: the traits are the user's, or they would
+                # recreate the anonymous profile after its merge (store/links.py). The profile
+                # is created below, in this transaction, for the same reason.
+                await lock_contacts(conn, [contact_id])
+                contact_id = (await linked(conn, [contact_id])).get(contact_id, contact_id)
+            await conn.execute(ensure_stmt(self._engine, contact_id, at))
             row = (
                 await conn.execute(
                     sa.select(contacts.c.traits, contacts.c.trait_times)

@@ -19,9 +19,10 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from store._sql import now, reads, upsert, utc
+from store._sql import lock_contacts, now, reads, upsert, utc
 from store.computed import event_upsert
 from store.grouped import GroupCommit
+from store.links import linked
 from store.presence import PresenceRepo
 from store.records import EventRecord
 from store.schema import events
@@ -29,6 +30,9 @@ from store.segments import ladder
 
 # One event to append: its column values, and the journeys whose absence stores it as routed.
 _Append = tuple[dict[str, Any], tuple[str, ...]]
+# Times a PostgreSQL batch is stored again under the users its anonymous profiles were linked
+# to meanwhile: once is enough unless a user's id is itself an anonymous profile's.
+REDIRECTS = 2
 
 
 class Appended(NamedTuple):
@@ -53,7 +57,7 @@ class EventRepo:
         self._reads = reads(engine)
         self._presence = presence or PresenceRepo(engine)
         grouped = engine.dialect.name == "sqlite"
-        self._appends = GroupCommit(engine, self._insert) if grouped else None
+        self._appends = GroupCommit(engine, self._insert_linked) if grouped else None
         # Built once, executed with parameters: storing an event does not rebuild (and re-key
         # for SQLAlchemy's compiled cache) the same expressions every time.
         self._insert_stmt = upsert(engine, events).on_conflict_do_nothing()
@@ -80,6 +84,15 @@ class EventRepo:
         values["original_timestamp"] = utc(event.original_timestamp)
         values["routed_at"] = now() if routed else None
         return values
+
+    async def _insert_linked(self, conn: AsyncConnection, item: _Append) -> Appended:
+        """:meth:`_insert` under SQLite's write lock, for the user if the anonymous profile it
+        names was linked since the caller resolved it (store/links.py)."""
+        values, unless_running = item
+        moved = await linked(conn, [values["contact_id"]])
+        if moved:
+            values = {**values, "contact_id": moved[values["contact_id"]]}
+        return await self._insert(conn, (values, unless_running))
 
     async def _insert(self, conn: AsyncConnection, item: _Append) -> Appended:
         values, unless_running = item
@@ -135,9 +148,24 @@ class EventRepo:
         ]
         if self._appends is not None:
             return await self._appends.submit_many(items)
-        async with self._engine.begin() as conn:
-            await ladder.lock_contacts(conn, [values["contact_id"] for values, _ in items])
-            return [await self._insert(conn, item) for item in items]
+        redirects = 0
+        while True:
+            ids = [values["contact_id"] for values, _ in items]
+            async with self._engine.begin() as conn:
+                await lock_contacts(conn, ids)
+                # Under the locks: an anonymous profile linked since the caller resolved it
+                # (store/links.py). No statement when the batch names none.
+                moved = await linked(conn, ids) if redirects < REDIRECTS else {}
+                if not moved:
+                    return [await self._insert(conn, item) for item in items]
+            # Its events are the user's. Locks are taken in key order, so rather than take the
+            # user's now, out of order, the batch is stored again under the user's id (nothing
+            # of it was written: the empty transaction only released the locks).
+            redirects += 1
+            items = [
+                ({**v, "contact_id": moved.get(v["contact_id"], v["contact_id"])}, j)
+                for v, j in items
+            ]
 
     async def unrouted(self, limit: int = 100) -> list[EventRecord]:
         """The oldest events Temporal has not accepted yet, in arrival order."""

@@ -7,7 +7,10 @@ in one transaction the link is recorded, the anonymous profile's events move to 
 computed fields count them: a ``Product Added`` before sign-in is the user's), its traits merge
 under the user's (newer wins, per trait), and the anonymous profile goes. The link is recorded
 once: linking again does nothing, so the merge happens exactly once however often SDKs repeat
-the ids. Later anonymous-only calls with a linked id go straight to the user.
+the ids. Later anonymous-only calls with a linked id go straight to the user, and so do the
+writes of calls that resolved the id as anonymous while the link was being made: each write to
+an anonymous profile checks for the link under a lock the merge shares (:mod:`store.links`),
+so no history lands on the anonymous profile after its merge.
 
 Decision: the first link wins. An anonymous id already linked to one user (a shared device) is
 not moved to another; calls that carry a ``userId`` always belong to that user.
@@ -21,20 +24,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from store._sql import reads, upsert, utc
+from store._sql import lock_contacts, reads, upsert, utc
 from store.computed import event_update
 from store.contacts import columns_from_traits, ensure_stmt
+from store.links import ANONYMOUS_PREFIX, anonymous_contact
 from store.schema import contacts, events, identities
 from store.segments import ladder
 
-ANONYMOUS_PREFIX = "anon:"
+__all__ = ["ANONYMOUS_PREFIX", "CACHE_MAX", "IdentityRepo", "anonymous_contact", "merge_stamped"]
+
 # Links never change once made, so a process may remember them; bounded to stay small.
 CACHE_MAX = 100_000
-
-
-def anonymous_contact(anonymous_id: str) -> str:
-    """The contact id of an anonymous visitor's profile."""
-    return ANONYMOUS_PREFIX + anonymous_id
 
 
 def merge_stamped(
@@ -110,8 +110,10 @@ class IdentityRepo:
         return True
 
     async def _merge(self, conn: AsyncConnection, source: str, target: str, at: datetime) -> None:
-        # Before reading: an event of either contact stored meanwhile waits for the merge.
-        await ladder.lock_contacts(conn, [source, target])
+        # Before reading: an event of either contact stored meanwhile waits for the merge, and
+        # a write for the anonymous profile that waited finds the link and goes to the target
+        # (store/links.py): whatever the merge does not see here is never stored on source.
+        await lock_contacts(conn, [source, target])
         row = (
             await conn.execute(
                 sa.select(contacts.c.traits, contacts.c.trait_times).where(contacts.c.id == source)

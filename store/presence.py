@@ -177,7 +177,7 @@ class PresenceRepo:
         them, and this event must then follow it) and each journey is known not running.
 
         Run it in the transaction that stores the event, before the insert: on PostgreSQL after
-        the contact's lock (``store.segments.ladder.lock_contacts``), on SQLite under the write
+        the contact's lock (``store._sql.lock_contacts``), on SQLite under the write
         lock, so no event of the contact is stored in between.
         """
         row = (

@@ -19,9 +19,7 @@ The ladder is rebuilt for (contact, name) in the transaction that stores each ev
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -29,8 +27,6 @@ import sqlalchemy as sa
 from store.schema import contacts, event_ranks, events
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection
-
     from store.segments.compiler import Compiler
     from store.segments.rules import EventCond
 
@@ -51,31 +47,6 @@ def _ranked(*where: Any) -> Any:
     return sa.select(inner.c.contact_id, inner.c.name, inner.c.rank, inner.c.happened_at).where(
         inner.c.rank <= RANKS
     )
-
-
-_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
-
-
-def _lock_key(contact_id: str) -> int:
-    # A stable signed 64-bit key (Python's hash() changes between processes).
-    return int.from_bytes(
-        hashlib.blake2b(contact_id.encode(), digest_size=8).digest(), "big", signed=True
-    )
-
-
-async def lock_contacts(conn: AsyncConnection, contact_ids: Iterable[str]) -> None:
-    """On PostgreSQL, hold these contacts' ladders until the transaction ends.
-
-    A refresh deletes and re-inserts a (contact, name)'s ranks from what its statement sees:
-    two transactions storing events of one contact at once both wrote rank 1, and the second
-    failed on ``event_ranks``'s key (a 500 for that call under load). Locks are taken in key
-    order, so two batches naming the same contacts in another order cannot deadlock. SQLite
-    has one writer at a time already.
-    """
-    if conn.dialect.name != "postgresql":
-        return
-    for key in sorted({_lock_key(c) for c in contact_ids}):
-        await conn.execute(_LOCK, {"key": key})
 
 
 def _newest(contact_id: Any, name: Any) -> Any:
