@@ -5,6 +5,11 @@ reading). A body whose shape is wrong is refused whole with a 422 naming the fie
 (``products.3.price``), so nothing half-valid is stored; a product the catalog does not know
 and that lacks a name, price or currency is listed under ``refused`` while the others are
 stored. Stock updates are the same call with only ``id`` and ``stock`` (or ``in_stock``).
+
+A string holding U+0000, which PostgreSQL cannot store, is refused like a field of the wrong
+shape, the whole body with a 422 naming it (``products.3.name``), as the ingestion calls refuse
+it; the catalog used to strip it silently (``store/catalog_models.py`` still does, for
+``sojourn catalog import``), which stored a value the shop never sent.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.auth import authorised_body  # the ingestion calls' key, rate and body rules
 from gateway.errors import InvalidField, first_error
-from gateway.models import ErrorBody
+from gateway.models import NO_NUL, ErrorBody
+from gateway.nul import nul_field
 from gateway.openapi import REFUSALS, SECURITY
 from store import Store
 from store.catalog_models import ProductIn, UpsertResult
@@ -55,6 +61,22 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema)
 
 
+def _no_nul(node: Any) -> Any:
+    """``node`` with every string that has no pattern of its own documented as NUL-free.
+
+    For the document only: the route refuses a NUL itself, naming the field. The strings with
+    a pattern (``currency``, ``^[A-Z]{3}$``) cannot hold one already.
+    """
+    if isinstance(node, dict):
+        out = {k: _no_nul(v) for k, v in node.items()}
+        if out.get("type") == "string" and "pattern" not in out:
+            out["pattern"] = NO_NUL
+        return out
+    if isinstance(node, list):
+        return [_no_nul(v) for v in node]
+    return node
+
+
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
     413: {
@@ -81,7 +103,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": _inline(CatalogUpsert.model_json_schema(mode="validation"))
+                    "schema": _no_nul(_inline(CatalogUpsert.model_json_schema(mode="validation")))
                 }
             },
             "description": "JSON, optionally with `Content-Encoding: gzip`.",
@@ -95,6 +117,11 @@ async def upsert_products(request: Request) -> UpsertResult:
     if not isinstance(body, dict):
         raise InvalidField("body", 'the body must be a JSON object with a "products" array')
     body.pop("writeKey", None)
+    # Before validation, which would strip it (store/catalog_models.py), and on both
+    # backends: PostgreSQL cannot store U+0000, SQLite could.
+    found = nul_field(body, dotted=True)
+    if found is not None:
+        raise InvalidField(*found)
     try:
         batch = CatalogUpsert.model_validate(body)
     except ValidationError as exc:

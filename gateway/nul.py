@@ -1,69 +1,28 @@
-"""Finding U+0000 in a call: PostgreSQL's text and jsonb cannot hold it, SQLite can.
+"""Finding U+0000 in what the gateway takes: the store's finder (``store/nul.py``), for the
+gateway's models and routes.
 
-A call with a NUL anywhere (an id, the event name, a trait, a property, a key of the context)
-is refused with the field named, on both backends, rather than failing in the database with a
-500 that would take the valid items of its batch down with it.
+PostgreSQL's text and jsonb cannot hold U+0000 (SQLite can): a call, a catalog upsert, a
+consent or push subscription with one is refused with a 422 naming the field, the same on
+both backends; a provider's webhook event with one is answered 2xx and ignored (logged once,
+without the value), since the provider would otherwise retry a request that cannot succeed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-NUL = "\x00"
-IN_VALUE = "contains a NUL character (U+0000), which cannot be stored"
-IN_KEY = "has a key that contains a NUL character (U+0000), which cannot be stored"
-# Values with no string inside, skipped at once (most leaves of a call are one of them).
-_LEAVES = frozenset({int, float, bool, type(None), datetime})
+from store.nul import IN_KEY, IN_VALUE, NUL, find_nul, has_nul
+
+__all__ = ["IN_KEY", "IN_VALUE", "NUL", "find_nul", "has_nul", "nul_field"]
 
 
-def has_nul(value: Any) -> bool:
-    """Whether any string in ``value`` (nested dicts' keys and values, lists) holds U+0000.
+def nul_field(fields: dict[str, Any], *, dotted: bool = False) -> tuple[str, str] | None:
+    """``(field, reason)`` of the first NUL among ``fields`` (a body, keyed by the names the
+    client sent, e.g. a model's ``model_dump(by_alias=True)``), else None.
 
-    The cheap check every call goes through (a few microseconds for a browser's context);
-    :func:`find_nul` then names the field, for the rare call that has one.
+    ``subscription.endpoint``, ``userId``; with ``dotted``, list items as pydantic names
+    them (``products.3.name``). A no-NUL body costs one :func:`has_nul` walk.
     """
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        kind = type(item)
-        if kind is str:
-            if NUL in item:
-                return True
-        elif kind in _LEAVES:
-            continue
-        elif kind is dict or isinstance(item, dict):
-            for key in item:
-                if isinstance(key, str) and NUL in key:
-                    return True
-            pending.extend(item.values())
-        elif kind is list or isinstance(item, list | tuple):
-            pending.extend(item)
-        elif isinstance(item, str) and NUL in item:
-            return True
-    return False
-
-
-def find_nul(value: Any, path: str) -> tuple[str, str] | None:
-    """``(field, reason)`` of the first string in ``value`` that holds U+0000, else None.
-
-    Walks dicts (keys and values) and lists without recursion, so depth costs no stack.
-    ``field`` extends ``path`` as the answers name fields: ``traits.firstName``,
-    ``properties.items[0].name``; a key with a NUL is reported at the object holding it.
-    """
-    pending: list[tuple[Any, str]] = [(value, path)]
-    while pending:
-        item, where = pending.pop()
-        if isinstance(item, str):
-            if NUL in item:
-                return where, IN_VALUE
-        elif isinstance(item, dict):
-            children: list[tuple[Any, str]] = []
-            for key, child in item.items():
-                if isinstance(key, str) and NUL in key:
-                    return where, IN_KEY
-                children.append((child, f"{where}.{key}"))
-            pending.extend(reversed(children))  # popped in document order
-        elif isinstance(item, list | tuple):
-            pending.extend((item[i], f"{where}[{i}]") for i in reversed(range(len(item))))
-    return None
+    if not has_nul(fields):
+        return None
+    return find_nul(fields, "", dotted=dotted)

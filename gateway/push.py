@@ -9,6 +9,10 @@
 - ``POST /v1/consent``: ``{"userId", "channel": "sms", "topic", "subscribed", "wordingVersion"}``
   records an opt-in (or out) per topic and channel in the consent ledger, with the request's
   IP and user agent as proof (source ``api``). SMS marketing needs such a grant.
+
+No string of these bodies may hold U+0000, which PostgreSQL cannot store (it was a 500 there):
+refused with a 422 naming the field (``subscription.endpoint``), on both backends, as the
+ingestion calls refuse it; the OpenAPI document says so (``pattern``).
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool
+from pydantic.json_schema import JsonDict
 
 from activities.policy import MessagingPolicy
 from gateway.auth import KeyRing, require_key
-from gateway.errors import ApiError
-from gateway.models import ErrorBody
+from gateway.errors import ApiError, InvalidField
+from gateway.models import NO_NUL, ErrorBody
+from gateway.nul import nul_field
 from gateway.openapi import REFUSALS, SECURITY
 from gateway.unsubscribe import client_proof
 from store import Store
@@ -30,43 +36,59 @@ from store._sql import now
 from store.consent import GRANTED, WITHDRAWN, ConsentEntry
 from store.push_subscriptions import PushSubscription
 
+# For the document only: the routes refuse a NUL themselves, naming the field (_refuse_nul).
+_NO_NUL: JsonDict = {"pattern": NO_NUL}
+_URL = r"^https?://"
+
 
 class PushKeys(BaseModel):
     """The browser's keys (base64url)."""
 
-    p256dh: str = Field(min_length=20, max_length=255)
-    auth: str = Field(min_length=8, max_length=64)
+    p256dh: str = Field(min_length=20, max_length=255, json_schema_extra=_NO_NUL)
+    auth: str = Field(min_length=8, max_length=64, json_schema_extra=_NO_NUL)
 
 
 class BrowserSubscription(BaseModel):
     """``PushSubscription.toJSON()``."""
 
-    endpoint: str = Field(pattern=r"^https?://", max_length=2048)
+    endpoint: str = Field(
+        pattern=_URL, max_length=2048, json_schema_extra={"pattern": _URL + r"[^\u0000]*$"}
+    )
     keys: PushKeys
 
 
 class Subscribe(BaseModel):
     """A contact's new browser subscription."""
 
-    userId: str = Field(min_length=1, max_length=255)
+    userId: str = Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL)
     subscription: BrowserSubscription
 
 
 class Unsubscribe(BaseModel):
     """A subscription the browser dropped."""
 
-    userId: str = Field(min_length=1, max_length=255)
-    endpoint: str = Field(max_length=2048)
+    userId: str = Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL)
+    endpoint: str = Field(max_length=2048, json_schema_extra=_NO_NUL)
 
 
 class ChannelConsent(BaseModel):
     """An opt-in or opt-out on one channel and topic."""
 
-    userId: str = Field(min_length=1, max_length=255)
+    userId: str = Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL)
     channel: Literal["email", "sms", "push", "audience"]
-    topic: str = Field(min_length=1, max_length=64)
+    topic: str = Field(min_length=1, max_length=64, json_schema_extra=_NO_NUL)
     subscribed: StrictBool
-    wordingVersion: str | None = Field(default=None, max_length=64)
+    wordingVersion: Annotated[str, Field(max_length=64, json_schema_extra=_NO_NUL)] | None = None
+
+
+def _refuse_nul(body: BaseModel) -> None:
+    """A 422 naming the first field that holds U+0000, which PostgreSQL cannot store.
+
+    Checked on both backends (SQLite could store it), so an app learns the same everywhere.
+    """
+    found = nul_field(body.model_dump())
+    if found is not None:
+        raise InvalidField(*found)
 
 
 def _write_keys(request: Request) -> KeyRing:
@@ -105,6 +127,7 @@ def make_push_router(policy: MessagingPolicy, vapid_public_key: str | None) -> A
         openapi_extra=SECURED,
     )
     async def subscribe(body: Subscribe, request: Request, _key: WriteKey) -> JSONResponse:
+        _refuse_nul(body)
         store: Store = request.app.state.store
         await store.push.add(
             PushSubscription(
@@ -125,6 +148,7 @@ def make_push_router(policy: MessagingPolicy, vapid_public_key: str | None) -> A
         openapi_extra=SECURED,
     )
     async def unsubscribe(body: Unsubscribe, request: Request, _key: WriteKey) -> JSONResponse:
+        _refuse_nul(body)
         store: Store = request.app.state.store
         removed = await store.push.remove(body.endpoint, body.userId)
         return JSONResponse({"status": "removed" if removed else "unknown"})
@@ -136,6 +160,7 @@ def make_push_router(policy: MessagingPolicy, vapid_public_key: str | None) -> A
         openapi_extra=SECURED,
     )
     async def consent(body: ChannelConsent, request: Request, _key: WriteKey) -> JSONResponse:
+        _refuse_nul(body)
         store: Store = request.app.state.store
         ledger_id = await store.consent.record(
             ConsentEntry(

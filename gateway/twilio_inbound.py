@@ -12,6 +12,13 @@
 Signature: base64 HMAC-SHA1, under the auth token, of the URL Twilio called followed by every
 POST parameter as name + value, sorted by name. The URL is ``SOJOURN_PUBLIC_URL`` + the path,
 which is what Twilio must be configured with.
+
+A status callback whose ``MessageSid`` or ``ErrorCode`` holds U+0000 (which PostgreSQL cannot
+store nor look up: it was a 500) is answered 204 like any status we ignore, logged once without
+the value: Twilio retries only when the URL asks it to (``#rc=``) and reports any non-2xx as an
+error of ours, and the same bytes could never succeed. Inbound texts need no such check: the
+body is not stored, and ``From`` is read as a phone number (a NUL in it is dropped as any
+punctuation is).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import hashlib
 import hmac
 import unicodedata
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request
@@ -29,6 +37,7 @@ from fastapi.responses import JSONResponse, Response
 from activities.channels.phones import maybe_e164
 from activities.engagement import Engagement, attribution
 from activities.policy import MessagingPolicy
+from gateway.nul import nul_field
 from store import Store
 from store._sql import now
 from store.channel_lookups import contact_for_phone, message_by_provider_id
@@ -54,6 +63,18 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> st
     payload = url + "".join(f"{k}{params[k]}" for k in sorted(params))
     mac = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(mac).decode()
+
+
+def _unusable(used: dict[str, Any]) -> bool:
+    """Whether a parameter the callback would look up or store holds U+0000 (logged once,
+    with the parameter's name and never its value); see the module's docstring for why it is
+    then answered 204 and ignored."""
+    found = nul_field(used)
+    if found is None:
+        return False
+    field, reason = found
+    log.warning("webhook event ignored", provider="twilio", field=field, reason=reason)
+    return True
 
 
 def keyword(body: str) -> str:
@@ -136,6 +157,8 @@ def make_twilio_router(
         store: Store = request.app.state.store
         name = STATUS_EVENTS.get(params.get("MessageStatus", ""))
         sid = params.get("MessageSid", "")
+        if name and _unusable({"MessageSid": sid, "ErrorCode": params.get("ErrorCode")}):
+            return Response(status_code=204)
         message = await message_by_provider_id(store.engine, "twilio", sid) if name else None
         if message is None or name is None:
             return Response(status_code=204)

@@ -15,6 +15,10 @@
 Events are attributed by the ids the providers echo back (Postmark ``Metadata``, SendGrid
 ``custom_args``, Mailgun ``user-variables``): ``email_id``, journey, step. Hard bounces and
 spam complaints suppress the address; a provider-side unsubscribe withdraws the message's topic.
+
+An event whose values we would look up or store hold U+0000 (which PostgreSQL cannot store,
+nor compare against: it was a 500) is answered 2xx and ignored, logged once with the provider
+and the field, never the value (:func:`_unusable`); see there why not a 4xx.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import structlog
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,9 +43,12 @@ from fastapi.responses import JSONResponse
 
 from activities.engagement import Engagement, attribution
 from activities.policy import MessagingPolicy
+from gateway.nul import nul_field
 from gateway.relay import kick_relay
 from store.suppression import HARD_BOUNCE, SPAM_COMPLAINT
 from store.webhook_tokens import WebhookTokens
+
+log = structlog.get_logger(__name__)
 
 # How far a signed webhook's timestamp may be from our clock (either way: clocks drift).
 FRESH_FOR = timedelta(minutes=5)
@@ -175,6 +183,26 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _unusable(provider: str, used: dict[str, Any]) -> bool:
+    """Whether a value of ``used`` (what the event would look up or store, keyed by the
+    provider's own field names) holds U+0000; if so it is logged once, without the value.
+
+    Such an event can never be recorded: PostgreSQL cannot store U+0000 (nor look it up), and
+    refusing it on SQLite too keeps the backends alike. It is answered 2xx and ignored, because
+    a 2xx is the one answer every provider takes as final: Postmark retries anything but a 200
+    for about 10 hours (only a 403 stops it, and 403 means bad credentials here), SendGrid any
+    non-2xx for 24 hours, Mailgun anything but a 200 or a 406 for 8 hours; Twilio retries only
+    when the URL asks for it (``#rc=``), and logs any non-2xx as an error of ours. A retry would
+    bring the same bytes back, so an error answer would buy nothing but the retries.
+    """
+    found = nul_field(used)
+    if found is None:
+        return False
+    field, reason = found
+    log.warning("webhook event ignored", provider=provider, field=field, reason=reason)
+    return True
+
+
 def _bad_body(expected: str) -> JSONResponse:
     # A 4xx, not a 500: providers retry server errors, and this body will never get better.
     return JSONResponse(
@@ -216,16 +244,30 @@ def make_webhooks_router(
             return JSONResponse({"status": "ignored"})
         raw_metadata = body.get("Metadata")
         metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+        message_id = metadata.get("sojourn_message_id")
+        # What the event looks up and stores, by Postmark's names (for _unusable).
+        used: dict[str, Any] = {
+            "Metadata": {"sojourn_message_id": message_id},
+            "MessageID": body.get("MessageID"),
+            "ID": body.get("ID"),
+        }
         extra: dict[str, Any] = {"provider": "postmark"}
         if kind == "Click":
-            extra["url"] = body.get("OriginalLink")
+            extra["url"] = used["OriginalLink"] = body.get("OriginalLink")
         if kind == "Bounce":
-            extra["bounce_type"] = body.get("Type")
-        when = body.get("DeliveredAt") or body.get("ReceivedAt") or body.get("BouncedAt") or ""
+            extra["bounce_type"] = used["Type"] = body.get("Type")
+        stamp = next((k for k in ("DeliveredAt", "ReceivedAt", "BouncedAt") if body.get(k)), None)
+        when = body[stamp] if stamp else ""
+        if stamp:
+            used[stamp] = when
+        if name == "Unsubscribed":
+            used = {"Metadata": used["Metadata"]}  # withdraw() stores the message's ids alone
+        if _unusable("postmark", used):
+            return JSONResponse({"status": "ignored"})
         event_id = f"postmark-{kind}-{body.get('MessageID')}-{body.get('ID', '')}-{when}"
         ours = await _apply(
             Engagement(request.app.state.store, policy),
-            metadata.get("sojourn_message_id"),
+            message_id,
             name,
             extra,
             event_id,
@@ -249,17 +291,24 @@ def make_webhooks_router(
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             return _bad_body("a JSON array of event objects")
         engagement = Engagement(request.app.state.store, policy)
-        recorded = 0
-        for item in items:
+        recorded = ignored = 0
+        for index, item in enumerate(items):
             name = SENDGRID.get(str(item.get("event")))
             if name is None:
                 continue
             extra: dict[str, Any] = {"provider": "sendgrid"}
             if item.get("url"):
                 extra["url"] = item["url"]
+            id_key = "sg_event_id" if item.get("sg_event_id") else "sg_message_id"
+            used = {key: item.get(key) for key in ("sojourn_message_id", id_key, "url")}
+            if name == "Unsubscribed":
+                used = {"sojourn_message_id": used["sojourn_message_id"]}  # see withdraw()
+            if _unusable("sendgrid", {f"[{index}]": used}):
+                ignored += 1  # the others of the batch are still recorded
+                continue
             # SendGrid: "bounce" is a hard bounce; "blocked" (type) and "dropped" are not.
             hard = item.get("event") == "bounce" and item.get("type", "bounce") == "bounce"
-            event_id = f"sendgrid-{item.get('sg_event_id') or item.get('sg_message_id')}"
+            event_id = f"sendgrid-{item.get(id_key)}"
             recorded += await _apply(
                 engagement,
                 item.get("sojourn_message_id"),
@@ -269,7 +318,10 @@ def make_webhooks_router(
                 hard_bounce=hard,
                 kick=partial(kick_relay, request.app),
             )
-        return JSONResponse({"status": "recorded", "count": recorded})
+        answer: dict[str, Any] = {"status": "recorded", "count": recorded}
+        if ignored:
+            answer["ignored"] = ignored
+        return JSONResponse(answer)
 
     @router.post("/mailgun", summary="Mailgun webhook")
     async def mailgun(request: Request) -> JSONResponse:
@@ -283,9 +335,10 @@ def make_webhooks_router(
             return JSONResponse({"error": "stale signature"}, status_code=401)
         store = request.app.state.store
         at = datetime.fromtimestamp(now, UTC)
-        if not await WebhookTokens(store.engine).first_use(
-            "mailgun", str(signature["token"])[:128], at, 2 * FRESH_FOR
-        ):
+        token = str(signature["token"])[:128]
+        if _unusable("mailgun", {"signature": {"token": token}}):
+            return JSONResponse({"status": "ignored"})
+        if not await WebhookTokens(store.engine).first_use("mailgun", token, at, 2 * FRESH_FOR):
             return JSONResponse({"error": "signature already used"}, status_code=409)
         data = body.get("event-data")
         if not isinstance(data, dict):
@@ -297,11 +350,21 @@ def make_webhooks_router(
             return JSONResponse({"status": "ignored"})
         variables = data.get("user-variables")
         variables = variables if isinstance(variables, dict) else {}
+        # What the event looks up and stores, by Mailgun's names (for _unusable).
+        used: dict[str, Any] = {
+            "user-variables": {"sojourn_message_id": variables.get("sojourn_message_id")},
+            "id": data.get("id"),
+            "timestamp": data.get("timestamp"),
+        }
         extra: dict[str, Any] = {"provider": "mailgun"}
         if kind == "clicked" and data.get("url"):
-            extra["url"] = data["url"]
+            extra["url"] = used["url"] = data["url"]
         if kind == "failed":
-            extra["bounce_type"] = data.get("reason")
+            extra["bounce_type"] = used["reason"] = data.get("reason")
+        if name == "Unsubscribed":
+            used = {"user-variables": used["user-variables"]}  # withdraw() stores ours alone
+        if _unusable("mailgun", {"event-data": used}):
+            return JSONResponse({"status": "ignored"})
         # Mailgun's event id is unique within a day; with the event time it is for good.
         event_id = f"mailgun-{kind}-{data.get('id')}-{data.get('timestamp')}"
         ours = await _apply(

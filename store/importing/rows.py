@@ -26,6 +26,7 @@ from store.contacts import (
 )
 from store.importing.report import Rejected
 from store.importing.sources import ID_KEYS, Chunk, chunk_rows
+from store.nul import NUL, find_nul, has_nul
 from store.schema import contacts
 
 MIRRORS = sorted(set(COLUMN_TRAITS.values()) | {"country", "city"})
@@ -47,9 +48,18 @@ class Row:
     at: datetime
 
 
-def parse_row(line: int, raw: dict[str, Any], default_at: datetime) -> Row:
-    """Validate one raw row; raises :class:`InvalidTrait` naming the bad field."""
-    user_id = next((raw[k] for k in ID_KEYS if raw.get(k) not in (None, "")), None)
+def parse_row(
+    line: int, raw: dict[str, Any], default_at: datetime, *, check_nul: bool = True
+) -> Row:
+    """Validate one raw row; raises :class:`InvalidTrait` naming the bad field.
+
+    A U+0000 in the id, a trait (keys included, at any depth) or the timestamp is refused
+    like any bad field (``traits.firstName``): PostgreSQL cannot store it, and one such row
+    failed its whole batch there. ``check_nul=False`` skips that walk for a row known to hold
+    none (:func:`parse_batch` knows it of most batches).
+    """
+    key = next((k for k in ID_KEYS if raw.get(k) not in (None, "")), None)
+    user_id = raw[key] if key is not None else None
     if not isinstance(user_id, str | int) or isinstance(user_id, bool):
         raise InvalidTrait("userId", "userId is missing")
     traits = raw.get("traits")
@@ -57,8 +67,31 @@ def parse_row(line: int, raw: dict[str, Any], default_at: datetime) -> Row:
         traits = {k: v for k, v in raw.items() if k not in ID_KEYS and k != "timestamp"}
     elif not isinstance(traits, dict):
         raise InvalidTrait("traits", "traits must be an object")
+    if check_nul:
+        _refuse_nul(str(key), user_id, traits, raw.get("timestamp"))
     at = parse_time(raw["timestamp"], "timestamp") if raw.get("timestamp") else default_at
     return Row(line, str(user_id), normalise_traits(traits), at)
+
+
+def _refuse_nul(id_key: str, user_id: Any, traits: dict[str, Any], timestamp: Any) -> None:
+    """Raise :class:`InvalidTrait` for the first of the row's fields that holds U+0000."""
+    if not has_nul([user_id, traits, timestamp]):
+        return
+    for value, path in ((user_id, id_key), (traits, "traits"), (timestamp, "timestamp")):
+        found = find_nul(value, path)
+        if found is not None:
+            raise InvalidTrait(*found)
+
+
+def _may_hold_nul(chunk: Chunk) -> bool:
+    """Whether a row of ``chunk`` may hold U+0000: one substring search per line or record,
+    so that the rows of the (nearly all) batches without one skip :func:`_refuse_nul`."""
+    if chunk[0] == "csv":
+        return NUL in "".join(chunk[2]) or any(NUL in "".join(r) for r in chunk[3])
+    if chunk[0] == "jsonl":
+        # Strict JSON (what json.loads reads) writes U+0000 as the escape, never raw.
+        return any("\\u0000" in text or NUL in text for text in chunk[2])
+    return True
 
 
 def _json_dumps() -> Callable[[Any], str]:
@@ -183,6 +216,7 @@ def parse_batch(chunk: Chunk, at: datetime, dialect: str) -> tuple[list[Any], li
     :class:`Row` on another dialect, and the rejected rows.
     """
     convert = driver_values(dialect) if dialect in DRIVER_DIALECTS else None
+    check_nul = _may_hold_nul(chunk)
     accepted: list[Any] = []
     rejected: list[Rejected] = []
     for line, raw in chunk_rows(chunk):
@@ -190,7 +224,7 @@ def parse_batch(chunk: Chunk, at: datetime, dialect: str) -> tuple[list[Any], li
             rejected.append(raw)
             continue
         try:
-            row = parse_row(line, raw, at)
+            row = parse_row(line, raw, at, check_nul=check_nul)
         except InvalidTrait as exc:
             uid = next((str(raw[k]) for k in ID_KEYS if raw.get(k)), None)
             rejected.append(Rejected(line, uid, exc.field, str(exc)))
