@@ -8,8 +8,7 @@ stored. Stock updates are the same call with only ``id`` and ``stock`` (or ``in_
 
 A string holding U+0000, which PostgreSQL cannot store, is refused like a field of the wrong
 shape, the whole body with a 422 naming it (``products.3.name``), as the ingestion calls refuse
-it; the catalog used to strip it silently (``store/catalog_models.py`` still does, for
-``sojourn catalog import``), which stored a value the shop never sent.
+it; ``sojourn catalog import`` rejects the row (``store/catalog_models.py``).
 """
 
 from __future__ import annotations

@@ -18,8 +18,11 @@ REQUIRED_NEW = ("name", "price", "currency")
 
 
 def _no_nul(text: str) -> str:
-    # PostgreSQL text cannot hold NUL; it is never meaningful in a product's fields.
-    return text.replace("\x00", "")
+    # PostgreSQL text cannot hold NUL: refused (a file's row, the API's body), never stripped
+    # into a value the shop did not send, as the ingestion calls refuse it.
+    if "\x00" in text:
+        raise ValueError("contains a NUL character (U+0000), which cannot be stored")
+    return text
 
 
 def _whole(value: object) -> object:

@@ -90,3 +90,24 @@ def test_another_file_type_is_refused(db_env: Path) -> None:
     path.write_text("x")
     result = runner.invoke(app, ["catalog", "import", str(path)])
     assert result.exit_code != 0
+
+
+def test_a_nul_character_rejects_its_row_and_the_others_are_imported(db_env: Path) -> None:
+    # PostgreSQL cannot store U+0000: the row is rejected naming the field, never stripped.
+    path = db_env / "nul.jsonl"
+    rows = [
+        {"id": "ok-1", "name": "Trépied", "price": 39.5, "currency": "EUR"},
+        {"id": "nul-1", "name": "Tré\x00pied", "price": 39.5, "currency": "EUR"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = runner.invoke(app, ["catalog", "import", str(path), "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rejected"] == 1
+    [reject] = [
+        json.loads(line) for line in Path(str(path) + ".rejected.jsonl").read_text().splitlines()
+    ]
+    assert (reject["line"], reject["id"], reject["field"]) == (2, "nul-1", "name")
+    assert "NUL" in reject["error"]
+    assert show("ok-1")["name"] == "Trépied"
+    assert runner.invoke(app, ["catalog", "show", "nul-1"]).exit_code != 0
