@@ -6,7 +6,6 @@ whole batch a 500 on PostgreSQL and lost the valid items beside it.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
@@ -15,23 +14,11 @@ import sqlalchemy as sa
 
 from store import Store
 from store.schema import contacts, events, identities
-from tests.store.backends import db, pg_store
+from tests.gateway.both_backends import db, pg_store, store, tag
 
-__all__ = ["db", "pg_store"]
+__all__ = ["db", "pg_store", "store", "tag"]
 
 NUL = "\x00"
-
-
-@pytest.fixture
-def store(db: Store) -> Store:
-    """The gateway's store on SQLite, then on PostgreSQL (skipped when no server answers)."""
-    return db
-
-
-@pytest.fixture
-def tag() -> str:
-    """A suffix of the test's own: the PostgreSQL database is shared by the session's tests."""
-    return uuid.uuid4().hex[:8]
 
 
 async def stored(store: Store, tag: str) -> tuple[set[str], set[str], set[str]]:

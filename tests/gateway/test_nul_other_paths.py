@@ -37,9 +37,9 @@ from store import Store
 from store.records import MessageRecord
 from store.schema_channels import push_subscriptions
 from store.schema_messaging import consent_ledger
-from tests.store.backends import db, pg_store
+from tests.gateway.both_backends import db, pg_store, store, tag
 
-__all__ = ["db", "pg_store"]
+__all__ = ["db", "pg_store", "store", "tag"]
 
 NUL = "\x00"
 REASON = "NUL character (U+0000)"
@@ -50,18 +50,6 @@ SENDGRID_PUBLIC = base64.b64encode(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 ).decode()
-
-
-@pytest.fixture
-def store(db: Store) -> Store:
-    """The gateway's store on SQLite, then on PostgreSQL (skipped when no server answers)."""
-    return db
-
-
-@pytest.fixture
-def tag() -> str:
-    """A suffix of the test's own: the PostgreSQL database is shared by the session's tests."""
-    return uuid.uuid4().hex[:8]
 
 
 def refused(response: httpx.Response, field: str) -> None:
