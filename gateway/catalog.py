@@ -6,9 +6,10 @@ reading). A body whose shape is wrong is refused whole with a 422 naming the fie
 and that lacks a name, price or currency is listed under ``refused`` while the others are
 stored. Stock updates are the same call with only ``id`` and ``stock`` (or ``in_stock``).
 
-A string holding U+0000, which PostgreSQL cannot store, is refused like a field of the wrong
-shape, the whole body with a 422 naming it (``products.3.name``), as the ingestion calls refuse
-it; ``sojourn catalog import`` rejects the row (``store/catalog_models.py``).
+A string holding U+0000, which PostgreSQL cannot store, is refused by the product model
+(``store/catalog_models.py``) like a field of the wrong shape: the whole body with a 422 naming
+it (``products.3.name``), as the ingestion calls refuse it; ``sojourn catalog import`` rejects
+the row.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.auth import authorised_body  # the ingestion calls' key, rate and body rules
 from gateway.errors import InvalidField, first_error
 from gateway.models import NO_NUL, ErrorBody
-from gateway.nul import nul_field
 from gateway.openapi import REFUSALS, SECURITY
 from store import Store
 from store.catalog_models import ProductIn, UpsertResult
@@ -116,11 +116,6 @@ async def upsert_products(request: Request) -> UpsertResult:
     if not isinstance(body, dict):
         raise InvalidField("body", 'the body must be a JSON object with a "products" array')
     body.pop("writeKey", None)
-    # Before validation, which would strip it (store/catalog_models.py), and on both
-    # backends: PostgreSQL cannot store U+0000, SQLite could.
-    found = nul_field(body, dotted=True)
-    if found is not None:
-        raise InvalidField(*found)
     try:
         batch = CatalogUpsert.model_validate(body)
     except ValidationError as exc:

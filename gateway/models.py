@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -29,7 +29,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, ValidationError
 from typing_extensions import TypeAliasType
 
-from gateway.nul import find_nul, has_nul
+from store.nul import find_nul, has_nul
 
 # Column sizes of the store: longer values are refused here, with the field named, rather than
 # failing in the database with a 500.
@@ -50,7 +50,7 @@ class _Body(BaseModel):
 
 # At least one character that is not blank: an id or an event name of spaces means nothing.
 NOT_BLANK = r"[^ \t\n\r]"
-# No string of a call may hold U+0000, which PostgreSQL cannot store (gateway/nul.py refuses
+# No string of a call may hold U+0000, which PostgreSQL cannot store (store/nul.py finds
 # it, naming the field). Said in the OpenAPI document only: the validator gives the reason.
 NO_NUL = r"^[^\u0000]*$"
 NOT_BLANK_NO_NUL = r"^[^\u0000]*[^ \t\n\r\u0000][^\u0000]*$"
@@ -161,7 +161,31 @@ def _present(field: str) -> dict[str, Any]:
     return {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
 
 
-class Call(_Body):
+class NulFree(BaseModel):
+    """A body none of whose strings (nested values and keys included) holds U+0000.
+
+    PostgreSQL's text and jsonb cannot hold it (SQLite can): refused on both backends, as a
+    422 naming the field (``traits.firstName``, ``properties.items[0].name``, in a nested
+    model ``subscription.endpoint``). The path is one element of the location, so no key of
+    it reads as a batch item's type.
+    """
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        if not has_nul(list(self.__dict__.values())):
+            return self
+        for name, info in type(self).model_fields.items():
+            found = find_nul(getattr(self, name), info.alias or name)
+            if found is not None:
+                field, reason = found
+                error = PydanticCustomError("nul_character", reason)
+                # ``input`` left out: the value may be personal data.
+                details = InitErrorDetails(type=error, loc=(field,), input=None)
+                raise ValidationError.from_exception_data(type(self).__name__, [details])
+        return self
+
+
+class Call(_Body, NulFree):
     """Fields every call shares. A call needs a ``userId`` or an ``anonymousId``."""
 
     model_config = ConfigDict(
@@ -205,23 +229,6 @@ class Call(_Body):
         if self.user_id is None and self.anonymous_id is None and not isinstance(self, Alias):
             # Its own error type, so the answer can name ``userId`` (the model has no location).
             raise PydanticCustomError("identity_missing", "userId or anonymousId is required")
-        return self
-
-    @model_validator(mode="after")
-    def _no_nul(self) -> Call:
-        # PostgreSQL's text and jsonb cannot hold U+0000 (SQLite can): refused here, on both
-        # backends, with the field named (``traits.firstName``, ``properties.items[0].name``).
-        # The path is one element of the location, so no key of it reads as an item's type.
-        if not has_nul(list(self.__dict__.values())):
-            return self
-        for name, info in type(self).model_fields.items():
-            found = find_nul(getattr(self, name), info.alias or name)
-            if found is not None:
-                field, reason = found
-                error = PydanticCustomError("nul_character", reason)
-                # ``input`` left out: the value may be personal data.
-                details = InitErrorDetails(type=error, loc=(field,), input=None)
-                raise ValidationError.from_exception_data(type(self).__name__, [details])
         return self
 
 

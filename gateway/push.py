@@ -21,14 +21,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 from pydantic.json_schema import JsonDict
 
 from activities.policy import MessagingPolicy
 from gateway.auth import KeyRing, require_key
-from gateway.errors import ApiError, InvalidField
-from gateway.models import NO_NUL, ErrorBody
-from gateway.nul import nul_field
+from gateway.errors import ApiError
+from gateway.models import NO_NUL, ErrorBody, NulFree
 from gateway.openapi import REFUSALS, SECURITY
 from gateway.unsubscribe import client_proof
 from store import Store
@@ -36,19 +35,19 @@ from store._sql import now
 from store.consent import GRANTED, WITHDRAWN, ConsentEntry
 from store.push_subscriptions import PushSubscription
 
-# For the document only: the routes refuse a NUL themselves, naming the field (_refuse_nul).
+# For the document only: the models refuse a NUL themselves, naming the field (NulFree).
 _NO_NUL: JsonDict = {"pattern": NO_NUL}
 _URL = r"^https?://"
 
 
-class PushKeys(BaseModel):
+class PushKeys(NulFree):
     """The browser's keys (base64url)."""
 
     p256dh: str = Field(min_length=20, max_length=255, json_schema_extra=_NO_NUL)
     auth: str = Field(min_length=8, max_length=64, json_schema_extra=_NO_NUL)
 
 
-class BrowserSubscription(BaseModel):
+class BrowserSubscription(NulFree):
     """``PushSubscription.toJSON()``."""
 
     endpoint: str = Field(
@@ -57,21 +56,21 @@ class BrowserSubscription(BaseModel):
     keys: PushKeys
 
 
-class Subscribe(BaseModel):
+class Subscribe(NulFree):
     """A contact's new browser subscription."""
 
     userId: str = Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL)
     subscription: BrowserSubscription
 
 
-class Unsubscribe(BaseModel):
+class Unsubscribe(NulFree):
     """A subscription the browser dropped."""
 
     userId: str = Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL)
     endpoint: str = Field(max_length=2048, json_schema_extra=_NO_NUL)
 
 
-class ChannelConsent(BaseModel):
+class ChannelConsent(NulFree):
     """An opt-in or opt-out on one channel and topic."""
 
     userId: str = Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL)
@@ -79,16 +78,6 @@ class ChannelConsent(BaseModel):
     topic: str = Field(min_length=1, max_length=64, json_schema_extra=_NO_NUL)
     subscribed: StrictBool
     wordingVersion: Annotated[str, Field(max_length=64, json_schema_extra=_NO_NUL)] | None = None
-
-
-def _refuse_nul(body: BaseModel) -> None:
-    """A 422 naming the first field that holds U+0000, which PostgreSQL cannot store.
-
-    Checked on both backends (SQLite could store it), so an app learns the same everywhere.
-    """
-    found = nul_field(body.model_dump())
-    if found is not None:
-        raise InvalidField(*found)
 
 
 def _write_keys(request: Request) -> KeyRing:
@@ -127,7 +116,6 @@ def make_push_router(policy: MessagingPolicy, vapid_public_key: str | None) -> A
         openapi_extra=SECURED,
     )
     async def subscribe(body: Subscribe, request: Request, _key: WriteKey) -> JSONResponse:
-        _refuse_nul(body)
         store: Store = request.app.state.store
         await store.push.add(
             PushSubscription(
@@ -148,7 +136,6 @@ def make_push_router(policy: MessagingPolicy, vapid_public_key: str | None) -> A
         openapi_extra=SECURED,
     )
     async def unsubscribe(body: Unsubscribe, request: Request, _key: WriteKey) -> JSONResponse:
-        _refuse_nul(body)
         store: Store = request.app.state.store
         removed = await store.push.remove(body.endpoint, body.userId)
         return JSONResponse({"status": "removed" if removed else "unknown"})
@@ -160,7 +147,6 @@ def make_push_router(policy: MessagingPolicy, vapid_public_key: str | None) -> A
         openapi_extra=SECURED,
     )
     async def consent(body: ChannelConsent, request: Request, _key: WriteKey) -> JSONResponse:
-        _refuse_nul(body)
         store: Store = request.app.state.store
         ledger_id = await store.consent.record(
             ConsentEntry(

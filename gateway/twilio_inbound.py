@@ -37,11 +37,11 @@ from fastapi.responses import JSONResponse, Response
 from activities.channels.phones import maybe_e164
 from activities.engagement import Engagement, attribution
 from activities.policy import MessagingPolicy
-from gateway.nul import nul_field
 from store import Store
 from store._sql import now
 from store.channel_lookups import contact_for_phone, message_by_provider_id
 from store.consent import ALL_TOPICS, GRANTED, WITHDRAWN, ConsentEntry
+from store.nul import nul_field
 from store.suppression import HARD_BOUNCE, Suppression, SuppressionRepo
 
 log = structlog.get_logger(__name__)

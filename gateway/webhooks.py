@@ -43,8 +43,8 @@ from fastapi.responses import JSONResponse
 
 from activities.engagement import Engagement, attribution
 from activities.policy import MessagingPolicy
-from gateway.nul import nul_field
 from gateway.relay import kick_relay
+from store.nul import nul_field
 from store.suppression import HARD_BOUNCE, SPAM_COMPLAINT
 from store.webhook_tokens import WebhookTokens
 

@@ -4,8 +4,8 @@ Whatever reaches the store with a NUL anywhere (an id, an event name, a trait, a
 of an object) is refused with the field named, on both backends, rather than failing in the
 database with a 500 (an API call), taking the good rows of its transaction down with it (an
 import), or failing for ever (a provider's webhook, which the provider retries). Pure: the
-gateway's models and routes and the contact importer all use it (``gateway/nul.py``
-re-exports it for the gateway).
+gateway's models and routes and the contact importer all use it. A provider's webhook event
+with one is answered 2xx and ignored (``gateway/webhooks.py`` says why).
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ def has_nul(value: Any) -> bool:
     return False
 
 
-def find_nul(value: Any, path: str, *, dotted: bool = False) -> tuple[str, str] | None:
+def find_nul(value: Any, path: str) -> tuple[str, str] | None:
     """``(field, reason)`` of the first string in ``value`` that holds U+0000, else None.
 
     Walks dicts (keys and values) and lists without recursion, so depth costs no stack.
     ``field`` extends ``path`` as the answers name fields: ``traits.firstName``,
-    ``properties.items[0].name`` (``products.0.name`` with ``dotted``, as pydantic's
-    locations read); a key with a NUL is reported at the object holding it. An empty ``path``
-    is the root: its fields are named bare (``userId``), a NUL in one of its keys ``body``.
+    ``properties.items[0].name``; a key with a NUL is reported at the object holding it. An
+    empty ``path`` is the root: its fields are named bare (``userId``), a NUL in one of its
+    keys ``body``.
     """
     pending: list[tuple[Any, str]] = [(value, path)]
     while pending:
@@ -70,6 +70,14 @@ def find_nul(value: Any, path: str, *, dotted: bool = False) -> tuple[str, str] 
                 children.append((child, f"{where}.{key}" if where else str(key)))
             pending.extend(reversed(children))  # popped in document order
         elif isinstance(item, list | tuple):
-            index = "{}.{}" if dotted and where else "{}[{}]"
-            pending.extend((item[i], index.format(where, i)) for i in reversed(range(len(item))))
+            pending.extend((item[i], f"{where}[{i}]") for i in reversed(range(len(item))))
     return None
+
+
+def nul_field(fields: dict[str, Any]) -> tuple[str, str] | None:
+    """``(field, reason)`` of the first NUL among ``fields`` (a body keyed by the names the
+    client sent: ``subscription.endpoint``, ``userId``), else None; a body without one costs
+    one :func:`has_nul` walk."""
+    if not has_nul(fields):
+        return None
+    return find_nul(fields, "")
