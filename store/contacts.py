@@ -105,7 +105,16 @@ def parse_time(value: Any, field: str) -> datetime:
             raise InvalidTrait(field, f"{value!r} is not an ISO 8601 date-time") from exc
     else:
         raise InvalidTrait(field, "expected an ISO 8601 date-time string")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:00-05:00 is past year 9999 in UTC (0001-01-01T00:00+01:00 before year
+        # 1): a valid date-time Python cannot hold in UTC. Kept at the edge, as event times are
+        # (gateway.models), rather than failing the whole call (or batch) with a 500.
+        edge = datetime.max if parsed.year > 5000 else datetime.min
+        return edge.replace(tzinfo=UTC)
 
 
 def _timezone(value: Any) -> str:

@@ -355,6 +355,26 @@ async def test_a_future_timestamp_becomes_the_receive_time(
     assert stored.original_timestamp == datetime(9999, 12, 31, tzinfo=UTC)
 
 
+async def test_a_created_at_past_the_calendar_in_utc_loses_nothing_in_a_batch(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    # Valid ISO 8601, past year 9999 once in UTC: was an OverflowError, a 500 for the batch.
+    identify = {
+        "type": "identify",
+        "userId": "u-edge",
+        "traits": {"createdAt": "9999-12-31T23:59:59-01:00"},
+    }
+    track = {"type": "track", "userId": "u-edge", "event": "X", "messageId": "edge-1"}
+    response = await client.post("/v1/batch", json={"batch": [identify, track]})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["refused"] == []
+    assert await store.events.get("edge-1") is not None
+    contact = await store.contacts.get("u-edge")
+    assert contact is not None and contact.signup_at is not None
+    assert contact.signup_at.year == 9999
+
+
 async def test_no_timestamp_can_lock_a_trait(client: httpx.AsyncClient, store: Store) -> None:
     locked = {
         "userId": "vic",

@@ -74,3 +74,22 @@ async def test_concurrent_identifies_keep_every_trait(db: Store) -> None:
     contact = await db.contacts.get("racer")
     assert contact is not None
     assert {f"trait_{n}": n for n in range(30)}.items() <= contact.traits.items()
+
+
+@pytest.mark.parametrize(
+    ("created", "kept"),
+    [
+        # Valid ISO 8601 date-times that fall outside Python's range once converted to UTC.
+        ("9999-12-31T23:59:59-01:00", datetime.max.replace(tzinfo=UTC)),
+        ("0001-01-01T00:00:00+01:00", datetime.min.replace(tzinfo=UTC)),
+    ],
+)
+async def test_a_signup_time_past_the_calendar_in_utc_is_kept_at_its_edge(
+    db: Store, created: str, kept: datetime
+) -> None:
+    # These were an OverflowError: a 500 for the identify, and for a whole batch beside it.
+    await db.contacts.identify("u1", {"createdAt": created, "plan": "pro"}, T0)
+    c = await db.contacts.get("u1")
+    assert c is not None
+    assert c.signup_at == kept
+    assert c.traits["plan"] == "pro"
