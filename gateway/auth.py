@@ -54,7 +54,9 @@ class KeyRing:
         """
         if not candidate:
             return None
-        given = candidate.encode()
+        # surrogatepass: a ``writeKey`` of the body may be a lone surrogate (``"\ud800"`` is
+        # valid JSON), which strict UTF-8 cannot encode; it matches no key, a 401 not a 500.
+        given = candidate.encode("utf-8", "surrogatepass")
         found: str | None = None
         for key, ident in self._keys:
             if hmac.compare_digest(given, key):

@@ -143,6 +143,21 @@ async def test_a_wrong_key_in_the_body_is_a_401(anonymous: httpx.AsyncClient, st
     assert await store.events.get("m-a") is None
 
 
+@pytest.mark.parametrize("key", ["\\ud800", "wk-test-\\udfff", "\\ud83d"])
+async def test_a_body_key_that_is_not_unicode_is_a_401(
+    anonymous: httpx.AsyncClient, store: Store, key: str
+) -> None:
+    # A lone surrogate escape is valid JSON but no UTF-8: it was a 500 (UnicodeEncodeError).
+    body = '{"writeKey": "' + key + '", "userId": "u-a", "event": "E", "messageId": "m-a"}'
+    response = await anonymous.post(
+        "/v1/track", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 401, response.text
+    assert response.json()["field"] == "authorization"
+    assert await store.events.get("m-a") is None
+
+
 async def test_a_refusal_is_logged_once_with_the_key_id_never_the_key(
     anonymous: httpx.AsyncClient, logs: list
 ) -> None:
