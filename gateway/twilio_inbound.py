@@ -106,7 +106,9 @@ def make_twilio_router(
         url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         expected = twilio_signature(auth_token, url, params)
         given = request.headers.get("x-twilio-signature", "")
-        return params if hmac.compare_digest(expected, given) else None
+        # As bytes: compare_digest raises TypeError for a str with non-ASCII characters, and a
+        # header's bytes beyond ASCII (read as Latin-1) were a 500 for any caller, unsigned.
+        return params if hmac.compare_digest(expected.encode(), given.encode()) else None
 
     def forbidden() -> JSONResponse:
         return JSONResponse({"error": "invalid X-Twilio-Signature"}, status_code=403)

@@ -64,6 +64,20 @@ async def test_unsigned_or_forged_calls_are_refused(web: httpx.AsyncClient, stor
     assert await store.consent.state(contact, "sms") == {}
 
 
+@pytest.mark.parametrize("path", ["/webhooks/twilio/inbound", "/webhooks/twilio/status"])
+@pytest.mark.parametrize("signature", ["é", "\xff\xfe", "RSOYDt4T1cUTdK1PDd93/VVr8B8é"])
+async def test_a_signature_beyond_ascii_is_a_403(
+    web: httpx.AsyncClient, store: Store, path: str, signature: str
+) -> None:
+    # Header bytes beyond ASCII read as Latin-1 text: compared as str they were a 500.
+    contact = await add_contact(store, phone="+33612345678")
+    answer = await web.post(
+        path, data=reply("STOP"), headers={"X-Twilio-Signature": signature.encode("latin-1")}
+    )
+    assert answer.status_code == 403, answer.text
+    assert await store.consent.state(contact, "sms") == {}
+
+
 @pytest.mark.parametrize("word", ["STOP", "arrêt", "Unsubscribe please"])
 async def test_stop_withdraws_sms_consent_and_ends_sms_journeys(
     word: str, web: httpx.AsyncClient, store: Store, policy: MessagingPolicy, tmp_path: Path
