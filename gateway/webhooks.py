@@ -52,6 +52,8 @@ log = structlog.get_logger(__name__)
 
 # How far a signed webhook's timestamp may be from our clock (either way: clocks drift).
 FRESH_FOR = timedelta(minutes=5)
+# The event log's id column; a provider's ids (any JSON it sends) may make a longer one.
+EVENT_ID_MAX = 255
 
 POSTMARK = {
     "Delivery": "Email Delivered",
@@ -106,7 +108,7 @@ def fresh(timestamp: str | int | float, now: float) -> bool:
     """True when a provider's signing time (seconds since 1970) is within ``FRESH_FOR``."""
     try:
         signed_at = float(timestamp)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past any float
         return False
     return abs(now - signed_at) <= FRESH_FOR.total_seconds()
 
@@ -118,10 +120,14 @@ def mailgun_signature_ok(signing_key: str, signature: Any) -> bool:
     timestamp, token, given = (signature.get(k) for k in ("timestamp", "token", "signature"))
     if not all(isinstance(v, str | int) for v in (timestamp, token, given)):
         return False
-    expected = hmac.new(
-        signing_key.encode("utf-8"), f"{timestamp}{token}".encode(), hashlib.sha256
-    ).hexdigest()
-    return hmac.compare_digest(expected.encode(), str(given).encode("utf-8"))
+    try:
+        signed, presented = f"{timestamp}{token}".encode(), str(given).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800" is valid JSON) is not text Mailgun signed: checked before
+        # the signature, it was a 500 for any caller.
+        return False
+    expected = hmac.new(signing_key.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), presented)
 
 
 def _basic_ok(request: Request, username: str, password: str) -> bool:
@@ -138,7 +144,7 @@ def _basic_ok(request: Request, username: str, password: str) -> bool:
 
 async def _apply(
     engagement: Engagement,
-    message_id: str | None,
+    message_id: Any,
     name: str,
     extra: dict[str, Any],
     event_id: str,
@@ -151,7 +157,10 @@ async def _apply(
     ``kick`` gets the contact once its event is stored, so the relay routes it at once.
     """
     store = engagement.store
-    message = await store.messages.by_message_id(message_id) if message_id else None
+    # Only a string can be one of our message ids: a number, object or list (any JSON the
+    # provider echoes) was a 500 in the look-up, which the provider retries for hours.
+    ours = isinstance(message_id, str) and bool(message_id)
+    message = await store.messages.by_message_id(message_id) if ours else None
     if message is None:
         return False
     if name == "Email Bounced" and hard_bounce:
@@ -166,15 +175,25 @@ async def _apply(
             kick(message.contact_id)
         return True
     props = {**attribution(message), **extra}
-    if await engagement.event(message.contact_id, name, props, event_id=event_id):
+    if await engagement.event(message.contact_id, name, props, event_id=_bounded(event_id)):
         kick(message.contact_id)
     return True
+
+
+def _bounded(event_id: str) -> str:
+    """``event_id`` within the event log's column: a longer one (ids a provider sent, of any
+    length, was a 500 on PostgreSQL) keeps its start and ends with its hash, so a retry of the
+    same event still gets the same id."""
+    if len(event_id) <= EVENT_ID_MAX:
+        return event_id
+    digest = hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{event_id[: EVENT_ID_MAX - len(digest) - 1]}~{digest}"
 
 
 def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's depth: not a 500 either
         return None
 
 
