@@ -29,7 +29,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, ValidationError
 from typing_extensions import TypeAliasType
 
-from store.nul import find_nul, has_nul
+from store.nul import find_unstorable, has_unstorable
 
 # Column sizes of the store: longer values are refused here, with the field named, rather than
 # failing in the database with a 500.
@@ -161,31 +161,33 @@ def _present(field: str) -> dict[str, Any]:
     return {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
 
 
-class NulFree(BaseModel):
-    """A body none of whose strings (nested values and keys included) holds U+0000.
+class Storable(BaseModel):
+    """A body the store can hold all of: no string or key with U+0000 or a lone surrogate, no
+    NaN or Infinity, no nesting past ``store.nul.DEPTH_MAX`` levels (``store/nul.py`` says
+    what each would do).
 
-    PostgreSQL's text and jsonb cannot hold it (SQLite can): refused on both backends, as a
-    422 naming the field (``traits.firstName``, ``properties.items[0].name``, in a nested
-    model ``subscription.endpoint``). The path is one element of the location, so no key of
-    it reads as a batch item's type.
+    Refused on both backends, as a 422 naming the field (``traits.firstName``,
+    ``properties.items[0].name``, in a nested model ``subscription.endpoint``); in a batch,
+    the item is refused and the others stored. The path is one element of the location, so no
+    key of it reads as a batch item's type.
     """
 
     @model_validator(mode="after")
-    def _no_nul(self) -> Self:
-        if not has_nul(list(self.__dict__.values())):
+    def _storable(self) -> Self:
+        if not has_unstorable(list(self.__dict__.values())):
             return self
         for name, info in type(self).model_fields.items():
-            found = find_nul(getattr(self, name), info.alias or name)
+            found = find_unstorable(getattr(self, name), info.alias or name)
             if found is not None:
                 field, reason = found
-                error = PydanticCustomError("nul_character", reason)
+                error = PydanticCustomError("unstorable_value", reason)
                 # ``input`` left out: the value may be personal data.
                 details = InitErrorDetails(type=error, loc=(field,), input=None)
                 raise ValidationError.from_exception_data(type(self).__name__, [details])
         return self
 
 
-class Call(_Body, NulFree):
+class Call(_Body, Storable):
     """Fields every call shares. A call needs a ``userId`` or an ``anonymousId``."""
 
     model_config = ConfigDict(

@@ -12,7 +12,8 @@
 
 No string of these bodies may hold U+0000, which PostgreSQL cannot store (it was a 500 there):
 refused with a 422 naming the field (``subscription.endpoint``), on both backends, as the
-ingestion calls refuse it; the OpenAPI document says so (``pattern``).
+ingestion calls refuse it; the OpenAPI document says so (``pattern``). The same check refuses
+the rest the store cannot hold (``store/nul.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pydantic.json_schema import JsonDict
 from activities.policy import MessagingPolicy
 from gateway.auth import KeyRing, require_key
 from gateway.errors import ApiError
-from gateway.models import NO_NUL, ErrorBody, NulFree
+from gateway.models import NO_NUL, ErrorBody, Storable
 from gateway.openapi import REFUSALS, SECURITY
 from gateway.unsubscribe import client_proof
 from store import Store
@@ -35,19 +36,20 @@ from store._sql import now
 from store.consent import GRANTED, WITHDRAWN, ConsentEntry
 from store.push_subscriptions import PushSubscription
 
-# For the document only: the models refuse a NUL themselves, naming the field (NulFree).
+# For the document only: the models refuse a NUL (and what else the store cannot hold)
+# themselves, naming the field (Storable).
 _NO_NUL: JsonDict = {"pattern": NO_NUL}
 _URL = r"^https?://"
 
 
-class PushKeys(NulFree):
+class PushKeys(Storable):
     """The browser's keys (base64url)."""
 
     p256dh: str = Field(min_length=20, max_length=255, json_schema_extra=_NO_NUL)
     auth: str = Field(min_length=8, max_length=64, json_schema_extra=_NO_NUL)
 
 
-class BrowserSubscription(NulFree):
+class BrowserSubscription(Storable):
     """``PushSubscription.toJSON()``."""
 
     endpoint: str = Field(
@@ -56,21 +58,21 @@ class BrowserSubscription(NulFree):
     keys: PushKeys
 
 
-class Subscribe(NulFree):
+class Subscribe(Storable):
     """A contact's new browser subscription."""
 
     userId: str = Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL)
     subscription: BrowserSubscription
 
 
-class Unsubscribe(NulFree):
+class Unsubscribe(Storable):
     """A subscription the browser dropped."""
 
     userId: str = Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL)
     endpoint: str = Field(max_length=2048, json_schema_extra=_NO_NUL)
 
 
-class ChannelConsent(NulFree):
+class ChannelConsent(Storable):
     """An opt-in or opt-out on one channel and topic."""
 
     userId: str = Field(min_length=1, max_length=255, json_schema_extra=_NO_NUL)

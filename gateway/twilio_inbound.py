@@ -41,7 +41,7 @@ from store import Store
 from store._sql import now
 from store.channel_lookups import contact_for_phone, message_by_provider_id
 from store.consent import ALL_TOPICS, GRANTED, WITHDRAWN, ConsentEntry
-from store.nul import nul_field
+from store.nul import unstorable_field
 from store.suppression import HARD_BOUNCE, Suppression, SuppressionRepo
 
 log = structlog.get_logger(__name__)
@@ -69,7 +69,7 @@ def _unusable(used: dict[str, Any]) -> bool:
     """Whether a parameter the callback would look up or store holds U+0000 (logged once,
     with the parameter's name and never its value); see the module's docstring for why it is
     then answered 204 and ignored."""
-    found = nul_field(used)
+    found = unstorable_field(used)
     if found is None:
         return False
     field, reason = found

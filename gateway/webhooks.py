@@ -17,8 +17,10 @@ Events are attributed by the ids the providers echo back (Postmark ``Metadata``,
 spam complaints suppress the address; a provider-side unsubscribe withdraws the message's topic.
 
 An event whose values we would look up or store hold U+0000 (which PostgreSQL cannot store,
-nor compare against: it was a 500) is answered 2xx and ignored, logged once with the provider
-and the field, never the value (:func:`_unusable`); see there why not a 4xx.
+nor compare against: it was a 500), a lone surrogate, NaN or Infinity, or nesting past
+``store.nul.DEPTH_MAX`` (each a 500 too, see ``store/nul.py``) is answered 2xx and ignored,
+logged once with the provider and the field, never the value (:func:`_unusable`); see there
+why not a 4xx.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from fastapi.responses import JSONResponse
 from activities.engagement import Engagement, attribution
 from activities.policy import MessagingPolicy
 from gateway.relay import kick_relay
-from store.nul import nul_field
+from store.nul import unstorable_field
 from store.suppression import HARD_BOUNCE, SPAM_COMPLAINT
 from store.webhook_tokens import WebhookTokens
 
@@ -204,17 +206,19 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
 
 def _unusable(provider: str, used: dict[str, Any]) -> bool:
     """Whether a value of ``used`` (what the event would look up or store, keyed by the
-    provider's own field names) holds U+0000; if so it is logged once, without the value.
+    provider's own field names) holds what the store cannot (U+0000, a lone surrogate, NaN,
+    deep nesting: ``store/nul.py``); if so it is logged once, without the value.
 
     Such an event can never be recorded: PostgreSQL cannot store U+0000 (nor look it up), and
-    refusing it on SQLite too keeps the backends alike. It is answered 2xx and ignored, because
-    a 2xx is the one answer every provider takes as final: Postmark retries anything but a 200
-    for about 10 hours (only a 403 stops it, and 403 means bad credentials here), SendGrid any
-    non-2xx for 24 hours, Mailgun anything but a 200 or a 406 for 8 hours; Twilio retries only
-    when the URL asks for it (``#rc=``), and logs any non-2xx as an error of ours. A retry would
-    bring the same bytes back, so an error answer would buy nothing but the retries.
+    refusing it on SQLite too keeps the backends alike; a lone surrogate fails on both. It is
+    answered 2xx and ignored, because a 2xx is the one answer every provider takes as final:
+    Postmark retries anything but a 200 for about 10 hours (only a 403 stops it, and 403 means
+    bad credentials here), SendGrid any non-2xx for 24 hours, Mailgun anything but a 200 or a
+    406 for 8 hours; Twilio retries only when the URL asks for it (``#rc=``), and logs any
+    non-2xx as an error of ours. A retry would bring the same bytes back, so an error answer
+    would buy nothing but the retries.
     """
-    found = nul_field(used)
+    found = unstorable_field(used)
     if found is None:
         return False
     field, reason = found

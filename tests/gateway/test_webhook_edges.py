@@ -3,7 +3,9 @@
 Each case below was a 500: a body nested past the JSON parser's depth, a Mailgun signature
 field that is no Unicode text (a lone surrogate escape) or an integer past any float (both
 before the signature was checked, so for any caller), a ``sojourn_message_id`` that is not a
-string, and provider ids long enough to make an event id past the column (PostgreSQL).
+string, provider ids long enough to make an event id past the column (PostgreSQL), and a
+lone surrogate or a non-finite number in a value the event looks up or stores (now ignored
+with a 2xx, as a NUL is).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tests.gateway.test_nul_other_paths import MAILGUN_KEY as KEY
 from tests.gateway.test_nul_other_paths import (
     event_names,
     hooks,
+    logs,
     mailgun,
     policy,
     postmark_headers,
@@ -31,7 +34,7 @@ from tests.gateway.test_nul_other_paths import (
     sent_message,
 )
 
-__all__ = ["db", "hooks", "pg_store", "policy", "store", "tag"]
+__all__ = ["db", "hooks", "logs", "pg_store", "policy", "store", "tag"]
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
@@ -125,3 +128,47 @@ async def test_long_provider_ids_are_recorded_once(
         "Email Link Clicked",
         "Email Opened",
     ]
+
+
+@pytest.mark.parametrize(
+    ("provider", "template", "field"),
+    [
+        (
+            "postmark",
+            '{"RecordType": "Click", "MessageID": "p1", "OriginalLink": NaN, %s}',
+            "OriginalLink",
+        ),
+        ("postmark", '{"RecordType": "Open", "MessageID": "p\\ud800", %s}', "MessageID"),
+        ("sendgrid", '[{"event": "click", "sg_event_id": "s1", "url": Infinity, %s}]', "[0].url"),
+        ("mailgun", '{"event": "delivered", "id": "m\\udfff", %s}', "event-data.id"),
+    ],
+)
+async def test_an_event_with_a_value_the_store_cannot_hold_is_ignored(
+    hooks: httpx.AsyncClient,
+    store: Store,
+    logs: list[Any],
+    tag: str,
+    provider: str,
+    template: str,
+    field: str,
+) -> None:
+    # A lone surrogate or a non-finite number in an id or a stored value was a 500 (on
+    # SQLite, PostgreSQL or both); like a NUL, it is answered 2xx and ignored.
+    message = await sent_message(store, tag)
+    key = "Metadata" if provider == "postmark" else "user-variables"
+    ours = json.dumps({"sojourn_message_id": message.message_id})
+    body = template.replace("%s", f'"{key}": {ours}' if provider != "sendgrid" else ours[1:-1])
+    if provider == "postmark":
+        answer = await hooks.post("/webhooks/postmark", content=body, headers=postmark_headers())
+    elif provider == "sendgrid":
+        raw = body.encode()
+        answer = await hooks.post("/webhooks/sendgrid", content=raw, headers=sendgrid_headers(raw))
+    else:
+        # The event's fields (text, to keep the escape) in a freshly signed envelope.
+        text = json.dumps(mailgun({})).replace('"event-data": {', f'"event-data": {body[:-1]}, ')
+        answer = await hooks.post("/webhooks/mailgun", content=text)
+
+    assert answer.status_code == 200, answer.text
+    assert await event_names(store, message.contact_id) == []
+    [entry] = [e for e in logs if e.get("event") == "webhook event ignored"]
+    assert (entry["provider"], entry["field"]) == (provider, field)
