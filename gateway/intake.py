@@ -34,6 +34,7 @@ from gateway.live_segments import segments_read
 from gateway.models import Accepted, Alias, AnyCall, Group, Identify, Page, Screen, Track
 from gateway.relevance import ALL_EVENTS, Relevance
 from store import Store
+from store.computed import AMOUNT_KEYS, ORDER
 from store.consent import ALL_TOPICS, CHANNELS, EMAIL
 from store.contacts import InvalidTrait, normalise_traits
 from store.identities import anonymous_contact
@@ -50,6 +51,10 @@ TRAITS_MAX = 16 * 1024
 CONTEXT_MAX = 16 * 1024
 PROPERTIES_MAX = CALL_MAX
 FUTURE_TOLERANCE = timedelta(minutes=1)
+# An order's amount (as the catalog bounds a price): each one is added to the contact's
+# total_spent, a float, and one near 1e308 overflowed that sum (a 500 on PostgreSQL), an
+# integer past any float failed to convert (a 500 on both).
+AMOUNT_MAX = 10**12
 VIEWED = {"page": "Page Viewed", "screen": "Screen Viewed"}
 
 
@@ -103,6 +108,15 @@ def check(call: AnyCall, prefix: str = "") -> None:
     if isinstance(call, Track | Page | Screen):
         # Temporal refuses payloads this large; refusing here keeps the relay flowing.
         _limit(call.properties, PROPERTIES_MAX, f"{prefix}properties")
+    if isinstance(call, Track) and call.event == ORDER:
+        for key in AMOUNT_KEYS:
+            amount = call.properties.get(key)
+            if isinstance(amount, int | float) and not isinstance(amount, bool):
+                if not abs(amount) <= AMOUNT_MAX:
+                    raise InvalidField(
+                        f"{prefix}properties.{key}",
+                        f"{key} must be at most 10^12 either way (it adds to the total spent)",
+                    )
     if isinstance(call, Track) and call.event == UNSUBSCRIBED:
         topic = call.properties.get("topic")
         if topic is not None and (not isinstance(topic, str) or not topic.strip()):
