@@ -29,7 +29,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, ValidationError
 from typing_extensions import TypeAliasType
 
-from store.nul import find_unstorable, has_unstorable
+from store.storable import find_unstorable, has_unstorable
 
 # Column sizes of the store: longer values are refused here, with the field named, rather than
 # failing in the database with a 500.
@@ -50,7 +50,7 @@ class _Body(BaseModel):
 
 # At least one character that is not blank: an id or an event name of spaces means nothing.
 NOT_BLANK = r"[^ \t\n\r]"
-# No string of a call may hold U+0000, which PostgreSQL cannot store (store/nul.py finds
+# No string of a call may hold U+0000, which PostgreSQL cannot store (store/storable.py finds
 # it, naming the field). Said in the OpenAPI document only: the validator gives the reason.
 NO_NUL = r"^[^\u0000]*$"
 NOT_BLANK_NO_NUL = r"^[^\u0000]*[^ \t\n\r\u0000][^\u0000]*$"
@@ -163,7 +163,7 @@ def _present(field: str) -> dict[str, Any]:
 
 class Storable(BaseModel):
     """A body the store can hold all of: no string or key with U+0000 or a lone surrogate, no
-    NaN or Infinity, no nesting past ``store.nul.DEPTH_MAX`` levels (``store/nul.py`` says
+    NaN or Infinity, no nesting past ``store.storable.DEPTH_MAX`` levels (``store/storable.py`` says
     what each would do).
 
     Refused on both backends, as a 422 naming the field (``traits.firstName``,

@@ -13,7 +13,7 @@
 No string of these bodies may hold U+0000, which PostgreSQL cannot store (it was a 500 there):
 refused with a 422 naming the field (``subscription.endpoint``), on both backends, as the
 ingestion calls refuse it; the OpenAPI document says so (``pattern``). The same check refuses
-the rest the store cannot hold (``store/nul.py``).
+the rest the store cannot hold (``store/storable.py``).
 """
 
 from __future__ import annotations

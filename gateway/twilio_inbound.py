@@ -41,7 +41,7 @@ from store import Store
 from store._sql import now
 from store.channel_lookups import contact_for_phone, message_by_provider_id
 from store.consent import ALL_TOPICS, GRANTED, WITHDRAWN, ConsentEntry
-from store.nul import unstorable_field
+from store.storable import unstorable_field
 from store.suppression import HARD_BOUNCE, Suppression, SuppressionRepo
 
 log = structlog.get_logger(__name__)

@@ -18,9 +18,9 @@ spam complaints suppress the address; a provider-side unsubscribe withdraws the 
 
 An event whose values we would look up or store hold U+0000 (which PostgreSQL cannot store,
 nor compare against: it was a 500), a lone surrogate, NaN or Infinity, or nesting past
-``store.nul.DEPTH_MAX`` (each a 500 too, see ``store/nul.py``) is answered 2xx and ignored,
-logged once with the provider and the field, never the value (:func:`_unusable`); see there
-why not a 4xx.
+``store.storable.DEPTH_MAX`` (each a 500 too, see ``store/storable.py``) is answered 2xx and
+ignored, logged once with the provider and the field, never the value (:func:`_unusable`);
+see there why not a 4xx.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from fastapi.responses import JSONResponse
 from activities.engagement import Engagement, attribution
 from activities.policy import MessagingPolicy
 from gateway.relay import kick_relay
-from store.nul import unstorable_field
+from store.storable import unstorable_field
 from store.suppression import HARD_BOUNCE, SPAM_COMPLAINT
 from store.webhook_tokens import WebhookTokens
 
@@ -207,7 +207,7 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
 def _unusable(provider: str, used: dict[str, Any]) -> bool:
     """Whether a value of ``used`` (what the event would look up or store, keyed by the
     provider's own field names) holds what the store cannot (U+0000, a lone surrogate, NaN,
-    deep nesting: ``store/nul.py``); if so it is logged once, without the value.
+    deep nesting: ``store/storable.py``); if so it is logged once, without the value.
 
     Such an event can never be recorded: PostgreSQL cannot store U+0000 (nor look it up), and
     refusing it on SQLite too keeps the backends alike; a lone surrogate fails on both. It is

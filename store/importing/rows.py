@@ -7,6 +7,7 @@ everything it calls stay top-level functions of this module: the pool pickles th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,8 +27,8 @@ from store.contacts import (
 )
 from store.importing.report import Rejected
 from store.importing.sources import ID_KEYS, Chunk, chunk_rows
-from store.nul import NUL, find_nul, has_nul
 from store.schema import contacts
+from store.storable import DEPTH_MAX, NUL, find_unstorable, has_unstorable
 
 MIRRORS = sorted(set(COLUMN_TRAITS.values()) | {"country", "city"})
 EMPTY: dict[str, Any] = {col: None for col in MIRRORS} | {"tags": [], "interests": []}
@@ -49,14 +50,15 @@ class Row:
 
 
 def parse_row(
-    line: int, raw: dict[str, Any], default_at: datetime, *, check_nul: bool = True
+    line: int, raw: dict[str, Any], default_at: datetime, *, check_storable: bool = True
 ) -> Row:
     """Validate one raw row; raises :class:`InvalidTrait` naming the bad field.
 
-    A U+0000 in the id, a trait (keys included, at any depth) or the timestamp is refused
-    like any bad field (``traits.firstName``): PostgreSQL cannot store it, and one such row
-    failed its whole batch there. ``check_nul=False`` skips that walk for a row known to hold
-    none (:func:`parse_batch` knows it of most batches).
+    What the store cannot hold (store/storable.py: U+0000, a lone surrogate, NaN or Infinity,
+    nesting past 64 levels) in the id, a trait (keys included, at any depth) or the timestamp
+    is refused like any bad field (``traits.firstName``): unchecked, one such row failed its
+    whole batch, and with it the import. ``check_storable=False`` skips that walk for a row
+    known to hold none (:func:`parse_batch` knows it of most batches).
     """
     key = next((k for k in ID_KEYS if raw.get(k) not in (None, "")), None)
     user_id = raw[key] if key is not None else None
@@ -67,30 +69,42 @@ def parse_row(
         traits = {k: v for k, v in raw.items() if k not in ID_KEYS and k != "timestamp"}
     elif not isinstance(traits, dict):
         raise InvalidTrait("traits", "traits must be an object")
-    if check_nul:
-        _refuse_nul(str(key), user_id, traits, raw.get("timestamp"))
+    if check_storable:
+        _refuse_unstorable(str(key), user_id, traits, raw.get("timestamp"))
     at = parse_time(raw["timestamp"], "timestamp") if raw.get("timestamp") else default_at
     return Row(line, str(user_id), normalise_traits(traits), at)
 
 
-def _refuse_nul(id_key: str, user_id: Any, traits: dict[str, Any], timestamp: Any) -> None:
-    """Raise :class:`InvalidTrait` for the first of the row's fields that holds U+0000."""
-    if not has_nul([user_id, traits, timestamp]):
+def _refuse_unstorable(id_key: str, user_id: Any, traits: dict[str, Any], timestamp: Any) -> None:
+    """Raise :class:`InvalidTrait` for the first of the row's fields the store cannot hold."""
+    if not has_unstorable([user_id, traits, timestamp]):
         return
     for value, path in ((user_id, id_key), (traits, "traits"), (timestamp, "timestamp")):
-        found = find_nul(value, path)
+        found = find_unstorable(value, path)
         if found is not None:
             raise InvalidTrait(*found)
 
 
-def _may_hold_nul(chunk: Chunk) -> bool:
-    """Whether a row of ``chunk`` may hold U+0000: one substring search per line or record,
-    so that the rows of the (nearly all) batches without one skip :func:`_refuse_nul`."""
+# What json.loads turns into an unstorable value, as it is written in a line of JSON: the
+# U+0000 and surrogate escapes (raw ones cannot be in text decoded as UTF-8), NaN and
+# Infinity, and an exponent of three digits or more (1e400 is read as Infinity). A match only
+# says "walk this batch's rows": 1e100 is storable, and a string may hold the word NaN.
+_JSONL_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])|NaN|Infinity|[eE][+-]?\d{3}")
+
+
+def _may_be_unstorable(chunk: Chunk) -> bool:
+    """Whether a row of ``chunk`` may hold what the store cannot: one search per line or record,
+    so that the rows of the (nearly all) batches without one skip :func:`_refuse_unstorable`."""
     if chunk[0] == "csv":
+        # Cells are text decoded as UTF-8 (no surrogate can be in it), never numbers.
         return NUL in "".join(chunk[2]) or any(NUL in "".join(r) for r in chunk[3])
     if chunk[0] == "jsonl":
-        # Strict JSON (what json.loads reads) writes U+0000 as the escape, never raw.
-        return any("\\u0000" in text or NUL in text for text in chunk[2])
+        return any(
+            NUL in text
+            or _JSONL_SUSPECT.search(text) is not None
+            or text.count("{") + text.count("[") > DEPTH_MAX
+            for text in chunk[2]
+        )
     return True
 
 
@@ -216,7 +230,7 @@ def parse_batch(chunk: Chunk, at: datetime, dialect: str) -> tuple[list[Any], li
     :class:`Row` on another dialect, and the rejected rows.
     """
     convert = driver_values(dialect) if dialect in DRIVER_DIALECTS else None
-    check_nul = _may_hold_nul(chunk)
+    check_storable = _may_be_unstorable(chunk)
     accepted: list[Any] = []
     rejected: list[Rejected] = []
     for line, raw in chunk_rows(chunk):
@@ -224,7 +238,7 @@ def parse_batch(chunk: Chunk, at: datetime, dialect: str) -> tuple[list[Any], li
             rejected.append(raw)
             continue
         try:
-            row = parse_row(line, raw, at, check_nul=check_nul)
+            row = parse_row(line, raw, at, check_storable=check_storable)
         except InvalidTrait as exc:
             uid = next((str(raw[k]) for k in ID_KEYS if raw.get(k)), None)
             rejected.append(Rejected(line, uid, exc.field, str(exc)))

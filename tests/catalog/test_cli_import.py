@@ -111,3 +111,27 @@ def test_a_nul_character_rejects_its_row_and_the_others_are_imported(db_env: Pat
     assert "NUL" in reject["error"]
     assert show("ok-1")["name"] == "Trépied"
     assert runner.invoke(app, ["catalog", "show", "nul-1"]).exit_code != 0
+
+
+def test_values_no_backend_can_store_reject_their_rows_and_the_others_are_imported(
+    db_env: Path,
+) -> None:
+    # JSON text as a file holds it: a lone surrogate escape, NaN, 1e400 (read as Infinity).
+    path = db_env / "unstorable.jsonl"
+    path.write_text(
+        '{"id": "ok-2", "name": "Sac", "price": 19.0, "currency": "EUR"}\n'
+        '{"id": "sur-1", "name": "Sac\\ud800", "price": 19.0, "currency": "EUR"}\n'
+        '{"id": "nan-1", "name": "Sac", "price": NaN, "currency": "EUR"}\n'
+        '{"id": "inf-1", "name": "Sac", "price": 1e400, "currency": "EUR"}\n'
+    )
+    result = runner.invoke(app, ["catalog", "import", str(path), "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rejected"] == 3
+    rejects = [
+        json.loads(line) for line in Path(str(path) + ".rejected.jsonl").read_text().splitlines()
+    ]
+    assert [(r["line"], r["field"]) for r in rejects] == [(2, "name"), (3, "price"), (4, "price")]
+    assert show("ok-2")["name"] == "Sac"
+    for rejected in ("sur-1", "nan-1", "inf-1"):
+        assert runner.invoke(app, ["catalog", "show", rejected]).exit_code != 0

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from store import Store
-from store.nul import DEPTH_MAX
+from store.storable import DEPTH_MAX
 from tests.gateway.both_backends import db, pg_store, store, tag
 
 __all__ = ["db", "pg_store", "store", "tag"]
@@ -119,3 +119,29 @@ async def test_nesting_up_to_the_limit_and_surrogate_pairs_are_stored(
     assert response.status_code == 200, response.text
     event = await store.events.get(f"m1-{tag}")
     assert event is not None and event.properties["smile"] == "\U0001f600"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ('{"name": "Lens\\ud800"}', "products.1.name"),
+        ('{"related": ["cap", "b\\udfffag"]}', "products.1.related.1"),
+        ('{"category": "\\ud83d"}', "products.1.category"),
+    ],
+)
+async def test_a_catalog_upsert_with_a_lone_surrogate_is_a_422_and_stores_nothing(
+    client: httpx.AsyncClient, store: Store, tag: str, fields: str, field: str
+) -> None:
+    good = {"id": f"ok-{tag}", "name": "Cap", "price": 10, "currency": "EUR"}
+    bad = {"id": f"bad-{tag}", "name": "Lens", "price": 329, "currency": "EUR"}
+    body = '{"products": [' + json.dumps(good) + ", " + json.dumps(bad)[:-1] + ", "
+    body += fields[1:] + "]}"
+
+    response = await client.post(
+        "/v1/catalog/products", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field  # pydantic's own JSON parser refuses it
+    assert await store.catalog.get(f"ok-{tag}") is None
+    assert await store.catalog.get(f"bad-{tag}") is None

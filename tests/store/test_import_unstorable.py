@@ -1,4 +1,4 @@
-"""A contact import row holding U+0000 is rejected with its line and field; the others import.
+"""A contact import row the store cannot hold is rejected with its line and field; the rest import.
 
 PostgreSQL cannot store U+0000 (SQLite can): unchecked, one such row failed its batch's
 transaction there, and with it the import of every good row.
@@ -79,3 +79,44 @@ async def test_jsonl_rows_with_a_nul_anywhere_are_rejected_naming_the_field(
     first = json.loads(rejects.read_text().splitlines()[0])
     assert (first["line"], first["user_id"], first["field"]) == (2, "j2", "traits.address.city")
     assert NUL not in first["error"]  # the reason, never the value
+
+
+async def test_jsonl_rows_no_backend_can_store_are_rejected_naming_the_field(
+    db: Store, tmp_path: Path
+) -> None:
+    # Written as the JSON text a file holds: json.loads reads each (a lone surrogate escape,
+    # NaN, 1e400 as Infinity, 200 levels of nesting), and none is storable text or JSON.
+    deep = '{"a": ' * 200 + "1" + "}" * 200
+    lines = [
+        '{"userId": "s1", "traits": {"plan": "pro"}}',
+        '{"userId": "s2", "traits": {"firstName": "Ada\\ud800"}}',
+        '{"userId": "s3", "traits": {"score": NaN}}',
+        '{"userId": "s4", "traits": {"score": 1e400}}',
+        f'{{"userId": "s5", "traits": {{"nested": {deep}}}}}',
+        '{"userId": "s6\\udfff", "traits": {"plan": "free"}}',
+        '{"userId": "s7", "traits": {"k\\ud83d": "v"}}',
+        '{"userId": "s8", "country": "FR"}',
+    ]
+    path = tmp_path / "contacts.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    report = await Importer(db.engine, workers=0).run(read_rows(path), now=T0)
+
+    assert (report.accepted, report.created) == (2, 2)
+    assert [(r.line, r.field.split(".")[0]) for r in report.rejected] == [
+        (2, "traits"),
+        (3, "traits"),
+        (4, "traits"),
+        (5, "traits"),
+        (6, "userId"),
+        (7, "traits"),
+    ]
+    assert report.rejected[0].field == "traits.firstName"
+    assert "surrogate" in report.rejected[0].error
+    assert "finite" in report.rejected[1].error and "finite" in report.rejected[2].error
+    assert "levels deep" in report.rejected[3].error
+    for user in ("s1", "s8"):
+        assert await db.contacts.get(user) is not None
+    rejects = tmp_path / "rejects.jsonl"
+    write_rejects(rejects, report.rejected)  # the reasons are writable text
+    assert len(rejects.read_text(encoding="utf-8").splitlines()) == 6

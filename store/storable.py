@@ -12,7 +12,7 @@ Whatever reaches the store with one of them anywhere (an id, an event name, a tr
 property, a key of an object) is refused with the field named, on both backends, rather than
 failing in the database with a 500 (an API call), taking the good rows of its transaction down
 with it (an import), or failing for ever (a provider's webhook, which the provider retries).
-Pure: the gateway's models and routes and the contact importer (NUL only) use it. A provider's
+Pure: the gateway's models and routes and the contact importer use it. A provider's
 webhook event with one is answered 2xx and ignored (``gateway/webhooks.py`` says why).
 """
 
@@ -38,60 +38,6 @@ TOO_DEEP = f"nests objects and arrays more than {DEPTH_MAX} levels deep"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Values with no string inside, skipped at once (most leaves of a call are one of them).
 _LEAVES = frozenset({int, float, bool, type(None), datetime})
-
-
-def has_nul(value: Any) -> bool:
-    """Whether any string in ``value`` (nested dicts' keys and values, lists) holds U+0000.
-
-    The importer's cheap check, for the rows that may hold one (the API's calls go through
-    :func:`has_unstorable`); :func:`find_nul` then names the field.
-    """
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        kind = type(item)
-        if kind is str:
-            if NUL in item:
-                return True
-        elif kind in _LEAVES:
-            continue
-        elif kind is dict or isinstance(item, dict):
-            for key in item:
-                if isinstance(key, str) and NUL in key:
-                    return True
-            pending.extend(item.values())
-        elif kind is list or isinstance(item, list | tuple):
-            pending.extend(item)
-        elif isinstance(item, str) and NUL in item:
-            return True
-    return False
-
-
-def find_nul(value: Any, path: str) -> tuple[str, str] | None:
-    """``(field, reason)`` of the first string in ``value`` that holds U+0000, else None.
-
-    Walks dicts (keys and values) and lists without recursion, so depth costs no stack.
-    ``field`` extends ``path`` as the answers name fields: ``traits.firstName``,
-    ``properties.items[0].name``; a key with a NUL is reported at the object holding it. An
-    empty ``path`` is the root: its fields are named bare (``userId``), a NUL in one of its
-    keys ``body``.
-    """
-    pending: list[tuple[Any, str]] = [(value, path)]
-    while pending:
-        item, where = pending.pop()
-        if isinstance(item, str):
-            if NUL in item:
-                return where or "body", IN_VALUE
-        elif isinstance(item, dict):
-            children: list[tuple[Any, str]] = []
-            for key, child in item.items():
-                if isinstance(key, str) and NUL in key:
-                    return where or "body", IN_KEY
-                children.append((child, f"{where}.{key}" if where else str(key)))
-            pending.extend(reversed(children))  # popped in document order
-        elif isinstance(item, list | tuple):
-            pending.extend((item[i], f"{where}[{i}]") for i in reversed(range(len(item))))
-    return None
 
 
 def _flawed(text: str) -> bool:
@@ -143,8 +89,14 @@ def has_unstorable(values: Sequence[Any]) -> bool:
 
 def find_unstorable(value: Any, path: str) -> tuple[str, str] | None:
     """``(field, reason)`` of the first value in ``value`` that :func:`has_unstorable` refuses,
-    in document order, else None; fields are named as :func:`find_nul` names them (an object
-    nested too deep, or with a key that cannot be stored, is the object's path)."""
+    in document order, else None.
+
+    Walks dicts (keys and values) and lists without recursion, so depth costs no stack.
+    ``field`` extends ``path`` as the answers name fields: ``traits.firstName``,
+    ``properties.items[0].name``; an object nested too deep, or with a key that cannot be
+    stored, is named by its own path. An empty ``path`` is the root: its fields are named bare
+    (``userId``), a flaw in one of its keys ``body``.
+    """
     pending: list[tuple[Any, str, int]] = [(value, path, 0)]
     while pending:
         item, where, depth = pending.pop()
