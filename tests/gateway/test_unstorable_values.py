@@ -15,9 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.app import create_app
 from store import Store
 from store.storable import DEPTH_MAX
 from tests.gateway.both_backends import db, pg_store, store, tag
+from tests.gateway.conftest import FakeRouter
+from worker.settings import Settings
 
 __all__ = ["db", "pg_store", "store", "tag"]
 
@@ -145,3 +148,26 @@ async def test_a_catalog_upsert_with_a_lone_surrogate_is_a_422_and_stores_nothin
     assert response.json()["field"] == field  # pydantic's own JSON parser refuses it
     assert await store.catalog.get(f"ok-{tag}") is None
     assert await store.catalog.get(f"bad-{tag}") is None
+
+
+ADMIN_KEY = "admin-" + "k" * 40
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_an_admin_path_id_holding_a_nul_is_a_422(
+    fast_settings: Settings, store: Store, method: str
+) -> None:
+    # No contact can have such an id; PostgreSQL's lookup of one was a 500.
+    settings = fast_settings.model_copy(update={"admin_keys": [ADMIN_KEY]})
+    app = create_app(settings, store=store, router_factory=FakeRouter().factory())
+    path = "/v1/contacts/u%00x" + ("/export" if method == "GET" else "")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as http,
+    ):
+        response = await http.request(
+            method, path, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "path.user_id"
