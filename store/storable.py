@@ -4,7 +4,8 @@ PostgreSQL's text and jsonb cannot hold U+0000 (SQLite can). A lone surrogate (`
 is valid JSON, yet no Unicode text) cannot be encoded for either driver, and in a JSON column
 it is a value PostgreSQL's JSON operators refuse and Temporal's payload encoding cannot write.
 NaN and Infinity (Python's JSON parser reads them, and ``1e400`` as Infinity) are no JSON
-numbers: PostgreSQL refuses them, SQLite's JSON functions too. Objects nested past
+numbers: PostgreSQL refuses them, SQLite's JSON functions too; an integer past the largest
+float (400 digits) is stored, but no numeric read of it can succeed. Objects nested past
 :data:`DEPTH_MAX` levels reach the encoders' recursion limits (pydantic's, with which the relay
 hands events to Temporal, is at about 250; json's at about 1000 minus the stack in use).
 
@@ -51,9 +52,23 @@ def _flaw(text: str, *, key: bool) -> str:
     return SURROGATE_IN_KEY if key else SURROGATE_IN_VALUE
 
 
+def _huge(number: int) -> bool:
+    # A JSON integer past the largest float is stored as its digits, but nothing that reads
+    # numbers can read it back: PostgreSQL's ::float (best sellers, numeric segment rules)
+    # fails on it, so one such event or trait would fail those queries for every contact.
+    if number.bit_length() <= 1000:  # nearly every integer: no conversion tried
+        return False
+    try:
+        float(number)
+    except OverflowError:
+        return True
+    return False
+
+
 def has_unstorable(values: Sequence[Any]) -> bool:
     """Whether any of ``values`` (fields' values) holds what the store cannot: U+0000 or a
-    lone surrogate in a string or key, a non-finite float, or nesting past :data:`DEPTH_MAX`.
+    lone surrogate in a string or key, a non-finite float, an integer past the largest float,
+    or nesting past :data:`DEPTH_MAX`.
 
     The cheap check every call goes through, one level at a time (so depth costs no stack);
     :func:`find_unstorable` then names the field, for the rare call that has one.
@@ -68,6 +83,9 @@ def has_unstorable(values: Sequence[Any]) -> bool:
                     return True
             elif kind is float:
                 if not isfinite(item):
+                    return True
+            elif kind is int:
+                if _huge(item):
                     return True
             elif kind in _LEAVES:
                 continue
@@ -105,6 +123,9 @@ def find_unstorable(value: Any, path: str) -> tuple[str, str] | None:
                 return where or "body", _flaw(item, key=False)
         elif isinstance(item, float):
             if not isfinite(item):
+                return where or "body", NOT_FINITE
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if _huge(item):
                 return where or "body", NOT_FINITE
         elif isinstance(item, dict | list | tuple) and depth >= DEPTH_MAX:
             return where or "body", TOO_DEEP

@@ -87,9 +87,10 @@ def _refuse_unstorable(id_key: str, user_id: Any, traits: dict[str, Any], timest
 
 # What json.loads turns into an unstorable value, as it is written in a line of JSON: the
 # U+0000 and surrogate escapes (raw ones cannot be in text decoded as UTF-8), NaN and
-# Infinity, and an exponent of three digits or more (1e400 is read as Infinity). A match only
-# says "walk this batch's rows": 1e100 is storable, and a string may hold the word NaN.
-_JSONL_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])|NaN|Infinity|[eE][+-]?\d{3}")
+# Infinity, an exponent of three digits or more (1e400 is read as Infinity) and an integer of
+# 300 digits or more (past the largest float from 309). A match only says "walk this batch's
+# rows": 1e100 is storable, and a string may hold the word NaN.
+_JSONL_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])|NaN|Infinity|[eE][+-]?\d{3}|\d{300}")
 
 
 def _may_be_unstorable(chunk: Chunk) -> bool:

@@ -51,6 +51,12 @@ CASES = [
         ("track", '{"properties": {"v": [1, Infinity]}}', "properties.v[1]"),
         ("track", '{"context": {"v": -Infinity}}', "context.v"),
         ("identify", '{"traits": {"score": 1e400}}', "traits.score"),
+        ("identify", '{"traits": {"score": 1' + "0" * 400 + "}}", "traits.score"),
+        (
+            "track",
+            '{"properties": {"products": [{"sku": "a", "quantity": -9' + "9" * 400 + "}]}}",
+            "properties.products[0].quantity",
+        ),
         ("track", '{"properties": ' + nested(DEPTH_MAX + 1) + "}", deep_path("properties", 65)),
         ("identify", '{"traits": ' + nested(500) + "}", deep_path("traits", 65)),
     ]

@@ -95,7 +95,8 @@ async def test_jsonl_rows_no_backend_can_store_are_rejected_naming_the_field(
         f'{{"userId": "s5", "traits": {{"nested": {deep}}}}}',
         '{"userId": "s6\\udfff", "traits": {"plan": "free"}}',
         '{"userId": "s7", "traits": {"k\\ud83d": "v"}}',
-        '{"userId": "s8", "country": "FR"}',
+        '{"userId": "s8", "traits": {"score": 1' + "0" * 400 + "}}",
+        '{"userId": "s9", "country": "FR"}',
     ]
     path = tmp_path / "contacts.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -110,13 +111,15 @@ async def test_jsonl_rows_no_backend_can_store_are_rejected_naming_the_field(
         (5, "traits"),
         (6, "userId"),
         (7, "traits"),
+        (8, "traits"),
     ]
     assert report.rejected[0].field == "traits.firstName"
     assert "surrogate" in report.rejected[0].error
     assert "finite" in report.rejected[1].error and "finite" in report.rejected[2].error
     assert "levels deep" in report.rejected[3].error
-    for user in ("s1", "s8"):
+    assert "finite" in report.rejected[6].error
+    for user in ("s1", "s9"):
         assert await db.contacts.get(user) is not None
     rejects = tmp_path / "rejects.jsonl"
     write_rejects(rejects, report.rejected)  # the reasons are writable text
-    assert len(rejects.read_text(encoding="utf-8").splitlines()) == 6
+    assert len(rejects.read_text(encoding="utf-8").splitlines()) == 7
