@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from store.catalog_import import CatalogImport, import_products, write_rejects
-from worker.cli_common import count_records, fail, open_store
+from worker.cli_common import count_records, fail, open_store, run
 
 catalog_app = typer.Typer(help="The product catalog: import, show.", no_args_is_help=True)
 
@@ -36,7 +35,7 @@ def import_(
         raise typer.BadParameter("expected a .csv or .jsonl file", param_hint="FILE")
     rejects = rejects or file.with_name(file.name + ".rejected.jsonl")
 
-    async def run() -> CatalogImport:
+    async def work() -> CatalogImport:
         store = await open_store()
         try:
             columns = (
@@ -54,7 +53,7 @@ def import_(
             await store.close()
 
     try:
-        report = asyncio.run(run())
+        report = run(work())
     except UnicodeDecodeError as exc:
         fail(f"{file} is not UTF-8 text (byte {exc.start}): save it as UTF-8 and import again")
     if report.rejected:
@@ -83,7 +82,7 @@ def show(
 ) -> None:
     """Print one product as JSON."""
 
-    async def run() -> dict[str, Any] | None:
+    async def work() -> dict[str, Any] | None:
         store = await open_store()
         try:
             found = await store.catalog.get(product_id)
@@ -91,7 +90,7 @@ def show(
         finally:
             await store.close()
 
-    found = asyncio.run(run())
+    found = run(work())
     if found is None:
         fail(f"no product {product_id!r} in the catalog")
     typer.echo(json.dumps(found, indent=2))

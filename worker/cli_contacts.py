@@ -5,7 +5,6 @@ Mounted by ``worker/cli.py`` with ``app.add_typer(contacts_app, name="contacts")
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,7 +42,7 @@ def import_(
         raise typer.BadParameter("expected a .csv or .jsonl file", param_hint="FILE")
     rejects = rejects or file.with_name(file.name + ".rejected.jsonl")
 
-    async def run() -> Any:
+    async def work() -> Any:
         store = await open_store()
         try:
             columns = (
@@ -61,7 +60,7 @@ def import_(
             await store.close()
 
     try:
-        report = asyncio.run(run())
+        report = run(work())
     except UnicodeDecodeError as exc:
         typer.echo(
             f"{file} is not UTF-8 text (byte {exc.start} cannot be decoded): save it as UTF-8 "
@@ -139,14 +138,14 @@ def show(
 ) -> None:
     """Profile, computed fields, scores, segments and recent events of one contact."""
 
-    async def run() -> dict[str, Any] | None:
+    async def work() -> dict[str, Any] | None:
         store = await open_store()
         try:
             return await profile(store, contact_id, events)
         finally:
             await store.close()
 
-    data = asyncio.run(run())
+    data = run(work())
     if data is None:
         typer.echo(f"no contact {contact_id!r}", err=True)
         raise typer.Exit(1)
@@ -180,9 +179,8 @@ def show(
 
 async def _with_stack(settings: Settings, action: Any, *, need_temporal: bool = True) -> Any:
     """Run ``action(store, client, keys)`` on the local store and Temporal (no key needed)."""
-    store = Store.from_url(settings.database_url)
+    store = await open_store(settings)
     try:
-        await store.migrate()
         keys = key_ring(settings, store.engine)
         try:
             client = await connect(settings, keys=keys)

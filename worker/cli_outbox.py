@@ -16,10 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from activities.audiences import outbox_file
 from activities.providers import OutboxProvider
 from activities.providers.channel_outbox import ChannelOutboxProvider
-from store import Store
 from store.messages import DELIVERED
 from store.records import MessageRecord
-from worker.cli_common import echo_json, echo_table, iso, load_settings, run, short_time
+from worker.cli_common import echo_json, echo_table, iso, load_settings, open_store, run, short_time
 from worker.errors import SojournError
 from worker.settings import Settings
 
@@ -48,7 +47,8 @@ async def sent_messages(
     """Messages with status ``sent`` or ``unknown``, newest first."""
     if _missing_sqlite_file(settings.database_url):
         return []
-    store = Store.from_url(settings.database_url)
+    # Read only: a store never migrated is one nothing ran on yet (the error below says so).
+    store = await open_store(settings, migrate=False)
     try:
         return await store.messages.list(
             contact_id=contact, status=DELIVERED, limit=limit, channel=channel

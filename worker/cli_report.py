@@ -14,8 +14,7 @@ from typing import Annotated
 import typer
 
 from journeys.registry import ALL
-from store import Store
-from worker.cli_common import echo_table, fail, load_settings, parse_pairs, run
+from worker.cli_common import echo_table, fail, load_settings, open_store, parse_pairs, run
 from worker.cli_outbox import _missing_sqlite_file
 from worker.report.figures import Report, Row, build, parse_since
 from worker.report.page import render
@@ -31,9 +30,8 @@ async def make_report(
     declared = {e.name: e for j in ALL for e in j.spec.experiments}
     if _missing_sqlite_file(settings.database_url):
         return Report(since=since, until=until, journeys=[], experiments=[])
-    store = Store.from_url(settings.database_url)
+    store = await open_store(settings)
     try:
-        await store.migrate()
         return await build(
             store,
             since=since,

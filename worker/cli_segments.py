@@ -5,7 +5,6 @@ Mounted by ``worker/cli.py`` with ``app.add_typer(segments_app, name="segments")
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
@@ -16,14 +15,13 @@ from store import Store
 from store._sql import now as utcnow
 from store.segments import RuleError, SegmentRepo
 from store.segments.rules import RuleAdapter
-from worker.settings import Settings
+from worker.cli_common import open_store, run
 
 segments_app = typer.Typer(help="Named segments, their members and scores.", no_args_is_help=True)
 
 
 async def _repo() -> tuple[Store, SegmentRepo]:
-    store = Store.from_url(Settings().database_url)
-    await store.migrate()
+    store = await open_store()
     return store, SegmentRepo(store.engine, CATALOG)
 
 
@@ -31,7 +29,7 @@ async def _repo() -> tuple[Store, SegmentRepo]:
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every named segment with its current size."""
 
-    async def run() -> list[dict[str, Any]]:
+    async def work() -> list[dict[str, Any]]:
         store, repo = await _repo()
         try:
             at = utcnow()
@@ -42,7 +40,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         finally:
             await store.close()
 
-    rows = asyncio.run(run())
+    rows = run(work())
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -59,7 +57,7 @@ def show(
 ) -> None:
     """Size, a sample of members, the rule (as JSON) and, with --sql, the SQL it runs."""
 
-    async def run() -> dict[str, Any]:
+    async def work() -> dict[str, Any]:
         store, repo = await _repo()
         try:
             at = utcnow()
@@ -75,7 +73,7 @@ def show(
             await store.close()
 
     try:
-        data = asyncio.run(run())
+        data = run(work())
     except RuleError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
@@ -93,12 +91,12 @@ def show(
 def refresh(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Recompute RFM scores over the whole base (enrollment runs do this too)."""
 
-    async def run() -> int:
+    async def work() -> int:
         store, repo = await _repo()
         try:
             return await repo.refresh_scores()
         finally:
             await store.close()
 
-    scored = asyncio.run(run())
+    scored = run(work())
     typer.echo(json.dumps({"scored": scored}) if as_json else f"scored {scored} contacts")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,8 +12,8 @@ from activities.channels.sms_segments import sms_length
 from activities.channels.template_check import sample_text
 from activities.rendering import Renderer, TemplateError
 from activities.template_check import check_templates, load_samples, sample_render
-from store import Store
 from store.records import ContactRecord
+from worker.cli_common import load_settings, open_store, run
 from worker.settings import Settings
 
 PREVIEW_DIR = Path("var/preview")
@@ -23,9 +22,8 @@ templates_app = typer.Typer(help="Message templates: preview one, check them all
 
 
 async def _contact(settings: Settings, contact_id: str) -> ContactRecord | None:
-    store = Store.from_url(settings.database_url)
+    store = await open_store(settings)
     try:
-        await store.migrate()
         return await store.contacts.get(contact_id)
     finally:
         await store.close()
@@ -44,8 +42,8 @@ def preview(
 
     With ``--channel sms`` or ``push``: print the text (and, for SMS, its length in segments).
     """
-    settings = Settings()
-    record = asyncio.run(_contact(settings, contact))
+    settings = load_settings()
+    record = run(_contact(settings, contact))
     if record is None:
         typer.echo(f"no contact {contact!r} in {settings.database_url}", err=True)
         raise typer.Exit(1)

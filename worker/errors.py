@@ -6,6 +6,7 @@ TEMPORAL_HINT = "start `make dev` (or `sojourn dev`), or set SOJOURN_TEMPORAL_AD
 _GIST = (
     ("connection refused", "connection refused"),
     ("dns error", "unknown host"),
+    ("name or service not known", "unknown host"),
     ("timed out", "timed out"),
     ("deadline", "timed out"),
 )
