@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from store.catalog_import import CatalogImport, import_products, write_rejects
-from worker.cli_common import count_records, fail, open_store, run
+from worker.cli_common import count_records, fail, open_store, output_file, run
 
 catalog_app = typer.Typer(help="The product catalog: import, show.", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ def import_(
     rejects: Annotated[
         Path | None, typer.Option(help="where to write rejected rows (default FILE.rejected.jsonl)")
     ] = None,
-    batch: Annotated[int, typer.Option(help="rows per transaction")] = 1000,
+    batch: Annotated[int, typer.Option(min=1, help="rows per transaction")] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Create or update products from FILE; safe to run again (rows upsert by id).
@@ -33,7 +33,10 @@ def import_(
     """
     if file.suffix.lower() not in (".csv", ".jsonl"):
         raise typer.BadParameter("expected a .csv or .jsonl file", param_hint="FILE")
-    rejects = rejects or file.with_name(file.name + ".rejected.jsonl")
+    # Before the import: once it ran, its good rows are stored and the reasons must not be lost.
+    rejects = output_file(
+        rejects or file.with_name(file.name + ".rejected.jsonl"), "--rejects", source=file
+    )
 
     async def work() -> CatalogImport:
         store = await open_store()
@@ -57,7 +60,14 @@ def import_(
     except UnicodeDecodeError as exc:
         fail(f"{file} is not UTF-8 text (byte {exc.start}): save it as UTF-8 and import again")
     if report.rejected:
-        write_rejects(rejects, report.rejected)
+        try:
+            write_rejects(rejects, report.rejected)
+        except OSError as exc:
+            fail(
+                f"imported {report.accepted} rows, but the {len(report.rejected)} rejected "
+                f"cannot be written to {rejects} ({exc.strerror or exc}): run the import again "
+                "with --rejects PATH (rows already imported merge, nothing is duplicated)"
+            )
     summary = {
         "accepted": report.accepted,
         "created": report.created,

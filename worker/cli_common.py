@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -107,7 +108,35 @@ def count_records(path: Path) -> int:
     """Records in a ``.csv`` (less its header line) or ``.jsonl`` file, for a progress bar."""
     with path.open("rb") as fh:
         lines = sum(1 for line in fh if line.strip())
-    return lines - 1 if path.suffix.lower() == ".csv" else lines
+    # An empty CSV has no header either: 0 records, not -1.
+    return max(lines - 1, 0) if path.suffix.lower() == ".csv" else lines
+
+
+def output_file(path: Path, option: str, *, source: Path | None = None) -> Path:
+    """``path``, once it is sure a file can be written there; else the command ends.
+
+    Checked before any work: an import whose rejects file cannot be written has already
+    stored its good rows, and a report or export computed for nothing is time lost.
+    ``source`` is the command's input, never to be overwritten by its output.
+    """
+    if source is not None and path.resolve() == source.resolve():
+        fail(f"{option} {path} is the file being read: choose another path")
+    if path.is_dir():
+        fail(f"{option} {path} is a folder: name a file (one inside it, say)")
+    folder = path.parent
+    if not folder.is_dir():
+        fail(f"{option} {path}: there is no folder {folder}; create it or choose another path")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fail(f"{option} {path} is not writable: choose another path")
+    return path
+
+
+def write_text(path: Path, text: str, option: str) -> None:
+    """Write ``text`` to ``path``; a failure (a full disk, a folder gone) ends the command."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{option}: cannot write {path} ({exc.strerror or exc}): choose another path")
 
 
 def write_key(settings: Settings) -> str:

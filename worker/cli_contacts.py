@@ -20,7 +20,15 @@ from store.importing import Importer, read_rows, write_rejects
 from store.segments import SegmentRepo
 from store.segments.compiler import COMPUTED
 from worker import privacy
-from worker.cli_common import count_records, fail, load_settings, open_store, run
+from worker.cli_common import (
+    count_records,
+    fail,
+    load_settings,
+    open_store,
+    output_file,
+    run,
+    write_text,
+)
 from worker.errors import temporal_unreachable
 from worker.settings import Settings
 from worker.temporal import connect, key_ring
@@ -34,13 +42,16 @@ def import_(
     rejects: Annotated[
         Path | None, typer.Option(help="where to write rejected rows (default FILE.rejected.jsonl)")
     ] = None,
-    batch: Annotated[int, typer.Option(help="rows per transaction")] = 5000,
+    batch: Annotated[int, typer.Option(min=1, help="rows per transaction")] = 5000,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Import contacts from FILE; safe to run again (rows merge like identify calls)."""
     if file.suffix.lower() not in (".csv", ".jsonl"):
         raise typer.BadParameter("expected a .csv or .jsonl file", param_hint="FILE")
-    rejects = rejects or file.with_name(file.name + ".rejected.jsonl")
+    # Before the import: once it ran, its good rows are stored and the reasons must not be lost.
+    rejects = output_file(
+        rejects or file.with_name(file.name + ".rejected.jsonl"), "--rejects", source=file
+    )
 
     async def work() -> Any:
         store = await open_store()
@@ -69,7 +80,14 @@ def import_(
         )
         raise typer.Exit(1) from None
     if report.rejected:
-        write_rejects(rejects, report.rejected)
+        try:
+            write_rejects(rejects, report.rejected)
+        except OSError as exc:
+            fail(
+                f"imported {report.accepted} rows, but the {len(report.rejected)} rejected "
+                f"cannot be written to {rejects} ({exc.strerror or exc}): run the import again "
+                "with --rejects PATH (rows already imported merge, nothing is duplicated)"
+            )
     summary = {
         "accepted": report.accepted,
         "created": report.created,
@@ -227,6 +245,8 @@ def export(
 ) -> None:
     """Everything held about a contact as one JSON document (GDPR Art. 15/20)."""
     settings = load_settings()
+    if out is not None:
+        output_file(out, "--out")
 
     async def action(store: Store, client: Any, keys: Any) -> dict[str, Any] | None:
         return await privacy.export(store, client, settings, contact_id)
@@ -238,5 +258,5 @@ def export(
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        write_text(out, text + "\n", "--out")
         typer.echo(f"wrote {out}", err=True)

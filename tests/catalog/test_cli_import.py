@@ -135,3 +135,25 @@ def test_values_no_backend_can_store_reject_their_rows_and_the_others_are_import
     assert show("ok-2")["name"] == "Sac"
     for rejected in ("sur-1", "nan-1", "inf-1"):
         assert runner.invoke(app, ["catalog", "show", rejected]).exit_code != 0
+
+
+def test_a_rejects_path_it_cannot_write_is_refused_before_the_import(db_env: Path) -> None:
+    # The import ran, then writing the reasons failed with a traceback: rejects lost.
+    path = db_env / "products.csv"
+    path.write_text(CSV)
+    missing = db_env / "missing" / "r.jsonl"
+    result = runner.invoke(app, ["catalog", "import", str(path), "--rejects", str(missing)])
+    assert result.exit_code == 1, result.output
+    assert f"--rejects {missing}: there is no folder" in result.stderr
+    assert runner.invoke(app, ["catalog", "show", "cam-1"]).exit_code == 1  # nothing imported
+    own = runner.invoke(app, ["catalog", "import", str(path), "--rejects", str(path)])
+    assert own.exit_code == 1 and "is the file being read" in own.stderr
+    assert path.read_text() == CSV
+
+
+@pytest.mark.parametrize("batch", ["0", "-1"])
+def test_a_batch_below_one_is_refused(db_env: Path, batch: str) -> None:
+    path = db_env / "products.csv"
+    path.write_text(CSV)
+    result = runner.invoke(app, ["catalog", "import", str(path), "--batch", batch])
+    assert result.exit_code == 2 and "--batch" in result.output

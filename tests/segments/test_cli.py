@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from worker.cli_common import count_records
 from worker.cli_contacts import contacts_app
 from worker.cli_segments import segments_app
 
@@ -83,3 +84,55 @@ def test_import_of_a_file_that_is_not_utf8_says_what_to_do(db_env: Path) -> None
     result = runner.invoke(contacts_app, ["import", str(path)])
     assert result.exit_code == 1
     assert "not UTF-8" in result.stderr and "save it as UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("missing/r.jsonl", "there is no folder"),
+        (".", "is a folder"),
+        ("people.csv", "is the file being read"),
+    ],
+)
+def test_import_refuses_a_rejects_path_it_cannot_write_before_importing(
+    db_env: Path, where: str, says: str
+) -> None:
+    # Once the good rows were stored, a rejects file that cannot be written lost the reasons
+    # (a traceback after the import); the file being read would have been overwritten.
+    path = db_env / "people.csv"
+    text = "userId,email\nok1,ok1@x.io\nbad,nope\n"
+    path.write_text(text)
+    result = runner.invoke(contacts_app, ["import", str(path), "--rejects", str(db_env / where)])
+    assert result.exit_code == 1, result.output
+    assert "--rejects" in result.stderr and says in result.stderr
+    assert "Traceback" not in result.output
+    assert path.read_text() == text
+    assert runner.invoke(contacts_app, ["show", "ok1"]).exit_code == 1  # nothing imported
+
+
+@pytest.mark.parametrize("batch", ["0", "-5"])
+def test_import_refuses_a_batch_below_one(db_env: Path, batch: str) -> None:
+    # --batch 0 imported nothing and said "accepted 0"; a negative one was an islice traceback.
+    path = db_env / "people.csv"
+    path.write_text("userId,email\nb1,b1@x.io\n")
+    result = runner.invoke(contacts_app, ["import", str(path), "--batch", batch])
+    assert result.exit_code == 2 and "--batch" in result.output
+
+
+def test_import_of_an_empty_csv_counts_zero_rows(db_env: Path) -> None:
+    path = db_env / "empty.csv"
+    path.write_text("")
+    assert count_records(path) == 0  # was -1: the progress bar showed 0/-1
+    result = runner.invoke(contacts_app, ["import", str(path), "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["accepted"] == 0
+
+
+@pytest.mark.parametrize(("where", "says"), [("missing/x.json", "no folder"), (".", "folder")])
+def test_export_to_a_path_it_cannot_write_says_so(db_env: Path, where: str, says: str) -> None:
+    path = db_env / "people.csv"
+    path.write_text("userId,email\ne1,e1@x.io\n")
+    assert runner.invoke(contacts_app, ["import", str(path)]).exit_code == 0
+    result = runner.invoke(contacts_app, ["export", "e1", "--out", str(db_env / where)])
+    assert result.exit_code == 1, result.output
+    assert "--out" in result.stderr and says in result.stderr
+    assert "Traceback" not in result.output
