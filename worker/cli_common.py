@@ -24,6 +24,10 @@ from worker.settings import Settings
 T = TypeVar("T")
 
 
+# The channels messages go out on (store/records.py MessageRecord.channel).
+CHANNELS = ("email", "sms", "push", "audience")
+
+
 def fail(message: str) -> NoReturn:
     """Print ``message`` to stderr and exit with status 1."""
     typer.echo(f"Error: {message}", err=True)

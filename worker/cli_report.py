@@ -7,14 +7,25 @@ writes one self-contained page. Costs per message come from ``SOJOURN_MESSAGE_CO
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from journeys.registry import ALL
-from worker.cli_common import echo_table, fail, load_settings, open_store, parse_pairs, run
+from worker.cli_common import (
+    CHANNELS,
+    echo_table,
+    fail,
+    load_settings,
+    open_store,
+    output_file,
+    parse_pairs,
+    run,
+    write_text,
+)
 from worker.cli_outbox import _missing_sqlite_file
 from worker.report.figures import Report, Row, build, parse_since
 from worker.report.page import render
@@ -43,6 +54,19 @@ async def make_report(
         )
     finally:
         await store.close()
+
+
+def _costs(pairs: dict[str, Any]) -> dict[str, float]:
+    """``--cost`` values: a channel's cost per message, a finite amount of at least 0."""
+    costs = {}
+    for channel, amount in pairs.items():
+        if channel not in CHANNELS:
+            fail(f"--cost {channel}=...: no channel {channel!r} (channels: {', '.join(CHANNELS)})")
+        ok = isinstance(amount, int | float) and not isinstance(amount, bool)
+        if not ok or not math.isfinite(amount) or amount < 0:
+            fail(f"--cost {channel}={amount!r}: give the cost of one message, e.g. {channel}=0.001")
+        costs[channel] = float(amount)
+    return costs
 
 
 def _pct(value: float | None) -> str:
@@ -123,15 +147,27 @@ def report(
 ) -> None:
     """Funnel, rates, conversions, revenue and ROI per journey, step and arm; experiments."""
     settings = load_settings()
+    if html is not None:
+        output_file(html, "--html")
+    now = datetime.now(UTC)
     try:
-        start = parse_since(since, datetime.now(UTC))
+        start = parse_since(since, now)
+    except OverflowError:
+        fail(f"--since {since!r} reaches before the year 1: give a shorter period or a date")
     except ValueError:
         fail(f"--since {since!r}: use 30d, 12h, 2w or an ISO date")
+    if start > now:
+        # The period would start after its end: an empty report that looks like no activity.
+        fail(f"--since {since!r} is in the future: give a past date or a period such as 30d")
     costs = dict(settings.message_costs)
-    costs.update({k: float(v) for k, v in parse_pairs(cost or [], "--cost").items()})
+    costs.update(_costs(parse_pairs(cost or [], "--cost")))
     figures = run(make_report(settings, journey=journey, since=start, costs=costs))
+    known = sorted(j.spec.name for j in ALL)
+    if journey is not None and journey not in known and not figures.journeys:
+        # A typo reported "No messages in this period"; a retired journey's data still shows.
+        fail(f"--journey {journey!r}: no such journey (journeys: {', '.join(known)})")
     if html is not None:
-        html.write_text(render(figures), encoding="utf-8")
+        write_text(html, render(figures), "--html")
         typer.echo(f"wrote {html}")
     if json_:
         typer.echo(figures.model_dump_json(indent=2))

@@ -115,3 +115,30 @@ async def test_the_html_report_works_offline_in_chromium(
             await page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["--since", "99999999d"],
+            "--since '99999999d' reaches before the year 1",
+        ),  # OverflowError
+        (["--since", "2999-01-01"], "is in the future"),  # an empty report, silently
+        (["--cost", "email=abc"], "--cost email='abc': give the cost of one message"),  # ValueError
+        (["--cost", "email=[1]"], "--cost email=[1]"),  # TypeError
+        (["--cost", "email=-1"], "--cost email=-1"),  # a negative cost, taken
+        (["--cost", "email=NaN"], "--cost email=nan"),
+        (["--cost", "fax=1"], "no channel 'fax' (channels: email, sms, push, audience)"),
+        (["--journey", "welcom"], "--journey 'welcom': no such journey (journeys: birthday"),
+        (["--html", "."], "--html . is a folder"),  # IsADirectoryError after the report ran
+        (["--html", "missing/r.html"], "there is no folder missing"),
+    ],
+)
+def test_bad_report_options_say_what_to_do(
+    settings: Settings, args: list[str], says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(settings.var_dir.parent)
+    result = runner.invoke(app, ["report", *args], env=cli_env(settings))
+    assert result.exit_code == 1, result.output
+    assert says in result.stderr and "Traceback" not in result.output
