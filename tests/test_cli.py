@@ -112,6 +112,18 @@ def test_outbox_filters_by_contact_and_limit(settings: Settings) -> None:
     assert [r["message_id"] for r in json.loads(limited.stdout)] == ["msg2"]
 
 
+def test_outbox_refuses_an_unknown_channel_and_names_empty_filters(settings: Settings) -> None:
+    asyncio.run(_fill_store(settings))
+    env = cli_env(settings)
+
+    # "--channel mail" listed nothing and said "No messages sent yet": a typo hid the mail.
+    typo = runner.invoke(app, ["outbox", "--channel", "mail"], env=env)
+    nobody = runner.invoke(app, ["outbox", "--contact", "ghost"], env=env)
+
+    assert typo.exit_code == 1 and "--channel 'mail': use one of email, sms" in typo.stderr
+    assert nobody.exit_code == 0 and "No sent messages for contact 'ghost'." in nobody.stdout
+
+
 def test_outbox_table_shows_subject_and_eml(settings: Settings) -> None:
     asyncio.run(_fill_store(settings))
 

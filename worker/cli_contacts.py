@@ -151,7 +151,8 @@ PROFILE = (
 @contacts_app.command("show")
 def show(
     contact_id: Annotated[str, typer.Argument(help="the contact's userId")],
-    events: Annotated[int, typer.Option(help="how many recent events")] = 20,
+    # At least 0: SQLite reads LIMIT -1 as no limit, PostgreSQL refuses it.
+    events: Annotated[int, typer.Option(min=0, help="how many recent events")] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Profile, computed fields, scores, segments and recent events of one contact."""

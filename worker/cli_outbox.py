@@ -18,7 +18,17 @@ from activities.providers import OutboxProvider
 from activities.providers.channel_outbox import ChannelOutboxProvider
 from store.messages import DELIVERED
 from store.records import MessageRecord
-from worker.cli_common import echo_json, echo_table, iso, load_settings, open_store, run, short_time
+from worker.cli_common import (
+    CHANNELS,
+    echo_json,
+    echo_table,
+    fail,
+    iso,
+    load_settings,
+    open_store,
+    run,
+    short_time,
+)
 from worker.errors import SojournError
 from worker.settings import Settings
 
@@ -98,12 +108,21 @@ def outbox(
     ] = None,
 ) -> None:
     """List sent messages of every channel (newest first) and where their files are."""
+    if channel is not None and channel not in CHANNELS:
+        # An unknown channel matched nothing: "No messages sent yet", as if nothing ran.
+        fail(f"--channel {channel!r}: use one of {', '.join(CHANNELS)}")
     settings = load_settings()
     messages = run(sent_messages(settings, contact=contact, limit=limit, channel=channel))
     provider = OutboxProvider(settings.outbox_path)
     rows = [as_row(m, provider) for m in messages]
     if json_:
         echo_json(rows)
+        return
+    if not rows and (contact or channel):
+        wanted = ", ".join(
+            f"{k} {v!r}" for k, v in (("contact", contact), ("channel", channel)) if v
+        )
+        typer.echo(f"No sent messages for {wanted}.")
         return
     if not rows:
         typer.echo("No messages sent yet. Start `sojourn dev` and send a `Signed Up` event.")

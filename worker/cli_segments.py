@@ -51,7 +51,8 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @segments_app.command("show")
 def show(
     name: Annotated[str, typer.Argument(help="a segment from journeys/segments.py")],
-    sample: Annotated[int, typer.Option(help="how many member ids to show")] = 10,
+    # At least 0: SQLite reads LIMIT -1 as no limit, PostgreSQL refuses it.
+    sample: Annotated[int, typer.Option(min=0, help="how many member ids to show")] = 10,
     sql: Annotated[bool, typer.Option("--sql", help="also print the compiled SQL")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

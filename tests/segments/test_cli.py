@@ -136,3 +136,11 @@ def test_export_to_a_path_it_cannot_write_says_so(db_env: Path, where: str, says
     assert result.exit_code == 1, result.output
     assert "--out" in result.stderr and says in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_negative_counts_are_refused(db_env: Path) -> None:
+    # SQLite reads LIMIT -1 as "no limit" (every event, every member); PostgreSQL refuses it.
+    events = runner.invoke(contacts_app, ["show", "u1", "--events", "-1"])
+    sample = runner.invoke(segments_app, ["show", "vip", "--sample", "-1"])
+    assert events.exit_code == 2 and "--events" in events.output
+    assert sample.exit_code == 2 and "--sample" in sample.output
