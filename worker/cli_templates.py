@@ -9,11 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from activities.channels.sms_segments import sms_length
-from activities.channels.template_check import sample_text
-from activities.rendering import Renderer, TemplateError
+from activities.channels.template_check import CHANNELS, sample_text
+from activities.rendering import Renderer, TemplateError, locale_candidates
 from activities.template_check import check_templates, load_samples, sample_render
 from store.records import ContactRecord
-from worker.cli_common import load_settings, open_store, run
+from worker.cli_common import fail, load_settings, open_store, run
 from worker.settings import Settings
 
 PREVIEW_DIR = Path("var/preview")
@@ -43,12 +43,20 @@ def preview(
     With ``--channel sms`` or ``push``: print the text (and, for SMS, its length in segments).
     """
     settings = load_settings()
+    renderer = Renderer(default_locale=settings.default_locale)
+    # Every option is checked before the store is opened or a file written.
+    if channel not in ("email", *CHANNELS):
+        fail(f"--channel {channel!r}: use email, {', '.join(CHANNELS)}")
+    if locale is not None and not set(locale_candidates(locale, "")) & set(renderer.locales):
+        # An unknown locale fell back to the default one without a word.
+        fail(f"--locale {locale!r}: the templates exist in {', '.join(renderer.locales)}")
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file: name a folder for the HTML and text files")
+    payload = _payload(data) if data else load_samples(renderer.root).get(name, {})
     record = run(_contact(settings, contact))
     if record is None:
         typer.echo(f"no contact {contact!r} in {settings.database_url}", err=True)
         raise typer.Exit(1)
-    renderer = Renderer(default_locale=settings.default_locale)
-    payload = json.loads(data) if data else load_samples(renderer.root).get(name, {})
     if channel != "email":
         preview_text(renderer, name, channel, record, payload, locale)
         return
@@ -57,15 +65,33 @@ def preview(
     except TemplateError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"{name.replace('/', '-')}.{rendered.locale}"
     html_path, text_path = out / f"{stem}.html", out / f"{stem}.txt"
-    html_path.write_text(rendered.html, encoding="utf-8")
-    text_path.write_text(rendered.text, encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(rendered.html, encoding="utf-8")
+        text_path.write_text(rendered.text, encoding="utf-8")
+    except OSError as exc:
+        fail(
+            f"--out {out}: cannot write the preview ({exc.strerror or exc}): choose another folder"
+        )
     typer.echo(f"Subject: {rendered.subject}")
     typer.echo(f"Preheader: {rendered.preheader}")
     typer.echo(f"HTML: {html_path}")
     typer.echo(f"Text: {text_path}")
+
+
+def _payload(data: str) -> dict[str, Any]:
+    """``--data``: a JSON object, the journey data the template sees."""
+    try:
+        payload = json.loads(data)
+    except ValueError as exc:
+        fail(f'--data is not JSON ({exc}): give an object, e.g. --data \'{{"coupon": "X"}}\'')
+    if not isinstance(payload, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        got = kind.get(type(payload), "a number")
+        fail(f'--data must be a JSON object, got {got}: e.g. --data \'{{"coupon": "X"}}\'')
+    return payload
 
 
 def preview_text(

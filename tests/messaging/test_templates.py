@@ -202,3 +202,33 @@ async def test_cli_preview_writes_html_and_text(
         CliRunner().invoke, templates_app, ["preview", "welcome/hello", "--contact", "nobody"]
     )
     assert missing.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--data", "{bad"], "--data is not JSON"),  # a JSONDecodeError traceback
+        (["--data", "[1]"], "--data must be a JSON object, got an array"),  # a TypeError one
+        (["--channel", "fax"], "--channel 'fax': use email, sms, push"),  # printed "'fax'"
+        (["--locale", "zz"], "--locale 'zz': the templates exist in en, fr"),  # silently en
+        (["--out", "{file}"], "is a file: name a folder"),  # FileExistsError traceback
+    ],
+)
+async def test_cli_preview_names_a_bad_option(
+    store: Store,
+    settings: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str],
+    says: str,
+) -> None:
+    await store.contacts.identify("c-43", {"email": "c43@example.com"}, AT)
+    monkeypatch.setenv("SOJOURN_DATABASE_URL", settings.database_url)  # type: ignore[attr-defined]
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    args = ["preview", "welcome/hello", "--contact", "c-43", "--out", str(tmp_path / "p")]
+    args += [e.replace("{file}", str(a_file)) for e in extra]
+    result = await asyncio.to_thread(CliRunner().invoke, templates_app, args)
+    assert result.exit_code == 1, result.output
+    assert says in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "p").exists()  # nothing written
