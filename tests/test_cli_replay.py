@@ -77,6 +77,36 @@ def test_a_missing_file_is_named() -> None:
     assert answer.exit_code == 1 and "no/such/history.json" in answer.output
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"userId,email\n",  # not JSON: a JSONDecodeError traceback
+        b"\xff\xfe",  # not UTF-8: a UnicodeDecodeError traceback
+        b"{}",  # no events: a ValueError traceback
+        b'{"events": [{"eventId": "1"}]}',  # "BREAKS ? ... no workflow named '?'"
+    ],
+)
+def test_a_file_that_is_no_history_is_named(tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "export.json"
+    bad.write_bytes(content)
+    answer = replay(str(WELCOME), str(bad))
+    assert answer.exit_code == 1
+    assert f"{bad} is not a workflow history" in answer.output
+    assert "temporal workflow show --output json" in answer.output
+    assert "Traceback" not in answer.output and "BREAKS" not in answer.output
+
+
+def test_a_folder_without_histories_is_not_a_pass(tmp_path: Path) -> None:
+    # "0 of 0 histories replay on this code", exit 0: a deploy check that checked nothing.
+    answer = replay(str(tmp_path))
+    assert answer.exit_code == 1 and f"no history files (*.json) in {tmp_path}" in answer.output
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    answer = replay("--limit", "0")
+    assert answer.exit_code == 2 and "--limit" in answer.output
+
+
 @pytest.fixture
 async def dev_env() -> AsyncIterator[tuple[WorkflowEnvironment, int]]:
     """The Temporal CLI dev server (real visibility, which the time-skipping one lacks)."""

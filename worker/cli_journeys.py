@@ -198,9 +198,16 @@ async def replay_outcomes(
         for path in paths:
             if not path.exists():
                 raise SojournError(f"no history file or folder at {path}")
-        return await replaying.replay(
+        outcomes = await replaying.replay(
             replaying.files(paths), registry.WORKFLOWS, replay_converter(settings)
         )
+        if not outcomes:
+            # "0 of 0 histories replay" passed a deploy check that checked nothing.
+            raise SojournError(
+                f"no history files (*.json) in {', '.join(map(str, paths))}: save histories with "
+                "`temporal workflow show --output json`, or omit the paths to replay running ones"
+            )
+        return outcomes
     try:
         client = await connect(settings)
     except RuntimeError as exc:
@@ -229,7 +236,7 @@ def replay(
             "(default: every running workflow on SOJOURN_TASK_QUEUE)."
         ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Replay at most this many runs.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Replay at most this many runs.")] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List those that replay.")
     ] = False,

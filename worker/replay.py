@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
+from worker.errors import SojournError
 from worker.sandbox import WORKFLOW_RUNNER
 
 # Histories replayed by one replayer run; bounds memory when a namespace has many journeys.
@@ -66,8 +67,30 @@ def workflow_type(history: WorkflowHistory) -> str:
 
 def load(path: Path) -> WorkflowHistory:
     """A history saved as JSON by ``WorkflowHistory.to_json()``, ``temporal workflow show
-    --output json`` or the Web UI's download."""
-    return WorkflowHistory.from_json(path.stem, path.read_text())
+    --output json`` or the Web UI's download.
+
+    Raises:
+        SojournError: naming the file, when it cannot be read or holds no history.
+    """
+    try:
+        history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
+        # Not a history: checking the others would hide that this one was never checked.
+        raise _not_a_history(path, f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    if not history.events or not history.events[0].HasField(
+        "workflow_execution_started_event_attributes"
+    ):
+        # Any JSON object with an "events" list parses: it read as a journey named "?" that
+        # "would break", blaming the code for a file that holds no history.
+        raise _not_a_history(path, "its first event is not WorkflowExecutionStarted")
+    return history
+
+
+def _not_a_history(path: Path, why: str) -> SojournError:
+    return SojournError(
+        f"{path} is not a workflow history ({why}): save it with "
+        "`temporal workflow show --output json` or the Web UI's download"
+    )
 
 
 def files(paths: Iterable[Path]) -> Iterator[tuple[str, WorkflowHistory]]:
