@@ -82,6 +82,27 @@ def test_cli_refuses_an_unknown_journey() -> None:
     assert result.exit_code != 0
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("p.json", b"{bad", "not JSON (Expecting property name"),  # no file named
+        ("p.json", b"\xff", "cannot be read as UTF-8 text"),  # no file named
+        ("p.yaml", b"a: [", "not YAML at line 1"),  # a yaml.ParserError traceback
+        ("p.json", b"[1]", "Input should be a valid dictionary"),  # pydantic, over lines
+        ("p.json", b'{"steps": [{"at": "x", "event": "E"}]}', "steps.0.at: 'x' is not a duration"),
+    ],
+)
+def test_cli_names_a_persona_file_that_is_not_one(
+    tmp_path: Path, name: str, content: bytes, says: str
+) -> None:
+    persona = tmp_path / name
+    persona.write_bytes(content)
+    result = CliRunner().invoke(app, ["simulate", "welcome", "--persona", str(persona)])
+    assert result.exit_code == 1
+    assert f"Error: persona {persona}: " in result.stderr and says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
 def simulate_cli(*args: str) -> str:
     result = CliRunner().invoke(app, ["simulate", *args], standalone_mode=False)
     assert result.exit_code == 0, result.output

@@ -39,7 +39,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from store.catalog_models import ProductIn
 
@@ -109,6 +109,7 @@ def load_persona(journey: str, name_or_file: str) -> Persona:
 
     Raises:
         FileNotFoundError: naming the personas that exist for ``journey``.
+        ValueError: naming the file and what in it is wrong.
     """
     path = Path(name_or_file)
     if not path.is_file():
@@ -119,14 +120,44 @@ def load_persona(journey: str, name_or_file: str) -> Persona:
                 f"no persona {name_or_file!r} for {journey} (shipped: {known}; or pass a file)"
             )
         path = found[0]
-    text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml"):
-        import yaml  # type: ignore[import-untyped]  # optional: YAML personas need PyYAML
-
-        raw = yaml.safe_load(text)
-    else:
-        raw = json.loads(text)
-    persona = Persona.model_validate(raw)
+    persona = _parse(path)
     persona.name = persona.name or path.stem
     persona.steps.sort(key=lambda s: s.at)
     return persona
+
+
+def _parse(path: Path) -> Persona:
+    """The persona in ``path``; a file that is not one is a ValueError naming it (the CLI's
+    one-line error: JSON and YAML errors said no file, YAML's and pydantic's spanned lines)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"persona {path}: cannot be read as UTF-8 text ({exc})") from None
+    if path.suffix in (".yaml", ".yml"):
+        import yaml  # type: ignore[import-untyped]  # optional: YAML personas need PyYAML
+
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at line {where.line + 1}" if where is not None else ""
+            raise ValueError(
+                f"persona {path}: not YAML{at} ({getattr(exc, 'problem', exc)})"
+            ) from None
+    else:
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"persona {path}: not JSON ({exc})") from None
+    try:
+        return Persona.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(e) for e in exc.errors())
+        raise ValueError(f"persona {path}: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    """``steps.0.at: 'x' is not a duration …``: where in the persona, and what is wrong."""
+    where = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
