@@ -3,6 +3,9 @@ naming SOJOURN_DATABASE_URL and what to do, exit 1, never a driver's traceback."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,26 @@ def test_invalid_settings_are_named_by_the_store_commands(tmp_path: Path) -> Non
         result = runner.invoke(app, args, env=env)
         assert result.exit_code == 1, result.output
         assert "invalid settings: SOJOURN_GATEWAY_PORT" in result.output
+
+
+def test_the_worker_names_a_database_that_does_not_answer(tmp_path: Path) -> None:
+    # It migrated after Temporal answered: a traceback (and `sojourn dev` the same, having
+    # started Temporal for nothing). Now the store is opened first. A process of its own:
+    # the command configures logging.
+    env = {
+        **os.environ,
+        "SOJOURN_ENV": "test",
+        "SOJOURN_VAR_DIR": str(tmp_path / "var"),
+        "SOJOURN_DATABASE_URL": f"postgresql+asyncpg://127.0.0.1:{free_port()}/x",
+        "SOJOURN_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "worker", "--connect-timeout", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Error: cannot open the contact store at postgresql+asyncpg://" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -24,7 +24,6 @@ from typing import IO, Any
 
 import structlog
 
-from store import Store
 from worker import heap
 from worker.children import die_with_parent, terminate
 from worker.dev_worker import WorkerProcess
@@ -44,6 +43,7 @@ from worker.serve import (
     wait_started,
 )
 from worker.settings import Settings
+from worker.stores import open_at
 from workflows import search
 
 log = structlog.get_logger(__name__)
@@ -279,7 +279,7 @@ async def _run_stack(
             client = await connect_when_ready(settings, timeout=30.0, stop=stop)
             await ensure_search_attributes(client, settings)
 
-        store = Store.from_url(settings.database_url)
+        store = await open_at(settings.database_url, migrate=False)
         stack.push_async_callback(store.close)
         await store.migrate()
 

@@ -23,13 +23,13 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from store import Store
 from store.keys import KeyRing
 from worker import heap
 from worker.errors import SojournError, temporal_unreachable
 from worker.metrics import worker_metrics
 from worker.registry import JOURNEYS, unconfigured_audiences
 from worker.settings import Settings
+from worker.stores import open_at
 from worker.temporal import connect, key_ring
 from worker.worker import build_worker
 from workflows import enrollment, search, wakeups
@@ -226,7 +226,8 @@ async def stop_worker(worker: Worker, task: asyncio.Future[None]) -> None:
 async def run_worker(settings: Settings, *, connect_timeout: float = 60.0) -> None:
     """``sojourn worker``: register search attributes, migrate the store, run until stopped."""
     with stop_signals() as stop, worker_metrics(settings) as runtime:
-        store = Store.from_url(settings.database_url)
+        # Connected first: a store that does not answer is one line, before Temporal's wait.
+        store = await open_at(settings.database_url, migrate=False)
         try:
             # The codec's data keys on the store's pool: a key ring of its own opened a
             # connection for every key it had to read (a contact new to this process).
