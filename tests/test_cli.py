@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -340,3 +341,15 @@ def test_journey_rows_read_like_a_story(capsys: pytest.CaptureFixture[str]) -> N
     assert "waiting   for Email Opened about welcome/hello until 2026-01-31 09:00:00" in out
     assert "2026-01-01 09:00:00  entered  entered welcome" in out
     assert "exit      goal → cross_sell" in out
+
+
+def test_sandbox_servers_on_a_taken_port_say_so_first(settings: Settings) -> None:
+    # uvicorn's bind error came after the set-up lines it told you to paste, exit 3.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["sandbox-servers", "--port", str(port)], env=cli_env(settings))
+    assert result.exit_code == 1
+    assert f"port 127.0.0.1:{port} is already in use" in result.stderr and "--port" in result.stderr
+    assert result.stdout == ""

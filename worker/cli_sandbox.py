@@ -16,7 +16,8 @@ import typer
 import uvicorn
 
 from activities.channels.sms_segments import sms_length
-from worker.cli_common import load_settings
+from worker.cli_common import fail, load_settings
+from worker.errors import SojournError
 from worker.sandbox_servers import (
     SENDER,
     AudienceRecorded,
@@ -24,6 +25,7 @@ from worker.sandbox_servers import (
     make_sandbox,
     sandbox_env,
 )
+from worker.serve import ensure_port_free
 
 
 def _say(as_json: bool, kind: str, text: str, **fields: Any) -> None:
@@ -40,6 +42,11 @@ def sandbox_servers(
 ) -> None:
     """Serve a local Twilio Messages API and an audience webhook receiver until Ctrl-C."""
     settings = load_settings()
+    try:
+        # Before the set-up lines: uvicorn's own bind error came after them, exit 3.
+        ensure_port_free("127.0.0.1", port, "sandbox", "--port")
+    except SojournError:
+        fail(f"port 127.0.0.1:{port} is already in use (another sandbox?): stop it or pass --port")
     url = f"http://127.0.0.1:{port}"
     target = gateway or settings.public_gateway_url
     twilio, audiences = TwilioRecorded(), AudienceRecorded()
