@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -59,6 +60,8 @@ def import_(
         report = run(work())
     except UnicodeDecodeError as exc:
         fail(f"{file} is not UTF-8 text (byte {exc.start}): save it as UTF-8 and import again")
+    except csv.Error as exc:  # only the header: a broken row is rejected on its own
+        fail(f"{file}: {exc}; fix it and import the file again")
     if report.rejected:
         try:
             write_rejects(rejects, report.rejected)

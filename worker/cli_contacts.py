@@ -5,6 +5,7 @@ Mounted by ``worker/cli.py`` with ``app.add_typer(contacts_app, name="contacts")
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -79,6 +80,8 @@ def import_(
             err=True,
         )
         raise typer.Exit(1) from None
+    except csv.Error as exc:  # only the header: a broken row is rejected on its own
+        fail(f"{file}: {exc}; fix it and import the file again")
     if report.rejected:
         try:
             write_rejects(rejects, report.rejected)

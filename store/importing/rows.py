@@ -26,7 +26,7 @@ from store.contacts import (
     parse_time,
 )
 from store.importing.report import Rejected
-from store.importing.sources import ID_KEYS, Chunk, chunk_rows
+from store.importing.sources import ID_KEYS, Broken, Chunk, chunk_rows
 from store.schema import contacts
 from store.storable import DEPTH_MAX, NUL, find_unstorable, has_unstorable
 
@@ -98,7 +98,8 @@ def _may_be_unstorable(chunk: Chunk) -> bool:
     so that the rows of the (nearly all) batches without one skip :func:`_refuse_unstorable`."""
     if chunk[0] == "csv":
         # Cells are text decoded as UTF-8 (no surrogate can be in it), never numbers.
-        return NUL in "".join(chunk[2]) or any(NUL in "".join(r) for r in chunk[3])
+        records = (r for r in chunk[3] if not isinstance(r, Broken))  # Broken: rejected anyway
+        return NUL in "".join(chunk[2]) or any(NUL in "".join(r) for r in records)
     if chunk[0] == "jsonl":
         return any(
             NUL in text

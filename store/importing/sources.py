@@ -12,6 +12,7 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,42 @@ def _typed(text: str) -> Any:
 
 
 Raw = tuple[int, dict[str, Any] | Rejected]
+# Python's csv module reads an unclosed quote leniently: the rest of the file becomes one cell,
+# imported as one row under a mangled id. Read strictly, that and other broken quoting are a
+# record of their own, rejected with its line (the reader goes on at the next line).
+UNCLOSED = (
+    "a quote opened in this row is never closed: every line after it was read into this row "
+    "and none was imported; close the quote and import the file again (rows already imported "
+    "merge)"
+)
 
 
-def _csv_raw(header: list[str], records: Iterable[list[str]], start: int) -> Iterator[Raw]:
+@dataclass(frozen=True)
+class Broken:
+    """A CSV record the strict reader refused, in a batch's records (picklable for the pool)."""
+
+    reason: str
+
+
+def _records(reader: Any) -> Iterator[list[str] | Broken]:
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            text = str(exc)
+            yield Broken(UNCLOSED if text == "unexpected end of data" else f"not CSV: {text}")
+
+
+def _csv_raw(header: list[str], records: Iterable[list[str] | Broken], start: int) -> Iterator[Raw]:
     """``csv.DictReader`` semantics: extra cells dropped, a repeated column's last cell wins."""
     if len(set(header)) == len(header) and all(header):
         spec = [(k, k in _PLAIN) for k in header]
         for line, rec in enumerate(records, start):
+            if isinstance(rec, Broken):
+                yield line, Rejected(line, None, "line", rec.reason)
+                continue
             yield (
                 line,
                 {
@@ -58,6 +88,9 @@ def _csv_raw(header: list[str], records: Iterable[list[str]], start: int) -> Ite
             )
         return
     for line, rec in enumerate(records, start):
+        if isinstance(rec, Broken):
+            yield line, Rejected(line, None, "line", rec.reason)
+            continue
         row = dict(zip(header, rec, strict=False))
         yield line, {k: v if k in _PLAIN else _typed(v) for k, v in row.items() if k and v}
 
@@ -101,10 +134,12 @@ class RowSource:
         """Batches of ``size`` CSV records or JSONL lines, in file order."""
         if self.csv:
             with self.path.open(newline="", encoding="utf-8") as fh:
-                reader = csv.reader(fh)
+                reader = _records(csv.reader(fh, strict=True))
                 header = next(reader, None)
                 if header is None:
                     return
+                if isinstance(header, Broken):
+                    raise csv.Error(f"line 1, the header: {header.reason}")
                 line = 2
                 while records := list(islice(reader, size)):
                     # DictReader skips empty records without numbering them.

@@ -157,3 +157,22 @@ def test_a_batch_below_one_is_refused(db_env: Path, batch: str) -> None:
     path.write_text(CSV)
     result = runner.invoke(app, ["catalog", "import", str(path), "--batch", batch])
     assert result.exit_code == 2 and "--batch" in result.output
+
+
+def test_a_csv_row_whose_quote_never_closes_is_rejected_not_merged_into_one(
+    db_env: Path,
+) -> None:
+    path = db_env / "unclosed.csv"
+    path.write_text(
+        'id,name,price,currency\nok-3,Sac,19.0,EUR\nopen-1,"Sac,19.0,EUR\nafter-1,Cap,9.0,EUR\n'
+    )
+    result = runner.invoke(app, ["catalog", "import", str(path), "--json"])
+
+    assert result.exit_code == 0, result.output
+    [reject] = [
+        json.loads(line) for line in Path(str(path) + ".rejected.jsonl").read_text().splitlines()
+    ]
+    assert (reject["line"], reject["field"]) == (3, "line")
+    assert "never closed" in reject["error"]
+    assert show("ok-3")["name"] == "Sac"
+    assert runner.invoke(app, ["catalog", "show", "open-1"]).exit_code != 0

@@ -144,3 +144,11 @@ def test_negative_counts_are_refused(db_env: Path) -> None:
     sample = runner.invoke(segments_app, ["show", "vip", "--sample", "-1"])
     assert events.exit_code == 2 and "--events" in events.output
     assert sample.exit_code == 2 and "--sample" in sample.output
+
+
+def test_import_of_a_csv_whose_header_is_broken_says_what_to_do(db_env: Path) -> None:
+    path = db_env / "broken.csv"
+    path.write_text('userId,"email\nx1,x1@example.com\n', encoding="utf-8")
+    result = runner.invoke(contacts_app, ["import", str(path)])
+    assert result.exit_code == 1
+    assert "the header" in result.stderr and "import the file again" in result.stderr

@@ -123,3 +123,32 @@ async def test_jsonl_rows_no_backend_can_store_are_rejected_naming_the_field(
     rejects = tmp_path / "rejects.jsonl"
     write_rejects(rejects, report.rejected)  # the reasons are writable text
     assert len(rejects.read_text(encoding="utf-8").splitlines()) == 7
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "pooled"])
+async def test_csv_rows_with_broken_quoting_are_rejected_by_line(
+    db: Store, tmp_path: Path, workers: int
+) -> None:
+    # Read leniently, the unclosed quote made the rest of the file one cell: one contact with
+    # a mangled id ('q5,q5@example.com\nq6,...'), the rows after it gone without a word.
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "userId,email\n"
+        "q1,q1@example.com\n"
+        'q2,"q2@example.com"x\n'
+        "q3,q3@example.com\n"
+        '"q4,q4@example.com\n'
+        "q5,q5@example.com\n",
+        encoding="utf-8",
+    )
+
+    report = await Importer(db.engine, batch_size=10, workers=workers).run(read_rows(path), now=T0)
+
+    assert (report.accepted, report.created) == (2, 2)
+    assert [(r.line, r.field) for r in report.rejected] == [(3, "line"), (5, "line")]
+    assert report.rejected[0].error.startswith("not CSV")
+    assert "never closed" in report.rejected[1].error
+    for contact in ("q1", "q3"):
+        assert await db.contacts.get(contact) is not None
+    for contact in ("q2", "q4", "q5", '"q4', "q4,q4@example.com\nq5"):
+        assert await db.contacts.get(contact) is None
