@@ -111,3 +111,25 @@ def test_the_worker_names_a_database_that_does_not_answer(tmp_path: Path) -> Non
     assert done.returncode == 1, done.stderr
     assert "Error: cannot open the contact store at postgresql+asyncpg://" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_gateway_names_a_database_that_does_not_answer(tmp_path: Path) -> None:
+    # uvicorn printed the lifespan's traceback before the one-line error; now the store is
+    # tried before the server starts.
+    env = {
+        **os.environ,
+        "SOJOURN_ENV": "test",
+        "SOJOURN_VAR_DIR": str(tmp_path / "var"),
+        "SOJOURN_DATABASE_URL": f"postgresql+asyncpg://127.0.0.1:{free_port()}/x",
+        "SOJOURN_GATEWAY_PORT": str(free_port()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "gateway"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Error: cannot open the contact store at postgresql+asyncpg://" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -333,6 +333,9 @@ async def run_gateway(settings: Settings) -> None:
     ensure_port_free(
         settings.gateway_host, settings.gateway_port, "gateway", "SOJOURN_GATEWAY_PORT"
     )
+    # One connection first, so a store that does not answer is one line naming
+    # SOJOURN_DATABASE_URL, not uvicorn's startup traceback before it.
+    await (await open_at(settings.database_url, migrate=False)).close()
     with stop_signals() as stop:
         server = gateway_server(settings)
         task = asyncio.ensure_future(serve_gateway(server))
