@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from store.catalog_import import CatalogImport, import_products, write_rejects
-from worker.cli_common import count_records, fail, open_store, output_file, run
+from worker.cli_common import count_records, fail, open_store, output_file, report_import, run
 
 catalog_app = typer.Typer(help="The product catalog: import, show.", no_args_is_help=True)
 
@@ -56,37 +55,7 @@ def import_(
         finally:
             await store.close()
 
-    try:
-        report = run(work())
-    except UnicodeDecodeError as exc:
-        fail(f"{file} is not UTF-8 text (byte {exc.start}): save it as UTF-8 and import again")
-    except csv.Error as exc:  # only the header: a broken row is rejected on its own
-        fail(f"{file}: {exc}; fix it and import the file again")
-    if report.rejected:
-        try:
-            write_rejects(rejects, report.rejected)
-        except OSError as exc:
-            fail(
-                f"imported {report.accepted} rows, but the {len(report.rejected)} rejected "
-                f"cannot be written to {rejects} ({exc.strerror or exc}): run the import again "
-                "with --rejects PATH (rows already imported merge, nothing is duplicated)"
-            )
-    summary = {
-        "accepted": report.accepted,
-        "created": report.created,
-        "updated": report.updated,
-        "rejected": len(report.rejected),
-        "rejects_file": str(rejects) if report.rejected else None,
-    }
-    if as_json:
-        typer.echo(json.dumps(summary))
-        return
-    typer.echo(
-        f"accepted {report.accepted} ({report.created} new, {report.updated} updated), "
-        f"rejected {len(report.rejected)}"
-    )
-    if report.rejected:
-        typer.echo(f"reasons per rejected row: {rejects}")
+    report_import(file, rejects, as_json, work(), write_rejects)
 
 
 @catalog_app.command("show")

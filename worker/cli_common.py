@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -166,3 +167,49 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def report_import(
+    file: Path,
+    rejects: Path,
+    as_json: bool,
+    work: Coroutine[Any, Any, Any],
+    write_rejects: Callable[[Path, Any], None],
+) -> None:
+    """Run an import (``work``, whose result has ``accepted``, ``created``, ``updated`` and
+    ``rejected``), write its rejects and print its summary; a file it cannot read ends the
+    command with a line saying what to do (rows already imported stay: imports merge)."""
+    try:
+        report = run(work)
+    except UnicodeDecodeError as exc:
+        fail(
+            f"{file} is not UTF-8 text (byte {exc.start} cannot be decoded): save it as UTF-8 "
+            "and import it again; rows already imported merge, nothing is duplicated"
+        )
+    except csv.Error as exc:  # only the header: a broken row is rejected on its own
+        fail(f"{file}: {exc}; fix it and import the file again")
+    if report.rejected:
+        try:
+            write_rejects(rejects, report.rejected)
+        except OSError as exc:
+            fail(
+                f"imported {report.accepted} rows, but the {len(report.rejected)} rejected "
+                f"cannot be written to {rejects} ({exc.strerror or exc}): run the import again "
+                "with --rejects PATH (rows already imported merge, nothing is duplicated)"
+            )
+    summary = {
+        "accepted": report.accepted,
+        "created": report.created,
+        "updated": report.updated,
+        "rejected": len(report.rejected),
+        "rejects_file": str(rejects) if report.rejected else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(
+        f"accepted {report.accepted} ({report.created} new, {report.updated} updated), "
+        f"rejected {len(report.rejected)}"
+    )
+    if report.rejected:
+        typer.echo(f"reasons per rejected row: {rejects}")

@@ -5,7 +5,6 @@ Mounted by ``worker/cli.py`` with ``app.add_typer(contacts_app, name="contacts")
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +26,7 @@ from worker.cli_common import (
     load_settings,
     open_store,
     output_file,
+    report_import,
     run,
     write_text,
 )
@@ -71,42 +71,7 @@ def import_(
         finally:
             await store.close()
 
-    try:
-        report = run(work())
-    except UnicodeDecodeError as exc:
-        typer.echo(
-            f"{file} is not UTF-8 text (byte {exc.start} cannot be decoded): save it as UTF-8 "
-            "and import it again; rows already imported merge, nothing is duplicated",
-            err=True,
-        )
-        raise typer.Exit(1) from None
-    except csv.Error as exc:  # only the header: a broken row is rejected on its own
-        fail(f"{file}: {exc}; fix it and import the file again")
-    if report.rejected:
-        try:
-            write_rejects(rejects, report.rejected)
-        except OSError as exc:
-            fail(
-                f"imported {report.accepted} rows, but the {len(report.rejected)} rejected "
-                f"cannot be written to {rejects} ({exc.strerror or exc}): run the import again "
-                "with --rejects PATH (rows already imported merge, nothing is duplicated)"
-            )
-    summary = {
-        "accepted": report.accepted,
-        "created": report.created,
-        "updated": report.updated,
-        "rejected": len(report.rejected),
-        "rejects_file": str(rejects) if report.rejected else None,
-    }
-    if as_json:
-        typer.echo(json.dumps(summary))
-        return
-    typer.echo(
-        f"accepted {report.accepted} ({report.created} new, {report.updated} updated), "
-        f"rejected {len(report.rejected)}"
-    )
-    if report.rejected:
-        typer.echo(f"reasons per rejected row: {rejects}")
+    report_import(file, rejects, as_json, work(), write_rejects)
 
 
 async def profile(store: Store, contact_id: str, events: int = 20) -> dict[str, Any] | None:
