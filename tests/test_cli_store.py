@@ -90,41 +90,26 @@ def test_invalid_settings_are_named_by_the_store_commands(tmp_path: Path) -> Non
         assert "invalid settings: SOJOURN_GATEWAY_PORT" in result.output
 
 
-def test_the_worker_names_a_database_that_does_not_answer(tmp_path: Path) -> None:
-    # It migrated after Temporal answered: a traceback (and `sojourn dev` the same, having
-    # started Temporal for nothing). Now the store is opened first. A process of its own:
-    # the command configures logging.
+@pytest.mark.parametrize(
+    "args", [["worker", "--connect-timeout", "0"], ["gateway"]], ids=["worker", "gateway"]
+)
+def test_the_processes_name_a_database_that_does_not_answer(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # The worker migrated after Temporal answered: a traceback (and `sojourn dev` the same,
+    # having started Temporal for nothing); the gateway printed uvicorn's lifespan traceback
+    # before its one-line error. Now both open the store first. A process of its own each:
+    # the commands configure logging.
     env = {
         **os.environ,
         "SOJOURN_ENV": "test",
         "SOJOURN_VAR_DIR": str(tmp_path / "var"),
         "SOJOURN_DATABASE_URL": f"postgresql+asyncpg://127.0.0.1:{free_port()}/x",
         "SOJOURN_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "worker", "--connect-timeout", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1, done.stderr
-    assert "Error: cannot open the contact store at postgresql+asyncpg://" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def test_the_gateway_names_a_database_that_does_not_answer(tmp_path: Path) -> None:
-    # uvicorn printed the lifespan's traceback before the one-line error; now the store is
-    # tried before the server starts.
-    env = {
-        **os.environ,
-        "SOJOURN_ENV": "test",
-        "SOJOURN_VAR_DIR": str(tmp_path / "var"),
-        "SOJOURN_DATABASE_URL": f"postgresql+asyncpg://127.0.0.1:{free_port()}/x",
         "SOJOURN_GATEWAY_PORT": str(free_port()),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "gateway"],
+        [sys.executable, "-m", "worker.cli", *args],
         env=env,
         capture_output=True,
         text=True,
