@@ -17,11 +17,16 @@ from typing import Any, cast
 
 import liquid
 from liquid import CachingFileSystemLoader
-from liquid.exceptions import LiquidError, TemplateNotFoundError, UndefinedError
+from liquid.exceptions import (
+    FilterArgumentError,
+    LiquidError,
+    TemplateNotFoundError,
+    UndefinedError,
+)
 from liquid.filter import with_context
 from liquid.undefined import StrictDefaultUndefined
 
-from activities.template_filters import FILTERS
+from activities.template_filters import FILTERS, FilterError
 
 SUFFIX = ".liquid"
 
@@ -38,7 +43,11 @@ class _Lookup:
 
 def _adapt(jinja_filter: Callable[..., Any]) -> Callable[..., Any]:
     def liquid_filter(value: Any, *args: Any, context: Any) -> Any:
-        return jinja_filter(cast(Any, _Lookup(context)), value, *args)
+        try:
+            return jinja_filter(cast(Any, _Lookup(context)), value, *args)
+        except FilterError as exc:
+            # Liquid adds the token of an argument error: the template, line and expression.
+            raise FilterArgumentError(str(exc), token=None) from exc
 
     return with_context(liquid_filter)
 
@@ -84,4 +93,17 @@ def render_liquid(env: liquid.Environment, name: str, context: dict[str, Any]) -
         variable = text.removesuffix(" is undefined") if text.endswith(" is undefined") else None
         raise LiquidProblem(text, variable=variable) from exc
     except LiquidError as exc:
-        raise LiquidProblem(str(exc).splitlines()[0]) from exc
+        raise LiquidProblem(_located(exc, name)) from exc
+
+
+def _located(exc: LiquidError, name: str) -> str:
+    """The error's message with where: ``..., at <file> line <n>: <that line>``."""
+    token = exc.token
+    if token is None or token.start_index < 0:
+        return str(exc).splitlines()[0]
+    lineno = token.source.count("\n", 0, token.start_index) + 1
+    lines = token.source.splitlines()
+    source = lines[lineno - 1].strip() if lineno <= len(lines) else ""
+    # Liquid names the file at parse time only; at render time the line may be a partial's.
+    file = exc.template_name or f"{name} (or a partial it renders)"
+    return f"{exc.message}, at {file} line {lineno}" + (f": {source[:160]}" if source else "")

@@ -23,6 +23,7 @@ of it (see :mod:`activities.liquid_render`); Jinja stays the default.
 from __future__ import annotations
 
 import re
+import traceback
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,7 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from activities.htmltext import html_to_text
 from activities.liquid_render import LiquidProblem, make_liquid, render_liquid
-from activities.template_filters import FILTERS
+from activities.template_filters import FILTERS, FilterError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "journeys" / "templates"
 SHARED = "_shared"
@@ -44,6 +45,7 @@ REQUIRED_LOCALES = ("fr", "en")
 _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 # The HTML part's suffix of a message, per template language.
 HTML_SUFFIXES = (".html.j2", ".html.liquid")
+TEMPLATE_SUFFIXES = (".j2", ".html")
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
 
 __all__ = ["Rendered", "Renderer", "TemplateError", "html_to_text", "locale_candidates"]
@@ -80,6 +82,28 @@ def locale_candidates(wanted: str | None, default: str = DEFAULT_LOCALE) -> list
         found += [tag, tag.split("-")[0]]
     found.append(default)
     return list(dict.fromkeys(c for c in found if c))
+
+
+def failure(exc: Exception, root: Path = TEMPLATES) -> str:
+    """What went wrong while rendering, and where: file, line and that line's expression.
+
+    Jinja rewrites tracebacks so that a template's frames carry its file and line. Only the
+    exception's type is kept from a non-filter error: its text may quote the contact's data.
+    """
+    if isinstance(exc, FilterError):
+        problem = str(exc)
+    else:
+        problem = f"{type(exc).__name__} in an expression (a value of an unexpected type?)"
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(TEMPLATE_SUFFIXES)
+    ]
+    if not frames:
+        return problem
+    frame = frames[-1]
+    path = Path(frame.filename)
+    name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    line = " ".join((frame.line or "").split())
+    return f"{problem}, at {name} line {frame.lineno}" + (f": {line[:400]}" if line else "")
 
 
 def make_environment(root: Path = TEMPLATES, locale: str | None = None) -> jinja2.Environment:
@@ -215,6 +239,11 @@ class Renderer:
             raise TemplateError(template, problem, where=where) from exc
         except jinja2.TemplateError as exc:
             raise TemplateError(template, str(exc), where=where) from exc
+        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            # A filter given data it cannot format, or an expression on loosely typed data
+            # (``item.quantity > 1`` with ``"2"``). Rendering is deterministic: a retry would
+            # fail the same way for ever, so it fails for good, saying where.
+            raise TemplateError(template, failure(exc, self.root), where=where) from exc
 
     def _liquid_part(
         self,

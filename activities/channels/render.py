@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SecurityError
 
-from activities.rendering import Renderer, TemplateError, locale_candidates
+from activities.rendering import Renderer, TemplateError, failure, locale_candidates
 
 CHANNEL_PARTS = {"sms": "sms", "push": "push"}
 _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
@@ -81,6 +81,9 @@ def render_text(
         raise TemplateError(template, f"not allowed in a template: {exc}", where=where) from exc
     except jinja2.TemplateError as exc:
         raise TemplateError(template, str(exc), where=where) from exc
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        # Bad data for a filter or an expression: as for email, it would fail again on retry.
+        raise TemplateError(template, failure(exc, renderer.root), where=where) from exc
     # Blank lines and indentation are template layout, not message text.
     text = "\n".join(line.strip() for line in body.strip().splitlines() if line.strip())
     if channel == "push" and not title.strip():

@@ -1,0 +1,103 @@
+"""Loosely typed contact and event data: a value a template cannot format fails the send for
+good, naming template, line and expression, instead of a plain exception Temporal retries for
+ever; what the recipient sees is never ``€NaN.00``, ``¤12.00`` or an escaped subject."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.channels.render import render_text
+from activities.policy import MessagingPolicy
+from activities.providers import OutboxProvider
+from activities.rendering import Renderer, TemplateError
+from store import Store
+from tests.messaging.conftest import add_contact, make_sender, prepare, request
+from tests.messaging.test_templates import contact, context, write
+
+ORDER = {"products": [{"name": "Sac", "price": 60, "currency": "EUR", "url": "https://s/p"}]}
+
+
+def money_tree(tmp_path: Path, html: str, liquid: bool = False) -> Renderer:
+    ext = "liquid" if liquid else "j2"
+    return write(
+        tmp_path,
+        {f"en/promo/x.subject.{ext}": "Your order", f"en/promo/x.html.{ext}": html},
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"total": "abc"}, "money: the amount is text that is not a number"),
+        ({"total": "NaN"}, "money: the amount is not a finite number"),
+        ({"total": [12]}, "money: the amount must be a number, got list"),
+        ({"total": 12, "currency": "NOPE"}, "money: the currency 'NOPE' is not an ISO 4217 code"),
+        ({"total": 12, "currency": 5}, "must be an ISO 4217 code, got int"),
+        ({"total": 12, "placed_at": "yesterday"}, "date: the text is not an ISO 8601 date"),
+        ({"total": 12, "placed_at": 1e20}, "date: the timestamp is out of range"),
+        ({"total": 12, "placed_at": "9999-12-31T23:00:00-05:00"}, "date: cannot format"),
+    ],
+)
+def test_bad_order_data_names_the_template_line_and_expression(
+    data: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(TemplateError) as info:
+        Renderer().render("cross_sell/thank_you", context(contact(), **ORDER, **data))
+    message = str(info.value)
+    assert message.startswith("template cross_sell/thank_you (en html): ")
+    assert says in message
+    # Where, and which expression: the template's line, never the contact's value.
+    assert "at en/cross_sell/thank_you.html.j2 line" in message
+    assert "data.placed_at | date" in message or "data.total | money" in message
+    assert "yesterday" not in message.replace(says, "")
+
+
+def test_a_string_quantity_fails_naming_the_partial_line() -> None:
+    products = [{**ORDER["products"][0], "quantity": "2"}]
+    with pytest.raises(TemplateError) as info:
+        Renderer().render("cross_sell/thank_you", context(contact(), products=products))
+    assert "TypeError in an expression" in str(info.value)
+    assert "at _shared/partials/products.html.j2 line 4" in str(info.value)
+
+
+def test_money_without_a_currency_shows_no_symbol_and_reads_lower_case(tmp_path: Path) -> None:
+    html = "<p>{{ data.a | money(data.none) }}|{{ data.a | money('XXX') }}|"
+    html += "{{ data.a | money('usd') }}</p>"
+    rendered = money_tree(tmp_path, html).render("promo/x", context(contact(), a="12", none=None))
+    # babel would print "¤12.00" (no currency) and "usd12.00" (a code it does not know).
+    assert "<p>12.00|12.00|$12.00</p>" in rendered.html
+
+
+def test_liquid_filters_fail_with_template_line_and_expression(tmp_path: Path) -> None:
+    renderer = money_tree(tmp_path, "<p>\n{{ data.total | money: data.currency }}</p>", True)
+    with pytest.raises(TemplateError) as info:
+        renderer.render("promo/x", context(contact(), total="abc", currency="EUR"))
+    message = str(info.value)
+    assert "money: the amount is text that is not a number" in message
+    assert "line 2: {{ data.total | money: data.currency }}" in message
+
+
+def test_sms_filters_fail_as_template_errors(tmp_path: Path) -> None:
+    renderer = write(tmp_path, {"en/promo/x.sms.j2": "Valid until {{ data.until | date }}"})
+    with pytest.raises(TemplateError) as info:
+        render_text(renderer, "promo/x", "sms", context(contact(), until="soon"), None)
+    assert "date: the text is not an ISO 8601 date, at en/promo/x.sms.j2 line 1" in str(info.value)
+
+
+async def test_the_send_fails_for_good_on_a_bad_price(
+    store: Store, outbox: OutboxProvider, policy: MessagingPolicy
+) -> None:
+    sender = make_sender(store, outbox, policy)
+    who = await add_contact(store)
+    bad = {"upgrade": {"name": "Pro", "price": "9,90", "currency": "EUR", "url": "https://s/u"}}
+    with pytest.raises(ApplicationError) as info:
+        await prepare(sender, request(who, template="cross_sell/upgrade", data=bad))
+    assert info.value.type == "TemplateError" and info.value.non_retryable
+    assert "cross_sell/upgrade" in str(info.value) and "data.upgrade.price | money" in str(
+        info.value
+    )
+    assert await store.messages.list(contact_id=who) == []
