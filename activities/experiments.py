@@ -80,9 +80,12 @@ def subject_variant(
 ) -> Rendered:
     """``rendered`` with an arm's subject line, rendered in the same context and locale."""
     try:
+        # A subject is plain text, like the ``.subject.j2`` files: Jinja autoescapes strings
+        # by default, which would show "O&#39;Brien" in the inbox.
+        source = "{% autoescape false %}" + subject + "{% endautoescape %}"
         line = (
             renderer.env(rendered.locale)
-            .from_string(subject)
+            .from_string(source)
             .render({**context, "locale": rendered.locale})
         )
     except Exception as exc:  # jinja2's errors, named like the template's own

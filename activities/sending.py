@@ -211,14 +211,14 @@ class SendActivities:
         )
         try:
             rendered = self.renderer.render(request.template, context)
+            if request.subject:  # an experiment arm's subject line: its errors are as final
+                rendered = subject_variant(
+                    self.renderer, rendered, request.subject, context, request.template
+                )
         except TemplateError as exc:
             # Non-retryable: a typo will not fix itself; the Web UI shows this message.
             # Nothing was stored, so nothing half-rendered can ever be delivered.
             raise ApplicationError(str(exc), type="TemplateError", non_retryable=True) from exc
-        if request.subject:  # an experiment arm's subject line
-            rendered = subject_variant(
-                self.renderer, rendered, request.subject, context, request.template
-            )
         record.to_address = contact.email
         record.subject = rendered.subject
         record.html = self.links.track(

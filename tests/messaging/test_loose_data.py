@@ -101,3 +101,21 @@ async def test_the_send_fails_for_good_on_a_bad_price(
         info.value
     )
     assert await store.messages.list(contact_id=who) == []
+
+
+async def test_an_arm_subject_is_plain_text_and_its_errors_are_final(
+    store: Store, outbox: OutboxProvider, policy: MessagingPolicy
+) -> None:
+    sender = make_sender(store, outbox, policy)
+    who = await add_contact(store, firstName="Zoë & <Jo> O'Brien")
+    req = request(who, subject="A gift for {{ first_name }}")
+    await prepare(sender, req)
+    [message] = await store.messages.list(contact_id=who)
+    stored = await store.messages.get(message.key)
+    assert stored is not None
+    assert stored.subject == "A gift for Zoë & <Jo> O'Brien"
+    assert stored.headers["Subject"] == stored.subject
+    with pytest.raises(ApplicationError) as info:
+        await prepare(sender, request(who, subject="Hi {{ first_nme }}"))
+    assert info.value.type == "TemplateError" and info.value.non_retryable
+    assert "arm subject" in str(info.value) and "first_nme" in str(info.value)
