@@ -46,6 +46,7 @@ _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 # The HTML part's suffix of a message, per template language.
 HTML_SUFFIXES = (".html.j2", ".html.liquid")
 TEMPLATE_SUFFIXES = (".j2", ".html")
+_TAG = re.compile(r"[a-z]{2,8}(-[a-z0-9]{1,8})*")
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
 
 __all__ = ["Rendered", "Renderer", "TemplateError", "html_to_text", "locale_candidates"]
@@ -80,6 +81,10 @@ def locale_candidates(wanted: str | None, default: str = DEFAULT_LOCALE) -> list
     if wanted:
         tag = wanted.strip().replace("_", "-").lower()
         found += [tag, tag.split("-")[0]]
+    # A candidate names a folder under the templates: the contact's locale is app data, so
+    # "../../x" or "/" must not choose where templates are read from ("fr_FR.UTF-8" still
+    # gets "fr").
+    found = [c for c in found if _TAG.fullmatch(c)]
     found.append(default)
     return list(dict.fromkeys(c for c in found if c))
 

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from activities.channels.render import render_text
 from activities.policy import MessagingPolicy
 from activities.providers import OutboxProvider
-from activities.rendering import Renderer, TemplateError
+from activities.rendering import Renderer, TemplateError, locale_candidates
 from store import Store
 from tests.messaging.conftest import add_contact, make_sender, prepare, request
 from tests.messaging.test_templates import contact, context, write
@@ -119,3 +119,15 @@ async def test_an_arm_subject_is_plain_text_and_its_errors_are_final(
         await prepare(sender, request(who, subject="Hi {{ first_nme }}"))
     assert info.value.type == "TemplateError" and info.value.non_retryable
     assert "arm subject" in str(info.value) and "first_nme" in str(info.value)
+
+
+@pytest.mark.parametrize("wanted", ["../../etc", "/", "..", "fr/../../x", "fr-CA/../en"])
+def test_a_locale_never_names_a_folder_outside_the_templates(wanted: str) -> None:
+    assert all("/" not in c and "." not in c for c in locale_candidates(wanted)), locale_candidates(
+        wanted
+    )
+
+
+def test_a_locale_with_an_encoding_still_gets_its_language() -> None:
+    assert locale_candidates("fr_FR.UTF-8") == ["fr", "en"]
+    assert locale_candidates("fr_CA") == ["fr-ca", "fr", "en"]
