@@ -35,7 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from activities.htmltext import html_to_text
 from activities.liquid_render import LiquidProblem, make_liquid, render_liquid
-from activities.template_filters import FILTERS, FilterError
+from activities.template_filters import FILTERS, FilterError, default
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "journeys" / "templates"
 SHARED = "_shared"
@@ -126,6 +126,7 @@ def make_environment(root: Path = TEMPLATES, locale: str | None = None) -> jinja
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    env.filters["default"] = env.filters["d"] = default
     return env
 
 

@@ -183,6 +183,15 @@ def addressed(context: Context, text: Any) -> str:
     return f"{prefix}{text}" if prefix else text[:1].upper() + text[1:]
 
 
+def default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's ``default``, which also stands in for null: JSON data sends ``"code": null`` as
+    often as it leaves the key out, and ``{{ data.code | default("BDAY15") }}`` printed
+    ``None``. Liquid's ``default`` already treats nil so; Jinja templates get this one."""
+    if value is None:
+        return default_value
+    return jinja2.filters.do_default(value, default_value, boolean)
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "money": money,
     "date": format_date,

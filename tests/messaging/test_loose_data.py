@@ -131,3 +131,15 @@ def test_a_locale_never_names_a_folder_outside_the_templates(wanted: str) -> Non
 def test_a_locale_with_an_encoding_still_gets_its_language() -> None:
     assert locale_candidates("fr_FR.UTF-8") == ["fr", "en"]
     assert locale_candidates("fr_CA") == ["fr-ca", "fr", "en"]
+
+
+def test_a_null_value_gets_the_templates_fallback(tmp_path: Path) -> None:
+    # JSON sends "code": null as often as it leaves the key out; both printed "None".
+    rendered = Renderer().render(
+        "birthday/discount", context(contact(locale="en"), code=None, percent=None)
+    )
+    assert "None" not in rendered.text and "None" not in rendered.preheader
+    assert "BDAY15" in rendered.text and "15% off" in rendered.preheader
+    html = "<p>{{ data.x | default('fallback') }}|{{ data.zero | default(7) }}</p>"
+    flat = money_tree(tmp_path, html).render("promo/x", context(contact(), x=None, zero=0))
+    assert "<p>fallback|0</p>" in flat.html
