@@ -114,9 +114,13 @@ def thank_you_data(order: Event | None, picks: Recommendations) -> dict[str, Any
     if order is None:
         return {}
     props = order.properties
+    # Apps send what they like: ``"products": 5`` made this loop raise in workflow code, a
+    # task failure retried for ever. Anything but a list reads as no lines (as in
+    # order_product_ids), which changes nothing for any history that got past here.
+    lines = props.get("products")
     paid = {
         str(p.get("product_id") or p.get("sku") or p.get("id")): p
-        for p in props.get("products") or []
+        for p in (lines if isinstance(lines, list) else [])
         if isinstance(p, dict)
     }
     currency = props.get("currency") if isinstance(props.get("currency"), str) else None

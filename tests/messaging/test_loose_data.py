@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 
+from activities.catalog_models import Recommendations
 from activities.channels.render import render_text
 from activities.policy import MessagingPolicy
 from activities.providers import OutboxProvider
 from activities.rendering import Renderer, TemplateError, locale_candidates
+from journeys.cross_sell import thank_you_data
 from store import Store
 from tests.messaging.conftest import add_contact, make_sender, prepare, request
 from tests.messaging.test_templates import contact, context, write
+from workflows.models import Event
 
 ORDER = {"products": [{"name": "Sac", "price": 60, "currency": "EUR", "url": "https://s/p"}]}
 
@@ -143,3 +146,14 @@ def test_a_null_value_gets_the_templates_fallback(tmp_path: Path) -> None:
     html = "<p>{{ data.x | default('fallback') }}|{{ data.zero | default(7) }}</p>"
     flat = money_tree(tmp_path, html).render("promo/x", context(contact(), x=None, zero=0))
     assert "<p>fallback|0</p>" in flat.html
+
+
+@pytest.mark.parametrize("products", [5, True, 1.5, "abc", {"sku": "x"}, None])
+def test_an_order_whose_products_are_not_a_list_still_gets_its_thank_you(products: Any) -> None:
+    order = Event(
+        message_id="o1",
+        name="Order Completed",
+        properties={"products": products, "total": 49.9, "currency": "EUR"},
+    )
+    data = thank_you_data(order, Recommendations())
+    assert data == {"total": 49.9, "currency": "EUR"}
