@@ -27,7 +27,7 @@ from activities.experiment_models import (
     AssignArm,
     AssignArms,
 )
-from activities.rendering import Rendered, Renderer, TemplateError
+from activities.rendering import Rendered, Renderer, TemplateError, scrub
 from activities.sequential import Tally, evaluate
 from store import Store
 from store._sql import now
@@ -90,7 +90,7 @@ def subject_variant(
         )
     except Exception as exc:  # jinja2's errors, named like the template's own
         raise TemplateError(template, f"arm subject: {exc}", where="subject") from exc
-    return dataclasses.replace(rendered, subject=" ".join(line.split()))
+    return dataclasses.replace(rendered, subject=" ".join(scrub(line).split()))
 
 
 class ExperimentActivities:

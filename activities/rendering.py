@@ -46,6 +46,7 @@ _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 # The HTML part's suffix of a message, per template language.
 HTML_SUFFIXES = (".html.j2", ".html.liquid")
 TEMPLATE_SUFFIXES = (".j2", ".html")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _TAG = re.compile(r"[a-z]{2,8}(-[a-z0-9]{1,8})*")
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
 
@@ -87,6 +88,15 @@ def locale_candidates(wanted: str | None, default: str = DEFAULT_LOCALE) -> list
     found = [c for c in found if _TAG.fullmatch(c)]
     found.append(default)
     return list(dict.fromkeys(c for c in found if c))
+
+
+def scrub(text: str) -> str:
+    """``text`` with lone UTF-16 surrogates replaced by U+FFFD, as any decoder shows them.
+
+    JSON may carry half an emoji (``"\\ud83d"``, from an app that cut a string in UTF-16
+    units); no mail, SMS or database encoding can hold one, so the send failed on encoding.
+    """
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def failure(exc: Exception, root: Path = TEMPLATES) -> str:
@@ -212,11 +222,11 @@ class Renderer:
         chosen = self.resolve(template, locale or context.get("locale"))
         # Filters format money and dates in the locale the message is actually written in.
         ctx = {**context, "locale": chosen}
-        subject = " ".join(self._part(template, chosen, "subject", ctx).split())
-        preheader = " ".join((self._part(template, chosen, "preheader", ctx, True)).split())
+        subject = " ".join(scrub(self._part(template, chosen, "subject", ctx)).split())
+        preheader = " ".join(scrub(self._part(template, chosen, "preheader", ctx, True)).split())
         ctx.update(subject=subject, preheader=preheader)
-        html = self._part(template, chosen, "html", ctx)
-        text = self._part(template, chosen, "txt", ctx, True) or html_to_text(html)
+        html = scrub(self._part(template, chosen, "html", ctx))
+        text = scrub(self._part(template, chosen, "txt", ctx, True)) or html_to_text(html)
         try:
             html = _INLINER.inline(html)
         except ValueError as exc:

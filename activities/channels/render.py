@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SecurityError
 
-from activities.rendering import Renderer, TemplateError, failure, locale_candidates
+from activities.rendering import Renderer, TemplateError, failure, locale_candidates, scrub
 
 CHANNEL_PARTS = {"sms": "sms", "push": "push"}
 _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
@@ -70,9 +70,9 @@ def render_text(
             .get_template(f"{template}.{part}.j2")
             .make_module({**context, "locale": chosen})
         )
-        body = str(module)
-        title = str(getattr(module, "title", "") or "")
-        url = str(getattr(module, "url", "") or "")
+        body = scrub(str(module))
+        title = scrub(str(getattr(module, "title", "") or ""))
+        url = scrub(str(getattr(module, "url", "") or ""))
     except jinja2.UndefinedError as exc:
         match = _UNDEFINED.search(str(exc))
         variable = (match.group(1) or match.group(2)) if match else None

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.catalog_models import Recommendations
 from activities.channels.render import render_text
+from activities.channels.sms_segments import sms_length
 from activities.policy import MessagingPolicy
 from activities.providers import OutboxProvider
 from activities.rendering import Renderer, TemplateError, locale_candidates
@@ -157,3 +158,23 @@ def test_an_order_whose_products_are_not_a_list_still_gets_its_thank_you(product
     )
     data = thank_you_data(order, Recommendations())
     assert data == {"total": 49.9, "currency": "EUR"}
+
+
+def test_half_an_emoji_is_shown_as_a_replacement_character(tmp_path: Path) -> None:
+    # "\ud83d" alone: an app cut "😀" in UTF-16 units. No encoding holds it: the SMS's
+    # segment count (UTF-16) raised UnicodeEncodeError, a plain error retried for ever.
+    name = "Sac \ud83d"
+    renderer = write(
+        tmp_path,
+        {
+            "en/promo/x.subject.j2": "{{ data.name }}",
+            "en/promo/x.html.j2": "<p>{{ data.name }}</p>",
+            "en/promo/x.sms.j2": "{{ data.name }} is waiting",
+        },
+    )
+    email = renderer.render("promo/x", context(contact(), name=name))
+    assert email.subject == "Sac \ufffd" and "<p>Sac \ufffd</p>" in email.html
+    assert email.text == "Sac \ufffd\n"
+    sms = render_text(renderer, "promo/x", "sms", context(contact(), name=name), None)
+    assert sms.body == "Sac \ufffd is waiting"
+    assert sms_length(sms.body).segments == 1
