@@ -2,7 +2,7 @@
 
 With ``SOJOURN_OTEL_TRACING=true`` every Temporal client Sojourn connects carries the SDK's
 ``TracingInterceptor``; the worker inherits it from its client, so a trace follows an event
-from the gateway's signal-with-start through the journey's workflow tasks to each activity
+from the gateway's start or signal through the journey's workflow tasks to each activity
 (spans ``StartWorkflow:…``, ``SignalWorkflow:…``, ``RunWorkflow:…``, ``StartActivity:…``,
 ``RunActivity:…``). Where spans go is OpenTelemetry's own configuration: run the process under
 ``opentelemetry-instrument`` (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_SERVICE_NAME``, …) or set

@@ -1,11 +1,12 @@
 """Routing events to journeys by their deterministic workflow ids.
 
-Entry events signal-with-start the journey (so a contact is in it at most once at a time);
-every other event signals the contact's running journeys that listen to it
-(:attr:`workflows.spec.JourneySpec.listens_to`) and skips the rest without a call to Temporal,
-so a journey's history holds only signals it reads, and events nobody listens to cost nothing.
-With a presence table (:mod:`store.presence`), a journey Temporal already said is not running,
-and that nobody started since, or that was never started, is skipped without a call too.
+Entry events start the journey with the event in its input, or signal the stay already
+running (so a contact is in it at most once at a time); every other event signals the
+contact's running journeys that listen to it (:attr:`workflows.spec.JourneySpec.listens_to`)
+and skips the rest without a call to Temporal, so a journey's history holds only signals it
+reads, and events nobody listens to cost nothing. With a presence table (:mod:`store.presence`),
+a journey Temporal already said is not running, and that nobody started since, or that was
+never started, is skipped without a call too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from workflows.journey import Journey
 from workflows.models import Event, JourneyInput
 from workflows.search import CONTACT_ID, DEV_KEYS, JOURNEY_STEP, ContactKeys
+from workflows.spec import Reentry
+
+# Starts tried for one entry event of a journey that allows re-entry (see Router._enter).
+ENTRY_ATTEMPTS = 2
 
 
 class Known(Protocol):
@@ -165,20 +170,7 @@ class Router:
         ``known``: the journey's presence as read before (None: no row, unknown).
         """
         if event.name in journey.spec.entry:
-            if self.presence is not None:
-                await self.presence.starting(name, contact_id)
-            try:
-                await self.client.start_workflow(
-                    name,
-                    JourneyInput(contact_id=contact_id, time_scale=self.time_scale),
-                    start_signal="event",
-                    start_signal_args=[event],
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    **self._start_options(journey, contact_id),
-                )
-            except WorkflowAlreadyStartedError:
-                return "skipped"  # re-entry refused by policy
-            return "started"
+            return await self._enter(name, journey, contact_id, event)
         if known is not None and known.absent:
             return "skipped"  # not running, and not started since Temporal said so
         handle = self.client.get_workflow_handle(self.keys.workflow_id(name, contact_id))
@@ -193,6 +185,42 @@ class Router:
                 )
             return "skipped"  # not running: nothing to tell
         return "signalled"
+
+    async def _enter(self, name: str, journey: type[Journey], contact_id: str, event: Event) -> str:
+        """Start ``journey`` with its entry ``event``, or tell the running one about it.
+
+        The event rides in the start's input (with its id among those seen, so a catch-up
+        retry is dropped as a duplicate), not in a start signal: a signal-with-start records
+        one history event and one billable action more for every journey entered
+        (``bench.journey_cost``). The journey reads an inbox from its input either way.
+        """
+        if self.presence is not None:
+            await self.presence.starting(name, contact_id)
+        options = self._start_options(journey, contact_id)
+        start = JourneyInput(
+            contact_id=contact_id,
+            time_scale=self.time_scale,
+            inbox=[event],
+            seen=[event.message_id],
+        )
+        # A journey that may come back after an exit could end between a refused start and
+        # the signal: then its policy decides on a second start.
+        attempts = 1 if journey.spec.reentry is Reentry.never else ENTRY_ATTEMPTS
+        for _ in range(attempts):
+            try:
+                await self.client.start_workflow(
+                    name, start, id_conflict_policy=WorkflowIDConflictPolicy.FAIL, **options
+                )
+                return "started"
+            except WorkflowAlreadyStartedError:
+                pass  # running, or closed and the re-entry policy refuses the contact
+            try:
+                await self.client.get_workflow_handle(options["id"]).signal("event", event)
+                return "signalled"  # the running stay hears it (and drops a duplicate)
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        return "skipped"  # re-entry refused by policy
 
     async def start(
         self, name: str, contact_id: str, time_scale: float | None = None

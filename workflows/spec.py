@@ -67,7 +67,7 @@ class JourneySpec:
 
     Attributes:
         name: workflow type and prefix of the workflow id.
-        entry: events that start the journey (by signal-with-start).
+        entry: events that start the journey (the event in the start's input).
         goal: events that end it with reason ``goal``.
         topic: consent topic; withdrawing it (or ``Unsubscribed``) ends the journey.
         reentry: whether a contact may enter again after leaving.

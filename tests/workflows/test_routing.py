@@ -11,8 +11,11 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from journeys.cross_sell import CrossSell
 from journeys.registry import ALL
 from journeys.welcome import Welcome
 from store import Store
@@ -20,7 +23,7 @@ from store.schema import presence_since
 from tests.workflows.conftest import Harness
 from tests.workflows.sample_journeys import Dynamic
 from workflows import Journey, days, journey
-from workflows.models import Event
+from workflows.models import Event, JourneyInput
 from workflows.routing import Router
 from workflows.search import workflow_id
 from workflows.spec import UndeclaredEvent
@@ -44,6 +47,16 @@ async def _signalled_names(h: Harness, journey_name: str) -> list[str]:
     return names
 
 
+async def _entered_with(h: Harness, journey_name: str) -> list[str]:
+    """The event names in the inbox the journey's first run was started with."""
+    history = await h.handle(journey_name).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [decoded] = pydantic_data_converter.payload_converter.from_payloads(
+        list(started.input.payloads), [JourneyInput]
+    )
+    return [e.name for e in decoded.inbox]
+
+
 async def test_a_journeys_history_holds_only_events_it_listens_to(harness: Harness) -> None:
     await harness.event("Signed Up")
     await harness.until(lambda: harness.running("welcome"), "welcome to start")
@@ -55,11 +68,13 @@ async def test_a_journeys_history_holds_only_events_it_listens_to(harness: Harne
     await harness.event("Email Opened")  # welcome waits for it
     await harness.event("Unsubscribed", topic="transactional")  # a consent exit it checks
     # Signals reach the history once the workflow has taken them in.
-    await harness.until(lambda: _signals(harness, 3), "three signals in the history")
+    await harness.until(lambda: _signals(harness, 2), "two signals in the history")
 
     names = await _signalled_names(harness, "welcome")
 
-    assert names == ["Signed Up", "Email Opened", "Unsubscribed"]
+    # The entry event came in the start's input, not as a signal of its own.
+    assert await _entered_with(harness, "welcome") == ["Signed Up"]
+    assert names == ["Email Opened", "Unsubscribed"]
     assert set(names) <= Welcome.spec.listens_to
     assert not set(NOISE) & Welcome.spec.listens_to
 
@@ -199,3 +214,62 @@ async def test_a_run_time_wait_on_an_undeclared_event_fails_loudly(
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
     assert "Nobody Sends" in str(failure.value.cause)
+
+
+class _ScriptedClient:
+    """A Temporal client whose starts and signals fail as scripted, recording each call."""
+
+    def __init__(self, starts: list[bool], signals: list[bool]) -> None:
+        self.starts, self.signals = starts, signals  # True: the call succeeds
+        self.calls: list[str] = []
+
+    async def start_workflow(self, name: str, input: JourneyInput, **options: Any) -> None:
+        self.calls.append("start")
+        # The entry event rides in the input, its id among those seen (a retry is a duplicate).
+        assert len(input.inbox) == 1 and input.seen == [input.inbox[0].message_id]
+        assert "start_signal" not in options
+        if not self.starts.pop(0):
+            raise WorkflowAlreadyStartedError(options["id"], name)
+
+    def get_workflow_handle(self, workflow_id: str) -> _ScriptedClient:
+        return self
+
+    async def signal(self, name: str, event: Event) -> None:
+        self.calls.append("signal")
+        if not self.signals.pop(0):
+            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+
+
+def _order() -> Event:
+    return Event(message_id="m-order", name="Order Completed")
+
+
+@pytest.mark.parametrize(
+    ("starts", "signals", "outcome", "calls"),
+    [
+        ([True], [], "started", ["start"]),
+        # Running: the stay hears the entry event instead.
+        ([False], [True], "signalled", ["start", "signal"]),
+        # It ended between the refused start and the signal: re-entry after exit is allowed.
+        ([False, True], [False], "started", ["start", "signal", "start"]),
+        # Closed, and still refused on the second try.
+        ([False, False], [False, False], "skipped", ["start", "signal"] * 2),
+    ],
+)
+async def test_an_entry_starts_or_tells_the_running_stay(
+    starts: list[bool], signals: list[bool], outcome: str, calls: list[str]
+) -> None:
+    client = _ScriptedClient(starts, signals)
+    router = Router(cast(Client, client), [CrossSell], "q")
+    routed = await router.route("u1", _order())
+    assert getattr(routed, outcome) == ["cross_sell"]
+    assert client.calls == calls
+
+
+async def test_an_entry_refused_for_good_is_not_started_twice() -> None:
+    # Welcome is once per contact: a refused start is final, whatever the signal finds.
+    client = _ScriptedClient([False], [False])
+    router = Router(cast(Client, client), [Welcome], "q")
+    routed = await router.route("u1", Event(message_id="m-signup", name="Signed Up"))
+    assert routed.skipped == ["welcome"]
+    assert client.calls == ["start", "signal"]
