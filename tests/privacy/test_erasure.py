@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 import store.schema_messaging  # noqa: F401  (every table on the metadata)
 import store.schema_privacy  # noqa: F401
@@ -73,10 +74,13 @@ def wf(stack: Stack, person: Person) -> str:
 
 
 async def state(stack: Stack, person: Person) -> JourneyState | None:
+    """The journey's state; None while it has not started (any other failure is raised)."""
     handle = stack.client.get_workflow_handle(wf(stack, person))
     try:
         return await handle.query("state", result_type=JourneyState)
-    except Exception:
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
         return None
 
 
