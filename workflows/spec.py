@@ -94,6 +94,10 @@ class JourneySpec:
     listens_to: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if both := sorted(set(self.entry) & set(self.goal)):
+            # The entry event comes in the start's input, where no goal is looked for: a journey
+            # it both started and ended would be a contradiction, so say so at declaration.
+            raise ValueError(f"journey {self.name!r}: {both} cannot be both entry and goal")
         # Everything the router may signal: entry, goal, consent exits, segment exit, waits.
         names = {*self.entry, *self.goal, UNSUBSCRIBED, *self.listens}
         if self.exit_on_segment_leave:

@@ -273,3 +273,12 @@ async def test_an_entry_refused_for_good_is_not_started_twice() -> None:
     routed = await router.route("u1", Event(message_id="m-signup", name="Signed Up"))
     assert routed.skipped == ["welcome"]
     assert client.calls == ["start", "signal"]
+
+
+def test_an_event_cannot_be_both_entry_and_goal() -> None:
+    with pytest.raises(ValueError, match=r"'t_both'.*\['Order Completed'\].*both entry and goal"):
+
+        @journey(name="t_both", entry=("Signed Up", "Order Completed"), goal="Order Completed")
+        class Both(Journey):
+            async def steps(self) -> None:
+                pass
