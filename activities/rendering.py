@@ -34,6 +34,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from activities.htmltext import html_to_text
+from activities.links import without_script_links
 from activities.liquid_render import LiquidProblem, make_liquid, render_liquid
 from activities.template_filters import FILTERS, FilterError, default
 
@@ -225,7 +226,7 @@ class Renderer:
         subject = " ".join(scrub(self._part(template, chosen, "subject", ctx)).split())
         preheader = " ".join(scrub(self._part(template, chosen, "preheader", ctx, True)).split())
         ctx.update(subject=subject, preheader=preheader)
-        html = scrub(self._part(template, chosen, "html", ctx))
+        html = without_script_links(scrub(self._part(template, chosen, "html", ctx)))
         text = scrub(self._part(template, chosen, "txt", ctx, True)) or html_to_text(html)
         try:
             html = _INLINER.inline(html)

@@ -178,3 +178,31 @@ def test_half_an_emoji_is_shown_as_a_replacement_character(tmp_path: Path) -> No
     sms = render_text(renderer, "promo/x", "sms", context(contact(), name=name), None)
     assert sms.body == "Sac \ufffd is waiting"
     assert sms_length(sms.body).segments == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        " java\tscript:alert(1)",  # browsers drop the tab and the space
+        "vbscript:msgbox(1)",
+        "data:text/html,<script>alert(1)</script>",
+    ],
+)
+def test_a_script_link_from_event_data_is_made_inert(tmp_path: Path, url: str) -> None:
+    html = """<p><a href="{{ data.url }}">Your product</a> <a href='{{ data.url }}'>again</a></p>"""
+    rendered = money_tree(tmp_path, html).render("promo/x", context(contact(), url=url))
+    assert '<a href="#">Your product</a>' in rendered.html
+    assert "<a href='#'>again</a>" in rendered.html or '<a href="#">again</a>' in rendered.html
+    assert "script:" not in rendered.html.lower() and "data:" not in rendered.html
+    assert "script:" not in rendered.text.lower()
+
+
+@pytest.mark.parametrize(
+    "url", ["https://shop.example/p?a=1&b=2", "mailto:help@shop.example", "/account", "#top"]
+)
+def test_every_other_link_is_kept(tmp_path: Path, url: str) -> None:
+    html = '<p><a href="{{ data.url }}">link</a></p>'
+    rendered = money_tree(tmp_path, html).render("promo/x", context(contact(), url=url))
+    assert f'href="{url.replace("&", "&amp;")}"' in rendered.html
