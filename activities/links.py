@@ -35,29 +35,6 @@ UNSUBSCRIBE, OPEN, CLICK, OPTIN = "unsubscribe", "open", "click", "optin"
 SURVEY = "survey"
 DAYS_PER_MONTH = 30.44
 _HREF = re.compile(r'(<a\b[^>]*?\bhref=")(https?://[^"]+)(")', re.IGNORECASE)
-# Any quoted href, for the scheme check below.
-_ANY_HREF = re.compile(r"""(<a\b[^>]*?\bhref=)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
-# Schemes a link in an email must never carry: a click would run script or open a page the
-# link itself holds, not a site. Browsers ignore control characters and spaces in a scheme.
-_SCRIPT_SCHEMES = ("javascript:", "vbscript:", "data:")
-_IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f]+")
-
-
-def without_script_links(html: str) -> str:
-    """``html`` with each link to a ``javascript:``, ``vbscript:`` or ``data:`` URL made inert.
-
-    Jinja escapes the quotes of a value put in ``href="{{ url }}"``, not its scheme, so an
-    event or catalog property holding ``javascript:…`` would otherwise reach the recipient as
-    a live link. Such a link becomes ``#``; every other link is kept as it is.
-    """
-
-    def inert(match: re.Match[str]) -> str:
-        url = _IGNORED_IN_SCHEME.sub("", html_lib.unescape(match.group(3))).lower()
-        if not url.startswith(_SCRIPT_SCHEMES):
-            return match.group(0)
-        return f"{match.group(1)}{match.group(2)}#{match.group(2)}"
-
-    return _ANY_HREF.sub(inert, html)
 
 
 class Links:

@@ -34,8 +34,8 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from activities.htmltext import html_to_text
-from activities.links import without_script_links
 from activities.liquid_render import LiquidProblem, make_liquid, render_liquid
+from activities.script_links import without_script_links
 from activities.template_filters import FILTERS, FilterError, default
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "journeys" / "templates"
@@ -226,7 +226,10 @@ class Renderer:
         subject = " ".join(scrub(self._part(template, chosen, "subject", ctx)).split())
         preheader = " ".join(scrub(self._part(template, chosen, "preheader", ctx, True)).split())
         ctx.update(subject=subject, preheader=preheader)
-        html = without_script_links(scrub(self._part(template, chosen, "html", ctx)))
+        try:
+            html = without_script_links(scrub(self._part(template, chosen, "html", ctx)))
+        except ValueError as exc:  # never sent with a script link left live: fail for good
+            raise TemplateError(template, str(exc)) from exc
         text = scrub(self._part(template, chosen, "txt", ctx, True)) or html_to_text(html)
         try:
             html = _INLINER.inline(html)
