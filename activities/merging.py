@@ -24,7 +24,8 @@ class MergeActivities:
 
     @activity.defn(name=QUEUE_PART)
     async def queue_part(self, part: DigestPart) -> PartQueued:
-        """Signal-with-start the contact's digest; the part id makes a retry a no-op."""
+        """Start the contact's digest with the part, or add it to the running one; the part id
+        makes a retry a no-op."""
         event = Event(
             message_id=f"part-{part.part_id}",
             name=DIGEST_PART,

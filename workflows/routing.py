@@ -21,6 +21,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.exits import exit_for
 from workflows.journey import Journey
 from workflows.models import Event, JourneyInput
 from workflows.search import CONTACT_ID, DEV_KEYS, JOURNEY_STEP, ContactKeys
@@ -173,18 +174,13 @@ class Router:
             return await self._enter(name, journey, contact_id, event)
         if known is not None and known.absent:
             return "skipped"  # not running, and not started since Temporal said so
-        handle = self.client.get_workflow_handle(self.keys.workflow_id(name, contact_id))
-        try:
-            await handle.signal("event", event)
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            if self.presence is not None:
-                await self.presence.not_running(
-                    name, contact_id, known.starts if known is not None else None
-                )
-            return "skipped"  # not running: nothing to tell
-        return "signalled"
+        if await self._signal(self.keys.workflow_id(name, contact_id), event):
+            return "signalled"
+        if self.presence is not None:
+            await self.presence.not_running(
+                name, contact_id, known.starts if known is not None else None
+            )
+        return "skipped"  # not running: nothing to tell
 
     async def _enter(self, name: str, journey: type[Journey], contact_id: str, event: Event) -> str:
         """Start ``journey`` with its entry ``event``, or tell the running one about it.
@@ -194,9 +190,12 @@ class Router:
         one history event and one billable action more for every journey entered
         (``bench.journey_cost``). The journey reads an inbox from its input either way.
         """
-        if self.presence is not None:
-            await self.presence.starting(name, contact_id)
         options = self._start_options(journey, contact_id)
+        if exit_for(journey.spec, event, ()) is not None:
+            # It would end the stay it starts (an Unsubscribed for the journey's topic, say):
+            # as a start signal it did so before any step. In the input nothing looks for
+            # exits, so it starts nothing; a running stay still hears it, and ends.
+            return "signalled" if await self._signal(options["id"], event) else "skipped"
         start = JourneyInput(
             contact_id=contact_id,
             time_scale=self.time_scale,
@@ -207,6 +206,10 @@ class Router:
         # the signal: then its policy decides on a second start.
         attempts = 1 if journey.spec.reentry is Reentry.never else ENTRY_ATTEMPTS
         for _ in range(attempts):
+            if self.presence is not None:
+                # Counted before each start, so a router that saw this stay absent meanwhile
+                # does not hide the one a second attempt starts.
+                await self.presence.starting(name, contact_id)
             try:
                 await self.client.start_workflow(
                     name, start, id_conflict_policy=WorkflowIDConflictPolicy.FAIL, **options
@@ -214,13 +217,19 @@ class Router:
                 return "started"
             except WorkflowAlreadyStartedError:
                 pass  # running, or closed and the re-entry policy refuses the contact
-            try:
-                await self.client.get_workflow_handle(options["id"]).signal("event", event)
+            if await self._signal(options["id"], event):
                 return "signalled"  # the running stay hears it (and drops a duplicate)
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
         return "skipped"  # re-entry refused by policy
+
+    async def _signal(self, workflow_id: str, event: Event) -> bool:
+        """Signal ``event`` to a running workflow; False when none runs under that id."""
+        try:
+            await self.client.get_workflow_handle(workflow_id).signal("event", event)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False
+        return True
 
     async def start(
         self, name: str, contact_id: str, time_scale: float | None = None

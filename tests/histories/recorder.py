@@ -202,7 +202,7 @@ async def dump(client: Client, root: Path = ROOT) -> list[Path]:
     seen: dict[tuple[str, str], int] = {}
     runs_seen: set[tuple[str, str]] = set()
     for started in recorders[0].started:
-        # A signal-with-start on a running journey answers with the run it signalled.
+        # A start that joined a running journey (signal-with-start) answers with its run.
         if (started.workflow_id, started.run_id) in runs_seen:
             continue
         runs_seen.add((started.workflow_id, started.run_id))

@@ -282,3 +282,56 @@ def test_an_event_cannot_be_both_entry_and_goal() -> None:
         class Both(Journey):
             async def steps(self) -> None:
                 pass
+
+
+@journey(name="t_goodbye", entry="Unsubscribed", topic="marketing")
+class Goodbye(Journey):
+    """Enters on an unsubscribe: one for its own topic also ends it (a consent exit)."""
+
+    async def steps(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("running", "outcome"), [(False, "skipped"), (True, "signalled")])
+async def test_an_entry_that_would_end_its_stay_starts_nothing(running: bool, outcome: str) -> None:
+    # As a start signal it ended the new stay before any step; a running stay must still hear
+    # it, since it ends that stay too.
+    client = _ScriptedClient(starts=[], signals=[running])
+    router = Router(cast(Client, client), [Goodbye], "q")
+    event = Event(message_id="m-bye", name="Unsubscribed", properties={"topic": "marketing"})
+    routed = await router.route("u1", event)
+    assert getattr(routed, outcome) == ["t_goodbye"]
+    assert client.calls == ["signal"]
+
+
+async def test_an_entry_for_another_topic_starts_the_stay() -> None:
+    client = _ScriptedClient(starts=[True], signals=[])
+    router = Router(cast(Client, client), [Goodbye], "q")
+    event = Event(message_id="m-bye", name="Unsubscribed", properties={"topic": "product"})
+    assert (await router.route("u1", event)).started == ["t_goodbye"]
+
+
+class _CountedStarts:
+    """A presence table that only counts the starts it is told of."""
+
+    def __init__(self) -> None:
+        self.starts = 0
+
+    async def starting(self, journey: str, contact_id: str) -> None:
+        self.starts += 1
+
+    async def of(self, contact_id: str, journeys: Any) -> dict[str, Any]:
+        return {}
+
+    async def not_running(self, journey: str, contact_id: str, starts: int | None) -> None:
+        raise AssertionError("an entry never marks its journey absent")
+
+
+async def test_each_start_of_an_entry_is_counted_in_presence() -> None:
+    # The stay ended between the refused start and the signal; the second start is a new stay
+    # that another router must not take for the absent one.
+    presence = _CountedStarts()
+    client = _ScriptedClient([False, True], [False])
+    router = Router(cast(Client, client), [CrossSell], "q", presence=presence)
+    assert (await router.route("u1", _order())).started == ["cross_sell"]
+    assert presence.starts == 2
