@@ -14,6 +14,7 @@ adds a file next to the old ones instead of replacing them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -136,13 +137,32 @@ def git(*args: str) -> str:
 
 
 def commands(events: Any) -> list[str]:
-    """What the workflow did, in order: the fingerprint that decides whether a history is new."""
+    """What the workflow did, in order: the fingerprint that decides whether a history is new.
+
+    It starts with how a fresh run got its entry event, when it came in the start's input
+    (since the router stopped using signal-with-start): a change to how a journey reads its
+    input must replay both shapes, so both are kept.
+    """
     out = []
+    for event in events[:1]:
+        if event.HasField("workflow_execution_started_event_attributes"):
+            out += start_shape(event.workflow_execution_started_event_attributes)
     for event in events:
         if event.event_type not in COMMAND_EVENTS:
             continue
         out.append(EventType.Name(event.event_type) + detail(event))
     return out
+
+
+def start_shape(started: Any) -> list[str]:
+    """``["ENTRY_IN_INPUT"]`` for a fresh run started with events in its input, else ``[]``."""
+    if started.continued_execution_run_id or not started.input.payloads:
+        return []
+    try:
+        first = json.loads(started.input.payloads[0].data)
+    except ValueError:
+        return []  # not plain JSON (an encrypted payload): no shape to tell
+    return ["ENTRY_IN_INPUT"] if isinstance(first, dict) and first.get("inbox") else []
 
 
 def detail(event: HistoryEvent) -> str:
