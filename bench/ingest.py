@@ -147,7 +147,7 @@ async def sign_up(http: httpx.AsyncClient, contacts: Sequence[str]) -> list[str]
 
 
 async def send(
-    stack: Stack, key: str, calls: Sequence[Call], clients: int, rate: float | None
+    gateway: str, key: str, calls: Sequence[Call], clients: int, rate: float | None
 ) -> Answers:
     """POST every call from ``clients`` concurrent senders; on a fixed schedule at ``rate``
     calls a second (open loop: a slow answer does not slow the schedule), else flat out.
@@ -164,7 +164,7 @@ async def send(
     connector = aiohttp.TCPConnector(limit=clients)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(
-        base_url=stack.gateway,
+        base_url=gateway,
         connector=connector,
         timeout=timeout,
         # Segment's scheme: the write key as the Basic user name, no password.
@@ -263,7 +263,7 @@ async def run_mix(stack: Stack, store: Store, key: str, args: argparse.Namespace
         clock = CpuClock.of(stack)
         await clock.idle()
         before = clock.read()
-        answers = await send(stack, key, calls, args.clients, args.rate)
+        answers = await send(stack.gateway, key, calls, args.clients, args.rate)
     times = await settle(store, [c.message_id for c in calls])
     await clock.idle()
     after = clock.read()
@@ -352,7 +352,7 @@ async def run_burst(stack: Stack, store: Store, key: str, args: argparse.Namespa
         await clock.idle()
         at_burst = clock.read()
         began = datetime.now(UTC)
-        answers = await send(stack, key, calls, args.clients, None)
+        answers = await send(stack.gateway, key, calls, args.clients, None)
         times = await settle(store, [c.message_id for c in calls])
         await clock.idle()  # the journeys' first steps, run by the worker, count too
         burst_cpu = spent(at_burst, clock.read())

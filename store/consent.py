@@ -53,6 +53,11 @@ class ConsentRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._reads = reads(engine)
+        # Built once: every send and every sign-up reads a contact's state.
+        self._state = sa.select(consent_state).where(
+            consent_state.c.contact_id == sa.bindparam("state_contact"),
+            consent_state.c.channel == sa.bindparam("state_channel"),
+        )
 
     async def record(self, entry: ConsentEntry) -> int:
         """Append ``entry`` and update the derived state atomically; returns the ledger id."""
@@ -111,11 +116,9 @@ class ConsentRepo:
 
     async def state(self, contact_id: str, channel: str = EMAIL) -> dict[str, tuple[str, int]]:
         """Current ``{topic: (status, ledger_id)}`` of a contact on ``channel``."""
-        stmt = sa.select(consent_state).where(
-            consent_state.c.contact_id == contact_id, consent_state.c.channel == channel
-        )
+        params = {"state_contact": contact_id, "state_channel": channel}
         async with self._reads.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(self._state, params)).all()
         return {r.topic: (r.status, r.ledger_id) for r in rows}
 
     async def status(

@@ -64,6 +64,11 @@ class EventRepo:
         self._ladder = ladder.refresh(sa.bindparam("ladder_contact"), sa.bindparam("ladder_name"))
         self._dialect = engine.dialect.name
         self._marks = GroupCommit(engine, self._mark) if grouped else None
+        self._mark_stmt = (
+            events.update()
+            .where(events.c.seq.in_(sa.bindparam("mark_seqs", expanding=True)))
+            .values(routed_at=sa.bindparam("mark_at"))
+        )
         self._known = (
             sa.select(events.c.seq).where(events.c.message_id == sa.bindparam("known_id")).limit(1)
         )
@@ -222,7 +227,7 @@ class EventRepo:
 
     async def _mark(self, conn: AsyncConnection, marks: tuple[list[int], datetime]) -> None:
         seqs, at = marks
-        await conn.execute(events.update().where(events.c.seq.in_(seqs)).values(routed_at=at))
+        await conn.execute(self._mark_stmt, {"mark_seqs": seqs, "mark_at": at})
 
     async def mark_dead(self, seq: int, error: str, at: datetime | None = None) -> None:
         """Give up routing an event Temporal refuses for good (kept, with the reason)."""

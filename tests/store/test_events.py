@@ -150,3 +150,19 @@ async def test_a_contacts_first_event_of_each_kind_creates_the_profile_recompute
     assert opened is not None and utc(opened.last_email_open_at) == T0
     assert clicked is not None and utc(clicked.last_email_click_at) == T0
     assert ordered is not None and (ordered.order_count, ordered.total_spent) == (1, 42.5)
+
+
+async def test_mark_routed_stamps_exactly_the_given_events(db: Store) -> None:
+    for n in range(4):
+        await db.events.append(ev(f"r{n}", "Page Viewed", T0 + timedelta(minutes=n)))
+    pending = await db.events.pending_for("u1")
+    assert [p.message_id for p in pending] == ["r0", "r1", "r2", "r3"]
+    at = T0 + timedelta(days=1)
+    # Two calls at once (grouped into one transaction on SQLite), one event left unrouted.
+    await asyncio.gather(
+        db.events.mark_routed([pending[0].seq or 0, pending[2].seq or 0], at),
+        db.events.mark_routed([pending[3].seq or 0], at),
+    )
+    assert [p.message_id for p in await db.events.pending_for("u1")] == ["r1"]
+    marked = await db.events.get("r2")
+    assert marked is not None and marked.routed_at == at
