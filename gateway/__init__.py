@@ -4,7 +4,7 @@ An accepted call is stored before it is answered; a background relay then routes
 to their journeys in Temporal, and keeps them (retrying) while Temporal is unreachable.
 """
 
-from gateway.app import create_app, serve
+from gateway.app import create_app
 from gateway.relay import Relay
 
-__all__ = ["Relay", "create_app", "serve"]
+__all__ = ["Relay", "create_app"]

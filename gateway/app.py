@@ -1,13 +1,14 @@
-"""The gateway application: FastAPI app factory, its lifespan (store and relay), and ``serve``."""
+"""The gateway application: FastAPI app factory and its lifespan (store and relay).
+
+``sojourn gateway`` and ``sojourn dev`` serve it with :func:`worker.serve.gateway_server`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-import uvicorn
 from fastapi import FastAPI
 
 from gateway import catalog, errors, metrics, routes
@@ -110,35 +111,3 @@ def create_app(
     include_channel_routes(app, settings)
     include_admin_routes(app, settings)
     return app
-
-
-def build_server(settings: Settings, app: FastAPI | None = None) -> uvicorn.Server:
-    """A uvicorn server for the gateway on ``settings.gateway_host:gateway_port``.
-
-    Logging is left to the caller (the CLI configures structlog), so uvicorn gets no config.
-    """
-    config = uvicorn.Config(
-        app or create_app(settings),
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        log_config=None,
-        lifespan="on",
-        access_log=False,  # access lines carry no ids we need, and would be noise at volume
-    )
-    return uvicorn.Server(config)
-
-
-async def serve(settings: Settings) -> None:
-    """Run the gateway until it is told to stop (SIGINT/SIGTERM, or this task is cancelled).
-
-    Cancelling still shuts down cleanly: open requests finish, the relay stops, the store
-    closes; then the cancellation propagates.
-    """
-    server = build_server(settings)
-    try:
-        await server.serve()
-    except asyncio.CancelledError:
-        if server.started:
-            server.should_exit = True
-            await server.shutdown()
-        raise

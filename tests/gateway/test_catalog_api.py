@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from gateway.app import build_server, create_app
+from gateway.app import create_app
 from store import Store
 from tests.gateway.conftest import AUTH, FakeRouter, eventually
 from tests.ports import free_port
+from worker.serve import gateway_server
 from worker.settings import Settings
 
 PATH = "/v1/catalog/products"
@@ -40,7 +41,7 @@ async def http(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncCli
         update={"gateway_port": free_port(), "relay_interval_seconds": 0.05}
     )
     app = create_app(settings, store=store, router_factory=FakeRouter().factory())
-    server = build_server(settings, app)
+    server = gateway_server(settings, app)
     task = asyncio.create_task(server.serve())
     try:
         async with httpx.AsyncClient(base_url=settings.public_gateway_url, auth=AUTH) as client:

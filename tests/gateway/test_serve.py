@@ -1,4 +1,4 @@
-"""``serve``: the gateway on a real socket, and a clean stop when its task is cancelled."""
+"""The gateway as ``sojourn gateway`` serves it: a real socket, and a clean stop."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ import contextlib
 from typing import Any
 
 import httpx
-import pytest
 
-from gateway.app import serve
 from store import Store
-from tests.gateway.conftest import AUTH, WAIT, eventually
+from tests.gateway.conftest import AUTH, eventually
 from tests.ports import free_port
+from worker.serve import gateway_server, serve_gateway, stop_gateway, wait_started
 from worker.settings import Settings
 
 
-async def test_serve_answers_over_http_and_stops_on_cancel(
+async def test_the_gateway_answers_over_http_and_stops_cleanly(
     settings: Settings, store: Store, logs: list[dict[str, Any]]
 ) -> None:
     settings = settings.model_copy(
@@ -26,18 +25,10 @@ async def test_serve_answers_over_http_and_stops_on_cancel(
             "relay_interval_seconds": 0.05,
         }
     )
-    await _serve_and_cancel(settings, store)
-
-    # Cancelling ran the lifespan's shutdown: the relay stopped and the store closed.
-    assert [e["event"] for e in logs if e["event"].startswith("gateway ")] == [
-        "gateway started",
-        "gateway stopped",
-    ]
-
-
-async def _serve_and_cancel(settings: Settings, store: Store) -> None:
-    task = asyncio.create_task(serve(settings))
+    server = gateway_server(settings)
+    task = asyncio.ensure_future(serve_gateway(server))
     try:
+        assert await wait_started(server, task)
         async with httpx.AsyncClient(base_url=settings.public_gateway_url, auth=AUTH) as http:
 
             async def up() -> bool:
@@ -50,10 +41,15 @@ async def _serve_and_cancel(settings: Settings, store: Store) -> None:
                 "/v1/track", json={"userId": "u-s", "event": "Signed Up", "messageId": "m-s"}
             )
         assert response.status_code == 200
-        # serve opened its own store on the same database; the event is there, unrouted.
+        assert "server" not in response.headers  # no uvicorn banner on the wire
+        # The gateway opened its own store on the same database; the event is there, unrouted.
         record = await store.events.get("m-s")
         assert record is not None and record.routed_at is None
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, WAIT)
+        await stop_gateway(server, task)
+    assert task.done() and task.exception() is None
+    # Stopping ran the lifespan's shutdown: the relay stopped and the store closed.
+    assert [e["event"] for e in logs if e["event"].startswith("gateway ")] == [
+        "gateway started",
+        "gateway stopped",
+    ]

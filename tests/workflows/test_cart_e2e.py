@@ -11,10 +11,11 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 
-from gateway.app import build_server, create_app
+from gateway.app import create_app
 from tests.gateway.conftest import AUTH
 from tests.ports import free_port
 from tests.workflows.conftest import Harness
+from worker.serve import gateway_server
 from worker.settings import Settings
 from workflows import hours, minutes
 
@@ -31,7 +32,7 @@ async def test_an_out_of_stock_cart_item_is_offered_as_its_alternative(
             return h.router
 
         app = create_app(settings, store=h.store, router_factory=router)  # type: ignore[arg-type]
-        server = build_server(settings, app)
+        server = gateway_server(settings, app)
         serving = asyncio.create_task(server.serve())
         try:
             async with httpx.AsyncClient(base_url=settings.public_gateway_url, auth=AUTH) as http:
