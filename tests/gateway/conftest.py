@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ import gateway.routes
 from gateway.app import create_app
 from gateway.relay import EventRouter
 from store import Store
+from worker.serve import gateway_server, serve_gateway, stop_gateway, wait_started
 from worker.settings import DEV_WRITE_KEY, Settings
 from workflows.models import Event
 
@@ -94,6 +96,21 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         ) as http,
     ):
         yield http
+
+
+@asynccontextmanager
+async def served(settings: Settings, app: Any = None) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` (the gateway of ``settings`` if None) on a real socket, served as ``sojourn
+    gateway`` serves it (worker/serve.py), with a client on it; stopped the same way."""
+    server = gateway_server(settings, app)
+    task = asyncio.ensure_future(serve_gateway(server))
+    try:
+        if not await wait_started(server, task):
+            await task  # it ended before listening: raise why
+        async with httpx.AsyncClient(base_url=settings.public_gateway_url, auth=AUTH) as http:
+            yield http
+    finally:
+        await stop_gateway(server, task)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gzip
 import json
 from collections.abc import AsyncIterator
@@ -13,9 +11,8 @@ import pytest
 
 from gateway.app import create_app
 from store import Store
-from tests.gateway.conftest import AUTH, FakeRouter, eventually
+from tests.gateway.conftest import FakeRouter, served
 from tests.ports import free_port
-from worker.serve import gateway_server
 from worker.settings import Settings
 
 PATH = "/v1/catalog/products"
@@ -41,21 +38,8 @@ async def http(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncCli
         update={"gateway_port": free_port(), "relay_interval_seconds": 0.05}
     )
     app = create_app(settings, store=store, router_factory=FakeRouter().factory())
-    server = gateway_server(settings, app)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with httpx.AsyncClient(base_url=settings.public_gateway_url, auth=AUTH) as client:
-
-            async def up() -> bool:
-                with contextlib.suppress(httpx.TransportError):
-                    return (await client.get("/healthz")).status_code == 200
-                return False
-
-            await eventually(up)
-            yield client
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
+    async with served(settings, app) as client:
+        yield client
 
 
 async def test_products_are_created_then_a_stock_update_changes_only_the_stock(

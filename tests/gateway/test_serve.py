@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import httpx
 
 from store import Store
-from tests.gateway.conftest import AUTH, eventually
+from tests.gateway.conftest import AUTH
 from tests.ports import free_port
 from worker.serve import gateway_server, serve_gateway, stop_gateway, wait_started
 from worker.settings import Settings
@@ -30,13 +29,6 @@ async def test_the_gateway_answers_over_http_and_stops_cleanly(
     try:
         assert await wait_started(server, task)
         async with httpx.AsyncClient(base_url=settings.public_gateway_url, auth=AUTH) as http:
-
-            async def up() -> bool:
-                with contextlib.suppress(httpx.TransportError):
-                    return (await http.get("/healthz")).status_code == 200
-                return False
-
-            await eventually(up)
             response = await http.post(
                 "/v1/track", json={"userId": "u-s", "event": "Signed Up", "messageId": "m-s"}
             )

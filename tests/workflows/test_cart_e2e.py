@@ -4,18 +4,13 @@ worker activities and store, Temporal's time-skipping server so the hour passes 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-import httpx
-
 from gateway.app import create_app
-from tests.gateway.conftest import AUTH
+from tests.gateway.conftest import served
 from tests.ports import free_port
 from tests.workflows.conftest import Harness
-from worker.serve import gateway_server
 from worker.settings import Settings
 from workflows import hours, minutes
 
@@ -32,60 +27,47 @@ async def test_an_out_of_stock_cart_item_is_offered_as_its_alternative(
             return h.router
 
         app = create_app(settings, store=h.store, router_factory=router)  # type: ignore[arg-type]
-        server = gateway_server(settings, app)
-        serving = asyncio.create_task(server.serve())
-        try:
-            async with httpx.AsyncClient(base_url=settings.public_gateway_url, auth=AUTH) as http:
+        async with served(settings, app) as http:
+            catalog = {
+                "products": [
+                    {
+                        "id": "boots-red",
+                        "name": "Bottes rouges",
+                        "price": 120.0,
+                        "currency": "EUR",
+                        "stock": 0,
+                        "alternatives": ["boots-black"],
+                    },
+                    {
+                        "id": "boots-black",
+                        "name": "Bottes noires",
+                        "price": 115.0,
+                        "currency": "EUR",
+                        "stock": 6,
+                    },
+                ]
+            }
+            assert (await http.post("/v1/catalog/products", json=catalog)).status_code == 200
+            identify = {
+                "userId": h.contact,
+                "traits": {"email": "lea@example.com", "locale": "fr"},
+            }
+            assert (await http.post("/v1/identify", json=identify)).status_code == 200
+            track = {
+                "userId": h.contact,
+                "event": "Product Added",
+                "properties": {"product_id": "boots-red", "price": 120.0, "quantity": 1},
+            }
+            assert (await http.post("/v1/track", json=track)).status_code == 200
+            await h.until(lambda: h.running("cart_abandonment"), "the cart journey")
+            await h.skip(hours(1) + minutes(5))
 
-                async def up() -> bool:
-                    with contextlib.suppress(httpx.TransportError):
-                        return (await http.get("/healthz")).status_code == 200
-                    return False
+            async def reminded() -> bool:
+                return "cart/reminder" in await h.sent_templates()
 
-                await h.until(up, "the gateway")
-                catalog = {
-                    "products": [
-                        {
-                            "id": "boots-red",
-                            "name": "Bottes rouges",
-                            "price": 120.0,
-                            "currency": "EUR",
-                            "stock": 0,
-                            "alternatives": ["boots-black"],
-                        },
-                        {
-                            "id": "boots-black",
-                            "name": "Bottes noires",
-                            "price": 115.0,
-                            "currency": "EUR",
-                            "stock": 6,
-                        },
-                    ]
-                }
-                assert (await http.post("/v1/catalog/products", json=catalog)).status_code == 200
-                identify = {
-                    "userId": h.contact,
-                    "traits": {"email": "lea@example.com", "locale": "fr"},
-                }
-                assert (await http.post("/v1/identify", json=identify)).status_code == 200
-                track = {
-                    "userId": h.contact,
-                    "event": "Product Added",
-                    "properties": {"product_id": "boots-red", "price": 120.0, "quantity": 1},
-                }
-                assert (await http.post("/v1/track", json=track)).status_code == 200
-                await h.until(lambda: h.running("cart_abandonment"), "the cart journey")
-                await h.skip(hours(1) + minutes(5))
-
-                async def reminded() -> bool:
-                    return "cart/reminder" in await h.sent_templates()
-
-                await h.until(reminded, "the cart reminder")
-                [message] = [m for m in await h.messages() if m.template == "cart/reminder"]
-                text = (message.text or "").replace("\xa0", " ")
-                assert "Bottes noires" in text and "115,00 €" in text
-                assert "remplace Bottes rouges, en rupture de stock" in text
-                assert message.subject and "panier" in message.subject
-        finally:
-            server.should_exit = True
-            await asyncio.wait_for(serving, 30)
+            await h.until(reminded, "the cart reminder")
+            [message] = [m for m in await h.messages() if m.template == "cart/reminder"]
+            text = (message.text or "").replace("\xa0", " ")
+            assert "Bottes noires" in text and "115,00 €" in text
+            assert "remplace Bottes rouges, en rupture de stock" in text
+            assert message.subject and "panier" in message.subject
