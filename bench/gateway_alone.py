@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,15 +31,10 @@ import uvloop
 from fastapi import FastAPI, Request
 
 from bench.ingest import Call, identify, send
+from tests.ports import free_ports
 
 KEY = "bench-gateway-alone"
 BEHAVIOURAL = ("Page Viewed", "Product Viewed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bare_app() -> FastAPI:
@@ -104,7 +98,11 @@ async def _measure(make_app: Callable[[Any], Any], calls: int, clients: int) -> 
         done = await asyncio.to_thread(load.stdout.readline)
         spent = time.process_time() - before
     finally:
-        load.wait(timeout=60)
+        try:
+            load.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            load.kill()  # it failed before "go" and waits on its stdin
+            load.wait()
         await stop_gateway(server, task)
     accepted, refused, p50, took = done.split()
     if int(refused) or int(accepted) != calls:
@@ -136,14 +134,15 @@ def main() -> None:
     if args.load:
         uvloop.run(_load(os.environ["BENCH_URL"], args.load[0], args.load[1], os.getpid()))
         return
+    temporal_port, gateway_port = free_ports(2)
     with tempfile.TemporaryDirectory(prefix="sojourn-alone-") as folder:
         os.environ.update(
             {
                 "SOJOURN_WRITE_KEYS": KEY,
                 # Nothing listens there: the relay holds what it would route, which these
                 # events never need (no journey hears them).
-                "SOJOURN_TEMPORAL_ADDRESS": f"127.0.0.1:{_free_port()}",
-                "SOJOURN_GATEWAY_PORT": str(_free_port()),
+                "SOJOURN_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+                "SOJOURN_GATEWAY_PORT": str(gateway_port),
                 "SOJOURN_VAR_DIR": folder,
                 "SOJOURN_LOG_LEVEL": "warning",
             }
