@@ -57,7 +57,11 @@ class EventRepo:
         self._reads = reads(engine)
         self._presence = presence or PresenceRepo(engine)
         grouped = engine.dialect.name == "sqlite"
-        self._appends = GroupCommit(engine, self._insert_linked) if grouped else None
+        self._appends = (
+            GroupCommit(engine, self._insert_linked, apply_many=self._insert_group)
+            if grouped
+            else None
+        )
         # Built once, executed with parameters: storing an event does not rebuild (and re-key
         # for SQLAlchemy's compiled cache) the same expressions every time.
         self._insert_stmt = upsert(engine, events).on_conflict_do_nothing()
@@ -68,6 +72,9 @@ class EventRepo:
             events.update()
             .where(events.c.seq.in_(sa.bindparam("mark_seqs", expanding=True)))
             .values(routed_at=sa.bindparam("mark_at"))
+        )
+        self._known_many = sa.select(events.c.message_id).where(
+            events.c.message_id.in_(sa.bindparam("known_ids", expanding=True))
         )
         self._known = (
             sa.select(events.c.seq).where(events.c.message_id == sa.bindparam("known_id")).limit(1)
@@ -124,6 +131,70 @@ class EventRepo:
                 )
             )
         return Appended(new, relay=new and values["routed_at"] is None)
+
+    async def _insert_group(self, conn: AsyncConnection, items: list[_Append]) -> list[Appended]:
+        """:meth:`_insert_linked` for each of a group in turn, with the same outcome, in a
+        few statements for the whole group where it can (:meth:`_insert_run`).
+
+        An event with ``unless_running`` is stored on its own, in its place: whether it needs
+        routing reads what the events before it stored (their contact, an unrouted one).
+        """
+        appended: list[Appended] = []
+        run: list[_Append] = []
+        for item in items:
+            if item[1]:
+                appended += await self._insert_run(conn, run)
+                run = []
+                appended.append(await self._insert_linked(conn, item))
+            else:
+                run.append(item)
+        return appended + await self._insert_run(conn, run)
+
+    async def _insert_run(self, conn: AsyncConnection, items: list[_Append]) -> list[Appended]:
+        """Events with no presence check, each statement once for all of them: one look-up
+        of the known ``messageId``s, one insert of the new rows, the ladder's two statements
+        for their (contact, name) pairs and the computed fields' upsert per kind of event,
+        each an ``executemany``. About 5 statements for a group, where one by one is 4 an
+        event; rebuilding a pair's ladder once after all its rows equals doing it after each,
+        and the computed fields' folds (latest, earliest, counts, sums) do not depend on order.
+        """
+        if len(items) < 2:  # one event: the look-up would only add a statement
+            return [await self._insert_linked(conn, item) for item in items]
+        moved = await linked(conn, [values["contact_id"] for values, _ in items])
+        rows = [
+            {**values, "contact_id": moved.get(values["contact_id"], values["contact_id"])}
+            for values, _ in items
+        ]
+        ids = [row["message_id"] for row in rows]
+        known = set((await conn.execute(self._known_many, {"known_ids": ids})).scalars())
+        new: list[bool] = []
+        for message_id in ids:  # a messageId twice in the group: the first one is stored
+            new.append(message_id not in known)
+            known.add(message_id)
+        stored = [row for row, is_new in zip(rows, new, strict=True) if is_new]
+        if stored:
+            await conn.execute(self._insert_stmt, stored)
+            pairs = dict.fromkeys((row["contact_id"], row["name"]) for row in stored)
+            which = [{"ladder_contact": c, "ladder_name": n} for c, n in pairs]
+            for refresh in self._ladder:
+                await conn.execute(refresh, which)
+            folds: dict[Any, list[dict[str, Any]]] = {}
+            for row in stored:
+                if row["type"] == "track":
+                    statement, params = event_upsert(
+                        self._dialect,
+                        row["contact_id"],
+                        row["name"],
+                        row["properties"],
+                        row["timestamp"],
+                    )
+                    folds.setdefault(statement, []).append(params)
+            for statement, params_list in folds.items():
+                await conn.execute(statement, params_list)
+        return [
+            Appended(is_new, relay=is_new and row["routed_at"] is None)
+            for row, is_new in zip(rows, new, strict=True)
+        ]
 
     async def append(self, event: EventRecord, *, routed: bool = False) -> bool:
         """Store ``event`` unless its ``message_id`` is known; True when it was new."""

@@ -10,6 +10,10 @@ waits on purpose: an idle queue commits at once, a busy one batches what arrived
 
 A failing write fails only its own caller: when a group's transaction fails, its writes are
 retried one transaction each and every caller gets its own outcome.
+
+Where the writes of a group can share statements too (one ``executemany`` for many rows,
+rather than SQLAlchemy's per-statement cost each), ``apply_many`` writes the whole group and
+``apply`` remains for the one-by-one retry.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class GroupCommit(Generic[T, R]):
         engine: the engine to write with.
         apply: the write for one item, run inside the group's transaction.
         group_max: the most items one transaction takes.
+        apply_many: the writes for a whole group, in order, with the same outcome per item as
+            ``apply`` on each in turn (the default does just that).
     """
 
     def __init__(
@@ -40,9 +46,11 @@ class GroupCommit(Generic[T, R]):
         engine: AsyncEngine,
         apply: Callable[[AsyncConnection, T], Awaitable[R]],
         group_max: int = GROUP_MAX,
+        apply_many: Callable[[AsyncConnection, list[T]], Awaitable[list[R]]] | None = None,
     ) -> None:
         self._engine = engine
         self._apply = apply
+        self._apply_many = apply_many
         self._group_max = group_max
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -91,7 +99,11 @@ class GroupCommit(Generic[T, R]):
         try:
             async with self._engine.begin() as conn:
                 await self._lock(conn)
-                results = [await self._apply(conn, item) for item, _ in group]
+                items = [item for item, _ in group]
+                if self._apply_many is not None:
+                    results = await self._apply_many(conn, items)
+                else:
+                    results = [await self._apply(conn, item) for item in items]
         except Exception as exc:
             if len(group) == 1:
                 _settle(group[0][1], exc=exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -11,7 +12,7 @@ from store import Store
 from store._sql import utc
 from store.computed import recompute
 from store.records import EventRecord
-from store.schema import event_ranks
+from store.schema import event_ranks, events
 from store.segments import ladder
 from store.segments.ladder import RANKS
 
@@ -166,3 +167,92 @@ async def test_mark_routed_stamps_exactly_the_given_events(db: Store) -> None:
     assert [p.message_id for p in await db.events.pending_for("u1")] == ["r1"]
     marked = await db.events.get("r2")
     assert marked is not None and marked.routed_at == at
+
+
+async def test_a_group_stores_what_the_same_events_one_by_one_would(db: Store) -> None:
+    """One ``append_many`` (a single group, its statements shared on SQLite) against the same
+    events appended one at a time, for two sets of contacts: the same outcomes, rows, computed
+    fields and ladder, with duplicates (stored before, and twice within the group), a new
+    contact, orders, opens, an anonymous profile linked to its user and events that check
+    presence in between."""
+    start = [("dup", "u1", "Page Viewed", {}, 0, ())]
+    group = [
+        ("a", "u1", "Page Viewed", {}, 5, ()),
+        ("b", "u1", "Order Completed", {"total": 20.5}, 1, ()),
+        ("dup", "u1", "Page Viewed", {}, 9, ()),
+        ("c", "u2", "Email Opened", {}, 2, ("welcome",)),
+        ("d", "u2", "Product Viewed", {}, 3, ()),
+        ("b", "u1", "Order Completed", {"total": 20.5}, 1, ()),
+        ("e", "anon:x", "Product Added", {}, 4, ()),
+        ("f", "u3", "Order Completed", {"revenue": 7}, 6, ()),
+        ("g", "u1", "Page Viewed", {}, 7, ()),
+        ("h", "u2", "Email Opened", {}, 8, ()),
+    ]
+
+    def records(
+        side: str, rows: list[tuple[Any, ...]]
+    ) -> tuple[list[EventRecord], list[tuple[str, ...]]]:
+        made = []
+        for mid, contact, name, props, minutes, _ in rows:
+            at = T0 + timedelta(minutes=minutes)
+            owner = f"anon:{side}x" if contact == "anon:x" else f"{side}{contact}"
+            made.append(
+                EventRecord(
+                    message_id=f"{side}{mid}",
+                    contact_id=owner,
+                    name=name,
+                    properties=props,
+                    timestamp=at,
+                    received_at=at,
+                )
+            )
+        return made, [row[5] for row in rows]
+
+    for side in ("g-", "s-"):
+        await db.identities.link(f"{side}x", f"{side}u1", "anonymous", T0)
+        first, _ = records(side, start)
+        await db.events.append_many(first)
+    grouped, journeys = records("g-", group)
+    outcome_g = await db.events.append_many(grouped, unless_running=journeys)
+    singles, journeys = records("s-", group)
+    outcome_s = [
+        (await db.events.append_many([r], unless_running=[j]))[0]
+        for r, j in zip(singles, journeys, strict=True)
+    ]
+    assert outcome_g == outcome_s
+    new = [True, True, False, True, True, False, True, True, True, True]
+    assert [a.new for a in outcome_g] == new
+
+    def mine(side: str, value: str) -> str | None:
+        return value[len(side) :] if value.startswith(side) else None
+
+    async with db.engine.connect() as conn:
+        logged = (await conn.execute(sa.select(events).order_by(events.c.seq))).all()
+        ranks = (await conn.execute(sa.select(event_ranks))).all()
+    log = {
+        side: [
+            (mine(side, r.message_id), mine(side, r.contact_id), r.name, r.routed_at is None)
+            for r in logged
+            if r.message_id.startswith(side)
+        ]
+        for side in ("g-", "s-")
+    }
+    assert log["g-"] == log["s-"]
+    assert ("e", "u1", "Product Added", True) in log["g-"]  # the linked user's now
+    ladders = {
+        side: sorted(
+            (mine(side, r.contact_id), r.name, r.rank, utc(r.happened_at))
+            for r in ranks
+            if r.contact_id.startswith(side)
+        )
+        for side in ("g-", "s-")
+    }
+    assert ladders["g-"] == ladders["s-"] and ladders["g-"]
+    for contact in ("u1", "u2", "u3"):
+        g, s = await db.contacts.get(f"g-{contact}"), await db.contacts.get(f"s-{contact}")
+        assert g is not None and s is not None
+        assert g.model_dump(exclude={"id", "created_at", "updated_at"}) == s.model_dump(
+            exclude={"id", "created_at", "updated_at"}
+        )
+    u1 = await db.contacts.get("g-u1")
+    assert u1 is not None and (u1.order_count, u1.total_spent) == (1, 20.5)
