@@ -23,9 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store._sql import upsert, utc
+from store.grouped import GroupCommit
 from store.schema import contacts, events, segment_wakeups
 from store.segments.compiler import COLUMNS, TIME, Catalog, Compiler, compare
 from store.segments.rules import EventCond, Rule, Trait
@@ -40,6 +41,23 @@ class WakeupRepo:
     def __init__(self, engine: AsyncEngine, catalog: Catalog) -> None:
         self._engine = engine
         self.catalog = catalog
+        w = segment_wakeups.c
+        # Built once: the relay stores a wake-up for each timed segment an event can change
+        # (two for every ``Email Opened`` with the shipped journeys).
+        self._clear = segment_wakeups.delete().where(
+            w.segment == sa.bindparam("w_segment"), w.contact_id == sa.bindparam("w_contact")
+        )
+        insert = upsert(engine, segment_wakeups).values(
+            segment=sa.bindparam("w_segment"),
+            contact_id=sa.bindparam("w_contact"),
+            due_at=sa.bindparam("w_due"),
+        )
+        self._store = insert.on_conflict_do_update(
+            index_elements=["segment", "contact_id"], set_={"due_at": insert.excluded.due_at}
+        )
+        # On SQLite, concurrent relay lanes share the write (store/grouped.py), rather than
+        # a transaction and a turn at the write lock each.
+        self._sets = GroupCommit(engine, self._write) if engine.dialect.name == "sqlite" else None
 
     async def next_change(self, rule: Rule, contact_id: str, now: datetime) -> datetime | None:
         """The earliest moment after ``now`` at which ``rule`` may change with no new event."""
@@ -115,20 +133,15 @@ class WakeupRepo:
 
     async def set(self, segment: str, contact_id: str, due_at: datetime | None) -> None:
         """Wake ``contact_id`` for ``segment`` at ``due_at`` (None: no wake-up needed)."""
-        w = segment_wakeups.c
+        params = {"w_segment": segment, "w_contact": contact_id, "w_due": due_at}
+        if self._sets is not None:
+            await self._sets.submit(params)
+            return
         async with self._engine.begin() as conn:
-            if due_at is None:
-                await conn.execute(
-                    segment_wakeups.delete().where(w.segment == segment, w.contact_id == contact_id)
-                )
-                return
-            stmt = upsert(self._engine, segment_wakeups).values(
-                segment=segment, contact_id=contact_id, due_at=due_at
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["segment", "contact_id"], set_={"due_at": due_at}
-            )
-            await conn.execute(stmt)
+            await self._write(conn, params)
+
+    async def _write(self, conn: AsyncConnection, params: dict[str, Any]) -> None:
+        await conn.execute(self._clear if params["w_due"] is None else self._store, params)
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """Up to ``limit`` (segment, contact) pairs due at ``now``, the longest-due first."""

@@ -3,6 +3,7 @@ with no event at all, and a click in between cancels it (time-skipping environme
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -110,3 +111,28 @@ async def test_next_change_is_exact_for_counts_and_profile_times(store: Store) -
     # "known for more than 30 days" comes true 30 days after the contact was first seen.
     known = trait("created_at", "before", days=30)
     assert await repo.next_change(known, "c", t0) == t0 + timedelta(days=27) + EPSILON
+
+
+async def test_wakeups_are_stored_moved_and_cleared_also_when_they_arrive_together(
+    store: Store,
+) -> None:
+    """Sets from concurrent relay lanes (one shared transaction on SQLite) land as if one by
+    one: each (segment, contact) keeps its latest moment, and None clears it."""
+    repo = WakeupRepo(store.engine, CATALOG)
+    t0 = datetime.fromisoformat("2026-06-01T00:00:00+00:00")
+    await asyncio.gather(
+        *(repo.set("inactive", f"w{n}", t0 + timedelta(days=n)) for n in range(4)),
+        repo.set("loyal", "w0", t0),
+    )
+    assert await repo.pending("w0") == {"inactive": t0, "loyal": t0}
+    await asyncio.gather(
+        repo.set("inactive", "w0", t0 + timedelta(days=9)),
+        repo.set("loyal", "w0", None),
+        repo.set("inactive", "w1", None),
+    )
+    assert await repo.pending("w0") == {"inactive": t0 + timedelta(days=9)}
+    assert await repo.pending("w1") == {}
+    assert await repo.due(t0 + timedelta(days=3), limit=10) == [
+        ("inactive", "w2"),
+        ("inactive", "w3"),
+    ]
