@@ -197,14 +197,7 @@ async def test_a_group_stores_what_the_same_events_one_by_one_would(db: Store) -
             at = T0 + timedelta(minutes=minutes)
             owner = f"anon:{side}x" if contact == "anon:x" else f"{side}{contact}"
             made.append(
-                EventRecord(
-                    message_id=f"{side}{mid}",
-                    contact_id=owner,
-                    name=name,
-                    properties=props,
-                    timestamp=at,
-                    received_at=at,
-                )
+                ev(f"{side}{mid}", name, at, **props).model_copy(update={"contact_id": owner})
             )
         return made, [row[5] for row in rows]
 
