@@ -33,6 +33,7 @@ from store.segments.rules import EventCond, Rule, Trait
 
 # A window includes an event of exactly ``now - days``: it leaves just after.
 EPSILON = timedelta(seconds=1)
+CONTACT = "wake_contact"
 
 
 class WakeupRepo:
@@ -42,8 +43,8 @@ class WakeupRepo:
         self._engine = engine
         self.catalog = catalog
         w = segment_wakeups.c
-        # Built once: the relay stores a wake-up for each timed segment an event can change
-        # (two for every ``Email Opened`` with the shipped journeys).
+        # Built once: the relay stores a wake-up for each timed entry segment an event can
+        # change (with the shipped journeys, ``inactive``'s after every ``Email Opened``).
         self._clear = segment_wakeups.delete().where(
             w.segment == sa.bindparam("w_segment"), w.contact_id == sa.bindparam("w_contact")
         )
@@ -58,6 +59,11 @@ class WakeupRepo:
         # On SQLite, concurrent relay lanes share the write (store/grouped.py), rather than
         # a transaction and a turn at the write lock each.
         self._sets = GroupCommit(engine, self._write) if engine.dialect.name == "sqlite" else None
+        # Each time condition's look-up, built once per condition with the contact and the
+        # window's start as parameters (as store/segments/prepared.py does for memberships):
+        # building it for every event was most of the relay's live-segment upkeep.
+        self._event_queries: dict[str, tuple[Any, dict[str, tuple[float, bool]]]] = {}
+        self._trait_queries: dict[str, Any] = {}
 
     async def next_change(self, rule: Rule, contact_id: str, now: datetime) -> datetime | None:
         """The earliest moment after ``now`` at which ``rule`` may change with no new event."""
@@ -97,17 +103,33 @@ class WakeupRepo:
                     if part is not None:
                         self._timed(part, out, seen)
 
+    def _event_query(self, rule: EventCond) -> tuple[Any, dict[str, tuple[float, bool]]]:
+        """The condition's events of one contact, oldest first, and its relative times."""
+        key = rule.model_dump_json()
+        built = self._event_queries.get(key)
+        if built is None:
+            compiler = Compiler(
+                self._engine.dialect.name, datetime.min, self.catalog, bind_times=True
+            )
+            query = (
+                sa.select(events.c.timestamp)
+                .where(events.c.contact_id == sa.bindparam(CONTACT), *compiler._event_filter(rule))
+                .order_by(events.c.timestamp)
+            )
+            built = self._event_queries[key] = (query, dict(compiler.offsets))
+        return built
+
     async def _event_change(
         self, conn: Any, rule: EventCond, contact_id: str, now: datetime
     ) -> datetime | None:
         assert rule.days is not None
-        compiler = Compiler(self._engine.dialect.name, now, self.catalog)
-        query = (
-            sa.select(events.c.timestamp)
-            .where(events.c.contact_id == contact_id, *compiler._event_filter(rule))
-            .order_by(events.c.timestamp)
-        )
-        stamps: list[datetime] = [t for t in map(utc, (await conn.execute(query)).scalars()) if t]
+        query, offsets = self._event_query(rule)
+        params: dict[str, Any] = {CONTACT: contact_id}
+        for name, (days, as_date) in offsets.items():
+            moment = now - timedelta(days=days)
+            params[name] = moment.date() if as_date else moment
+        rows = (await conn.execute(query, params)).scalars()
+        stamps: list[datetime] = [t for t in map(utc, rows) if t]
         if not stamps:
             return None
         window = timedelta(days=rule.days)
@@ -123,8 +145,12 @@ class WakeupRepo:
         self, conn: Any, rule: Trait, contact_id: str, now: datetime
     ) -> datetime | None:
         assert rule.days is not None
-        query = sa.select(contacts.c[rule.field]).where(contacts.c.id == contact_id)
-        value = utc((await conn.execute(query)).scalar())
+        query = self._trait_queries.get(rule.field)
+        if query is None:
+            query = self._trait_queries[rule.field] = sa.select(contacts.c[rule.field]).where(
+                contacts.c.id == sa.bindparam(CONTACT)
+            )
+        value = utc((await conn.execute(query, {CONTACT: contact_id})).scalar())
         if value is None:
             return None
         return value + timedelta(days=rule.days) + EPSILON

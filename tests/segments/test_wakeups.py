@@ -16,7 +16,7 @@ from activities.wakeups import WakeupActivities
 from journeys.segments import CATALOG
 from store import Store
 from store.records import EventRecord
-from store.segments.rules import did_not, trait
+from store.segments.rules import did, did_not, trait
 from store.segments.wakeups import EPSILON, WakeupRepo
 from tests.segments.journey_fixture import ReengagementProbe
 from tests.segments.test_enrollment import CountingRouter
@@ -136,3 +136,31 @@ async def test_wakeups_are_stored_moved_and_cleared_also_when_they_arrive_togeth
         ("inactive", "w2"),
         ("inactive", "w3"),
     ]
+
+
+async def test_next_change_of_a_sum_reads_only_the_window_at_each_moment(store: Store) -> None:
+    """A windowed sum changes when its oldest event in the window leaves: which event that is
+    depends on ``now``, so the same rule asked at two moments (one statement built once)
+    gives each its own answer."""
+    t0 = datetime.fromisoformat("2026-06-01T00:00:00+00:00")
+    await store.contacts.ensure("spender", t0 - timedelta(days=30))
+    for days_ago in (10, 3):
+        at = t0 - timedelta(days=days_ago)
+        record = EventRecord(
+            message_id=f"order-{days_ago}",
+            contact_id="spender",
+            name="Order Completed",
+            properties={"total": 40},
+            timestamp=at,
+            received_at=at,
+        )
+        assert await store.events.append(record)
+    repo = WakeupRepo(store.engine, CATALOG)
+    spent = did("Order Completed", days=7).model_copy(
+        update={"measure": "sum", "property": "total", "value": 50}
+    )
+    # Now only the 3-day-old order is in the window: the sum changes when it leaves.
+    assert await repo.next_change(spent, "spender", t0) == t0 + timedelta(days=4) + EPSILON
+    # Five days earlier both were: the 10-day-old one (then 5 days old) leaves first.
+    earlier = t0 - timedelta(days=5)
+    assert await repo.next_change(spent, "spender", earlier) == t0 - timedelta(days=3) + EPSILON
