@@ -114,11 +114,11 @@ async def test_next_change_is_exact_for_counts_and_profile_times(store: Store) -
 
 
 async def test_wakeups_are_stored_moved_and_cleared_also_when_they_arrive_together(
-    store: Store,
+    db: Store,
 ) -> None:
     """Sets from concurrent relay lanes (one shared transaction on SQLite) land as if one by
     one: each (segment, contact) keeps its latest moment, and None clears it."""
-    repo = WakeupRepo(store.engine, CATALOG)
+    repo = WakeupRepo(db.engine, CATALOG)
     t0 = datetime.fromisoformat("2026-06-01T00:00:00+00:00")
     await asyncio.gather(
         *(repo.set("inactive", f"w{n}", t0 + timedelta(days=n)) for n in range(4)),
@@ -138,12 +138,12 @@ async def test_wakeups_are_stored_moved_and_cleared_also_when_they_arrive_togeth
     ]
 
 
-async def test_next_change_of_a_sum_reads_only_the_window_at_each_moment(store: Store) -> None:
+async def test_next_change_of_a_sum_reads_only_the_window_at_each_moment(db: Store) -> None:
     """A windowed sum changes when its oldest event in the window leaves: which event that is
     depends on ``now``, so the same rule asked at two moments (one statement built once)
     gives each its own answer."""
     t0 = datetime.fromisoformat("2026-06-01T00:00:00+00:00")
-    await store.contacts.ensure("spender", t0 - timedelta(days=30))
+    await db.contacts.ensure("spender", t0 - timedelta(days=30))
     for days_ago in (10, 3):
         at = t0 - timedelta(days=days_ago)
         record = EventRecord(
@@ -154,8 +154,8 @@ async def test_next_change_of_a_sum_reads_only_the_window_at_each_moment(store: 
             timestamp=at,
             received_at=at,
         )
-        assert await store.events.append(record)
-    repo = WakeupRepo(store.engine, CATALOG)
+        assert await db.events.append(record)
+    repo = WakeupRepo(db.engine, CATALOG)
     spent = did("Order Completed", days=7).model_copy(
         update={"measure": "sum", "property": "total", "value": 50}
     )
