@@ -30,6 +30,7 @@ import httpx
 import uvloop
 from fastapi import FastAPI, Request
 
+from bench.figures import summary
 from bench.ingest import Call, identify, send
 from tests.ports import free_ports
 
@@ -120,10 +121,6 @@ def _bare(_settings: Any) -> Any:
     return bare_app()
 
 
-def _summary(values: list[float]) -> str:
-    return f"{statistics.median(values):8.1f} ({min(values):.1f}-{max(values):.1f})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000, help="tracks per measurement")
@@ -173,14 +170,14 @@ def main() -> None:
     print(f"{'':14} {'CPU a call, us':>24} {'calls a second':>24} {'answer p50, ms':>24}")
     for name, runs in sides.items():
         print(
-            f"{name:14} {_summary([r['cpu_us'] for r in runs]):>24} "
-            f"{_summary([r['rate'] for r in runs]):>24} {_summary([r['p50_ms'] for r in runs]):>24}"
+            f"{name:14} {summary([r['cpu_us'] for r in runs]):>24} "
+            f"{summary([r['rate'] for r in runs]):>24} {summary([r['p50_ms'] for r in runs]):>24}"
         )
     ratios = [
         g["cpu_us"] / b["cpu_us"]
         for g, b in zip(sides["gateway"], sides["bare FastAPI"], strict=True)
     ]
-    print(f"\ngateway CPU a call / bare FastAPI's: {_summary(ratios).strip()}x")
+    print(f"\ngateway CPU a call / bare FastAPI's: {summary(ratios).strip()}x")
     cpu = statistics.median(r["cpu_us"] for r in sides["gateway"])
     print(
         "one gateway process at 425 such calls a second (bench.ingest's mix): "

@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.figures import summary
 from store import Store
 from store.records import EventRecord
 
@@ -75,8 +75,7 @@ async def run(events: int, writers: int, runs: int) -> None:
             await store.close()
 
     def show(figures: list[tuple[float, float]], index: int, scale: float) -> str:
-        values = [f[index] * scale for f in figures]
-        return f"{statistics.median(values):8.1f} ({min(values):.1f}-{max(values):.1f})"
+        return summary([f[index] * scale for f in figures])
 
     print(
         f"{events} behavioural appends a run on SQLite; median (min-max) of {runs} alternating runs"
@@ -85,10 +84,7 @@ async def run(events: int, writers: int, runs: int) -> None:
     print(f"{writers} concurrent writers   {show(grouped, 0, 1e6):>28s}{show(grouped, 1, 1):>26s}")
     print(f"one writer (groups of one) {show(alone, 0, 1e6):>26s}{show(alone, 1, 1):>26s}")
     ratios = [g[0] / a[0] for g, a in zip(grouped, alone, strict=True)]
-    print(
-        f"\nCPU an event, grouped / one at a time: {statistics.median(ratios):.2f} "
-        f"({min(ratios):.2f}-{max(ratios):.2f})x"
-    )
+    print(f"\nCPU an event, grouped / one at a time: {summary(ratios, 2).strip()}x")
 
 
 def main() -> None:
