@@ -104,6 +104,15 @@ def _since(now: datetime, days: float) -> datetime:
     return now - timedelta(days=days)
 
 
+def bound_times(offsets: dict[str, tuple[float, bool]], now: datetime) -> dict[str, Any]:
+    """The values at ``now`` of a ``bind_times`` compiler's relative times (its ``offsets``)."""
+    values: dict[str, Any] = {}
+    for name, (days, as_date) in offsets.items():
+        moment = _since(now, days)
+        values[name] = moment.date() if as_date else moment
+    return values
+
+
 class Compiler:
     """Compiles rules for one dialect, one ``now`` and optionally one contact.
 

@@ -10,13 +10,13 @@ from its ``now`` and hands the driver a tuple.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store.segments.compiler import Catalog, Compiler, membership_query
+from store.segments.compiler import Catalog, Compiler, bound_times, membership_query
 from store.segments.rules import Rule
 
 CONTACT = "contact_id"
@@ -59,9 +59,7 @@ class PreparedMembership:
         """The driver parameters for ``contact_id`` at ``now``, in positional order."""
         values = dict(self._base)
         values[CONTACT] = contact_id
-        for name, (days, as_date) in self.offsets.items():
-            moment = now - timedelta(days=days)
-            values[name] = moment.date() if as_date else moment
+        values.update(bound_times(self.offsets, now))
         return tuple(
             process(values[name]) if process else values[name] for name, process in self._order
         )

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from store._sql import upsert, utc
 from store.grouped import GroupCommit
 from store.schema import contacts, events, segment_wakeups
-from store.segments.compiler import COLUMNS, TIME, Catalog, Compiler, compare
+from store.segments.compiler import COLUMNS, TIME, Catalog, Compiler, bound_times, compare
 from store.segments.rules import EventCond, Rule, Trait
 
 # A window includes an event of exactly ``now - days``: it leaves just after.
@@ -124,10 +124,7 @@ class WakeupRepo:
     ) -> datetime | None:
         assert rule.days is not None
         query, offsets = self._event_query(rule)
-        params: dict[str, Any] = {CONTACT: contact_id}
-        for name, (days, as_date) in offsets.items():
-            moment = now - timedelta(days=days)
-            params[name] = moment.date() if as_date else moment
+        params = {CONTACT: contact_id, **bound_times(offsets, now)}
         rows = (await conn.execute(query, params)).scalars()
         stamps: list[datetime] = [t for t in map(utc, rows) if t]
         if not stamps:
